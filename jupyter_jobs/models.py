@@ -1,0 +1,332 @@
+"""The job record, its statuses, and the shared resource vocabulary.
+
+Every backend speaks the same resource words (``cpus``, ``memory``, ``gpus``, ``time_limit``,
+``partition``/``queue``, ``account``, ``qos``, ``image``, ``extra``); each spawner translates them and
+refuses what it cannot honour.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+import uuid
+from datetime import datetime, timezone
+from typing import Any
+
+from .exceptions import BadRequest
+
+PENDING = "pending"
+QUEUED = "queued"
+RUNNING = "running"
+CANCELLING = "cancelling"
+COMPLETED = "completed"
+FAILED = "failed"
+CANCELLED = "cancelled"
+LOST = "lost"
+
+STATUSES = (PENDING, QUEUED, RUNNING, CANCELLING, COMPLETED, FAILED, CANCELLED, LOST)
+FINAL_STATUSES = frozenset({COMPLETED, FAILED, CANCELLED, LOST})
+ACTIVE_STATUSES = frozenset(STATUSES) - FINAL_STATUSES
+
+KINDS = ("script", "notebook", "command", "kernel")
+
+RESOURCE_KEYS = (
+    "cpus",
+    "memory",
+    "gpus",
+    "time_limit",
+    "partition",
+    "queue",
+    "account",
+    "qos",
+    "image",
+    "extra",
+)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def isoformat(dt: datetime | None) -> str | None:
+    if dt is None:
+        return None
+    return dt.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def parse_time(value: str | None) -> datetime | None:
+    if not value:
+        return None
+    return datetime.fromisoformat(value.replace("Z", "+00:00"))
+
+
+def new_job_id() -> str:
+    return uuid.uuid4().hex
+
+
+@dataclasses.dataclass
+class Job:
+    """One job, as stored and as answered by the REST API (``to_dict``).
+
+    ``state`` is the spawner's private state (``get_state``/``load_state``); it is stored but never
+    sent to clients. ``job_dir`` is where the runner keeps ``spec.json``, ``output.log`` and friends.
+    """
+
+    id: str
+    name: str
+    kind: str
+    backend: str
+    profile: str
+    path: str | None = None
+    command: list[str] = dataclasses.field(default_factory=list)
+    args: list[str] = dataclasses.field(default_factory=list)
+    env: dict[str, str] = dataclasses.field(default_factory=dict)
+    cwd: str | None = None
+    resources: dict[str, Any] = dataclasses.field(default_factory=dict)
+    parameters: dict[str, Any] = dataclasses.field(default_factory=dict)
+    status: str = PENDING
+    exit_code: int | None = None
+    reason: str | None = None
+    created_at: datetime = dataclasses.field(default_factory=utcnow)
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    backend_ref: str | None = None
+    host: str | None = None
+    progress: dict[str, Any] | None = None
+    log_size: int = 0
+    outputs: list[str] = dataclasses.field(default_factory=list)
+    job_dir: str = ""
+    state: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: argv actually run (after the kind was translated); for display and rerun
+    argv: list[str] = dataclasses.field(default_factory=list)
+    #: when a queued job is expected to start (SLURM's estimate), ISO string
+    expected_start: str | None = None
+
+    @property
+    def is_final(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def is_active(self) -> bool:
+        return self.status in ACTIVE_STATUSES
+
+    def to_dict(self) -> dict[str, Any]:
+        """The public JSON form (DESIGN.md's Job)."""
+        return {
+            "id": self.id,
+            "name": self.name,
+            "kind": self.kind,
+            "path": self.path,
+            "command": list(self.command or self.argv),
+            "args": list(self.args),
+            "env": dict(self.env),
+            "cwd": self.cwd,
+            "backend": self.backend,
+            "profile": self.profile,
+            "resources": dict(self.resources),
+            "parameters": dict(self.parameters),
+            "status": self.status,
+            "exit_code": self.exit_code,
+            "reason": self.reason,
+            "created_at": isoformat(self.created_at),
+            "started_at": isoformat(self.started_at),
+            "finished_at": isoformat(self.finished_at),
+            "backend_ref": self.backend_ref,
+            "host": self.host,
+            "progress": self.progress,
+            "log_size": self.log_size,
+            "outputs": list(self.outputs),
+            "expected_start": self.expected_start,
+        }
+
+    def to_record(self) -> dict[str, Any]:
+        """Everything, for the store."""
+        d = self.to_dict()
+        d["command"] = list(self.command)
+        d["job_dir"] = self.job_dir
+        d["state"] = self.state
+        d["argv"] = list(self.argv)
+        return d
+
+    @classmethod
+    def from_record(cls, d: dict[str, Any]) -> Job:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        kw = {k: v for k, v in d.items() if k in fields}
+        for key in ("created_at", "started_at", "finished_at"):
+            if isinstance(kw.get(key), str):
+                kw[key] = parse_time(kw[key])
+        return cls(**kw)
+
+
+@dataclasses.dataclass
+class JobUpdate:
+    """What a spawner learned about a job. ``None`` fields are left as they are."""
+
+    status: str | None = None
+    exit_code: int | None = None
+    reason: str | None = None
+    host: str | None = None
+    backend_ref: str | None = None
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    progress: dict[str, Any] | None = None
+    log_size: int | None = None
+    expected_start: str | None = None
+    #: set ``reason`` to None even though the field is None (e.g. a queue reason that went away)
+    clear_reason: bool = False
+    state: dict[str, Any] | None = None
+
+
+# ---------------------------------------------------------------- resource vocabulary
+
+_MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(i?B?)?\s*$", re.IGNORECASE)
+_MEM_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
+
+
+def parse_memory(value: Any, field: str = "resources.memory") -> int:
+    """``4G``, ``512M``, ``1.5GiB`` or a number of bytes → bytes (binary units, as SLURM uses)."""
+    if isinstance(value, bool):
+        raise BadRequest(f"{field} must be bytes or a size like '4G', not {value!r}", field=field)
+    if isinstance(value, (int, float)):
+        n = int(value)
+    elif isinstance(value, str):
+        m = _MEM_RE.match(value)
+        if not m:
+            raise BadRequest(
+                f"{field}: {value!r} is not a size; use bytes or a number with K, M, G or T (e.g. '4G')",
+                field=field,
+            )
+        n = int(float(m.group(1)) * _MEM_UNITS[m.group(2).upper()])
+    else:
+        raise BadRequest(f"{field} must be bytes or a size like '4G'", field=field)
+    if n <= 0:
+        raise BadRequest(f"{field} must be more than 0", field=field)
+    return n
+
+
+def format_memory(n: int) -> str:
+    for unit in ("T", "G", "M", "K"):
+        size = _MEM_UNITS[unit]
+        if n >= size and n % size == 0:
+            return f"{n // size}{unit}"
+    if n >= 1024**3:
+        return f"{n / 1024**3:.1f}G"
+    return f"{n // 1024}K" if n >= 1024 else str(n)
+
+
+_TIME_RE = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(?:(\d+):)?(\d+)$")
+
+
+def parse_time_limit(value: Any, field: str = "resources.time_limit") -> int:
+    """Seconds, ``"HH:MM:SS"``, ``"MM:SS"`` or ``"D-HH:MM:SS"`` → seconds."""
+    if isinstance(value, bool):
+        raise BadRequest(f"{field} must be seconds or 'HH:MM:SS'", field=field)
+    if isinstance(value, (int, float)):
+        n = int(value)
+    elif isinstance(value, str):
+        s = value.strip()
+        m = _TIME_RE.match(s)
+        if not m:
+            raise BadRequest(
+                f"{field}: {value!r} is not a duration; use seconds or 'HH:MM:SS' (e.g. '04:00:00')",
+                field=field,
+            )
+        days, a, b, c = m.groups()
+        parts = [int(x) for x in (a, b, c) if x is not None]
+        while len(parts) < 3:
+            parts.insert(0, 0)
+        h, mi, se = parts
+        n = int(days or 0) * 86400 + h * 3600 + mi * 60 + se
+    else:
+        raise BadRequest(f"{field} must be seconds or 'HH:MM:SS'", field=field)
+    if n <= 0:
+        raise BadRequest(f"{field} must be more than 0 seconds", field=field)
+    return n
+
+
+def format_duration(seconds: int) -> str:
+    """Seconds → ``[D-]HH:MM:SS`` (SLURM's form)."""
+    d, rem = divmod(int(seconds), 86400)
+    h, rem = divmod(rem, 3600)
+    m, s = divmod(rem, 60)
+    core = f"{h:02d}:{m:02d}:{s:02d}"
+    return f"{d}-{core}" if d else core
+
+
+def _positive_int(value: Any, field: str) -> int:
+    if isinstance(value, bool):
+        raise BadRequest(f"{field} must be a whole number", field=field)
+    if isinstance(value, str) and value.strip().isdigit():
+        value = int(value.strip())
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise BadRequest(f"{field} must be a whole number, not {value!r}", field=field)
+    if value < 0:
+        raise BadRequest(f"{field} must not be negative", field=field)
+    return value
+
+
+_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+
+
+def normalize_resources(resources: Any, field: str = "resources") -> dict[str, Any]:
+    """Check types and units of the shared vocabulary; returns a normalised copy.
+
+    ``memory`` becomes bytes, ``time_limit`` seconds, ``cpus``/``gpus`` ints. Whether a backend
+    supports a key, and whether a value fits the profile's ``max_resources``, is the spawner's call.
+    """
+    if resources is None:
+        return {}
+    if not isinstance(resources, dict):
+        raise BadRequest(f"{field} must be an object", field=field)
+    out: dict[str, Any] = {}
+    for key, value in resources.items():
+        f = f"{field}.{key}"
+        if key not in RESOURCE_KEYS:
+            raise BadRequest(
+                f"unknown resource {key!r}; known: {', '.join(RESOURCE_KEYS)}", field=f
+            )
+        if value is None or value == "":
+            continue
+        if key == "cpus":
+            n = _positive_int(value, f)
+            if n == 0:
+                raise BadRequest(f"{f} must be at least 1", field=f)
+            out[key] = n
+        elif key == "gpus":
+            out[key] = _positive_int(value, f)
+        elif key == "memory":
+            out[key] = parse_memory(value, f)
+        elif key == "time_limit":
+            out[key] = parse_time_limit(value, f)
+        elif key == "extra":
+            if not isinstance(value, dict):
+                raise BadRequest(f"{f} must be an object", field=f)
+            out[key] = dict(value)
+        else:  # partition, queue, account, qos, image: names, never free text
+            if not isinstance(value, str) or not _NAME_RE.match(value) or len(value) > 253:
+                raise BadRequest(
+                    f"{f}: {value!r} is not a valid name (letters, digits and . _ : / @ + -)",
+                    field=f,
+                )
+            out[key] = value
+    return out
+
+
+def check_max_resources(
+    resources: dict[str, Any], maximum: dict[str, Any], where: str = "the profile"
+) -> None:
+    """Refuse values above ``max_resources`` (numbers only)."""
+    for key in ("cpus", "gpus", "memory", "time_limit"):
+        if key in resources and key in maximum and maximum[key] is not None:
+            limit = normalize_resources({key: maximum[key]})[key]
+            if resources[key] > limit:
+                shown = {
+                    "memory": format_memory,
+                    "time_limit": format_duration,
+                }.get(key, str)
+                raise BadRequest(
+                    f"{key}={shown(resources[key])} is more than {where} allows ({shown(limit)})",
+                    field=f"resources.{key}",
+                )

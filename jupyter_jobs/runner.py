@@ -1,0 +1,360 @@
+"""``python -m jupyter_jobs.runner JOB_DIR``: runs a job's command wherever the job runs.
+
+The runner is what makes a job independent of the Jupyter server: it starts the user's command in
+its own session, sends stdout+stderr to ``output.log``, samples CPU and memory of the process tree
+into ``usage.jsonl``, turns tqdm-style percentages in the log into ``progress.json``, enforces the
+time and memory limits and the CPU set, and writes ``status.json`` atomically at start and end.
+SIGTERM (a cancel, ``scancel``, a deleted pod) stops the whole process tree: SIGTERM, then SIGKILL
+after the grace period. The same code runs on the server's machine and on a compute node.
+
+Only the standard library and psutil are imported: the runner starts in a few tens of ms.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import select
+import signal
+import socket
+import subprocess
+import sys
+import time
+from typing import Any
+
+import psutil
+
+from .jobfiles import LOG, PROGRESS, SPEC, STATUS, USAGE, read_json, write_json
+from .progress import ENV_JOB_DIR, ENV_JOB_ID
+
+TICK = 0.25  # seconds between two looks at the limits and the log
+#: tqdm: "desc:  45%|████▌     | 45/100 [00:01<00:01, 40.00it/s]"
+TQDM_RE = re.compile(rb"(?:([^\r\n|]{0,60}?):?\s*)?(\d{1,3})%\|[^|\r\n]*\|\s*(\d+(?:\.\d+)?[kMG]?/\d+(?:\.\d+)?[kMG]?)?")
+
+
+def now_iso() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() % 1 * 1e6):06d}Z"
+
+
+def signal_name(signum: int) -> str:
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return f"signal {signum}"
+
+
+def format_bytes(n: float) -> str:
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(n) < 1024 or unit == "TiB":
+            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
+        n /= 1024
+    return str(n)
+
+
+def format_duration(seconds: float) -> str:
+    s = int(seconds)
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+class Runner:
+    def __init__(self, job_dir: str):
+        self.job_dir = os.path.abspath(job_dir)
+        spec = read_json(os.path.join(self.job_dir, SPEC))
+        if not isinstance(spec, dict):
+            raise SystemExit(f"jupyter-jobs runner: no readable {SPEC} in {self.job_dir}")
+        self.spec: dict[str, Any] = spec
+        self.status: dict[str, Any] = dict(read_json(self.path(STATUS)) or {})
+        self.proc: subprocess.Popen | None = None
+        self.cancel_requested: int | None = None
+        self.reason: str | None = None
+        self.final_state: str | None = None
+        self.log_offset = 0
+        self.procs: dict[int, psutil.Process] = {}
+
+    def path(self, name: str) -> str:
+        return os.path.join(self.job_dir, name)
+
+    def write_status(self, **changes: Any) -> None:
+        self.status.update(changes)
+        write_json(self.path(STATUS), self.status)
+
+    # ------------------------------------------------------------------ start
+
+    def child_env(self) -> dict[str, str]:
+        env = dict(os.environ)
+        if self.spec.get("clear_env"):
+            env = {k: v for k, v in env.items() if k in ("PATH", "HOME", "USER", "LANG", "TZ")}
+        env.setdefault("PYTHONUNBUFFERED", "1")
+        env.update({str(k): str(v) for k, v in (self.spec.get("env") or {}).items()})
+        env[ENV_JOB_DIR] = self.job_dir
+        env[ENV_JOB_ID] = str(self.spec.get("id", ""))
+        return env
+
+    def pick_cpus(self) -> set[int] | None:
+        n = self.spec.get("cpus")
+        if not n or not hasattr(os, "sched_getaffinity"):
+            return None
+        allowed = sorted(os.sched_getaffinity(0))
+        if n >= len(allowed):
+            return None
+        # spread jobs over the CPUs: start at a place given by the job id
+        start = int(str(self.spec.get("id", "0"))[:8] or "0", 16) % len(allowed)
+        return {allowed[(start + i) % len(allowed)] for i in range(n)}
+
+    def start_child(self) -> bool:
+        argv = [str(a) for a in self.spec["argv"]]
+        cwd = self.spec.get("cwd") or self.job_dir
+        log_fd = os.open(self.path(LOG), os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+        cpus = self.pick_cpus()
+
+        def preexec() -> None:
+            if cpus:
+                os.sched_setaffinity(0, cpus)
+
+        try:
+            self.proc = subprocess.Popen(
+                argv,
+                stdin=subprocess.DEVNULL,
+                stdout=log_fd,
+                stderr=log_fd,
+                cwd=cwd,
+                env=self.child_env(),
+                start_new_session=True,
+                close_fds=True,
+                preexec_fn=preexec if cpus else None,
+            )
+        except OSError as e:
+            code = 127 if isinstance(e, FileNotFoundError) else 126
+            msg = f"cannot start {argv[0]!r}: {e.strerror or e}"
+            os.write(log_fd, f"jupyter-jobs: {msg}\n".encode())
+            os.close(log_fd)
+            self.finish("failed", code, msg)
+            return False
+        os.close(log_fd)
+        try:
+            self.procs[self.proc.pid] = psutil.Process(self.proc.pid)
+        except psutil.Error:
+            pass
+        self.write_status(
+            state="running",
+            pid=self.proc.pid,
+            pgid=self.proc.pid,
+            started_at=now_iso(),
+            cpus=sorted(cpus) if cpus else None,
+        )
+        return True
+
+    # ------------------------------------------------------------------ watching
+
+    def tree(self) -> list[psutil.Process]:
+        """The child and all its descendants (cached Process objects keep cpu_percent state)."""
+        assert self.proc is not None
+        try:
+            root = self.procs.get(self.proc.pid) or psutil.Process(self.proc.pid)
+            found = [root, *root.children(recursive=True)]
+        except psutil.Error:
+            found = []
+        alive = {}
+        for p in found:
+            alive[p.pid] = self.procs.get(p.pid, p)
+        self.procs = alive
+        return list(alive.values())
+
+    def sample(self) -> tuple[float, int]:
+        cpu = 0.0
+        rss = 0
+        for p in self.tree():
+            try:
+                with p.oneshot():
+                    cpu += p.cpu_percent(None)
+                    rss += p.memory_info().rss
+            except psutil.Error:
+                continue
+        return cpu, rss
+
+    def scan_log(self) -> None:
+        """Turn the last tqdm-style percentage written since the previous scan into progress."""
+        try:
+            size = os.stat(self.path(LOG)).st_size
+        except OSError:
+            return
+        if size <= self.log_offset:
+            return
+        start = max(self.log_offset, size - 65536)
+        with open(self.path(LOG), "rb") as f:
+            f.seek(start)
+            chunk = f.read(size - start)
+        self.log_offset = size
+        last = None
+        for last in TQDM_RE.finditer(chunk):
+            pass
+        if last is None:
+            return
+        current = read_json(self.path(PROGRESS))
+        if isinstance(current, dict) and current.get("source") == "api":
+            return  # the job reports its own progress: that wins
+        desc = (last.group(1) or b"").decode("utf-8", "replace").strip(" :")
+        count = (last.group(3) or b"").decode()
+        message = " ".join(x for x in (desc, count) if x) or None
+        fraction = min(100, int(last.group(2))) / 100
+        write_json(
+            self.path(PROGRESS),
+            {"fraction": fraction, "message": message, "source": "log", "t": time.time()},
+        )
+
+    def kill_tree(self, grace: float) -> None:
+        """SIGTERM to every process of the job, SIGKILL to those still there after ``grace``."""
+        assert self.proc is not None
+        victims = self.job_processes()
+        for p in victims:
+            try:
+                p.send_signal(signal.SIGTERM)
+            except psutil.Error:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGTERM)
+        except OSError:
+            pass
+        deadline = time.monotonic() + grace
+        while time.monotonic() < deadline:
+            victims = [p for p in victims if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+            if self.proc.poll() is None:
+                victims.append(self.procs.get(self.proc.pid) or psutil.Process(self.proc.pid))
+            if not victims:
+                break
+            time.sleep(0.05)
+        for p in self.job_processes():
+            try:
+                p.kill()
+            except psutil.Error:
+                pass
+        try:
+            os.killpg(self.proc.pid, signal.SIGKILL)
+        except OSError:
+            pass
+
+    def job_processes(self) -> list[psutil.Process]:
+        """Every live process of this job: the tree, plus escapees that kept the job's environment."""
+        found = {p.pid: p for p in self.tree()}
+        job_id = str(self.spec.get("id", ""))
+        if job_id:
+            me = os.getpid()
+            for p in psutil.process_iter():
+                if p.pid in found or p.pid == me:
+                    continue
+                try:
+                    if p.environ().get(ENV_JOB_ID) == job_id:
+                        found[p.pid] = p
+                except psutil.Error:
+                    continue
+        return [p for p in found.values() if p.pid != os.getpid()]
+
+    # ------------------------------------------------------------------ end
+
+    def finish(self, state: str, exit_code: int | None, reason: str | None) -> None:
+        self.final_state = state
+        self.write_status(
+            state=state, exit_code=exit_code, reason=reason, finished_at=now_iso()
+        )
+
+    def on_signal(self, signum: int, frame: Any) -> None:
+        self.cancel_requested = signum
+
+    def run(self) -> int:
+        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(s, self.on_signal)
+        self.write_status(
+            state="starting",
+            runner_pid=os.getpid(),
+            runner_create_time=psutil.Process().create_time(),
+            host=socket.gethostname(),
+        )
+        if self.cancel_requested is not None:
+            self.finish("cancelled", None, "cancelled before it started")
+            return 0
+        if not self.start_child():
+            return 0
+        assert self.proc is not None
+        started = time.monotonic()
+        time_limit = self.spec.get("time_limit")
+        memory = self.spec.get("memory")
+        grace = float(self.spec.get("cancel_grace", 5.0))
+        usage_interval = float(self.spec.get("usage_interval", 1.0))
+        next_sample = started + min(0.5, usage_interval)
+        try:
+            pidfd = os.pidfd_open(self.proc.pid)
+        except (AttributeError, OSError):
+            pidfd = None
+        usage = open(self.path(USAGE), "a", encoding="utf-8")
+        outcome: tuple[str, str | None] | None = None
+        try:
+            while self.proc.poll() is None:
+                now = time.monotonic()
+                if self.cancel_requested is not None:
+                    outcome = ("cancelled", f"cancelled ({signal_name(self.cancel_requested)})")
+                elif time_limit and now - started > time_limit:
+                    outcome = ("failed", f"time limit exceeded ({format_duration(time_limit)})")
+                elif now >= next_sample:
+                    cpu, rss = self.sample()
+                    usage.write(
+                        json.dumps({"t": time.time(), "cpu_percent": round(cpu, 1), "rss_bytes": rss})
+                        + "\n"
+                    )
+                    usage.flush()
+                    next_sample = now + usage_interval
+                    if memory and rss > memory:
+                        outcome = (
+                            "failed",
+                            f"memory limit exceeded: used {format_bytes(rss)} of"
+                            f" {format_bytes(memory)}",
+                        )
+                    self.scan_log()
+                if outcome:
+                    self.kill_tree(grace)
+                    break
+                wait = min(TICK, max(0.0, next_sample - time.monotonic()))
+                if pidfd is not None:
+                    try:
+                        select.select([pidfd], [], [], wait)
+                    except InterruptedError:
+                        pass
+                else:
+                    time.sleep(min(wait, 0.05))
+            code = self.proc.wait()
+        finally:
+            usage.close()
+            if pidfd is not None:
+                os.close(pidfd)
+        # the main process is gone: so is the job (as SLURM does): no background child survives it
+        leftovers = [p for p in self.job_processes() if p.is_running()]
+        if leftovers:
+            for p in leftovers:
+                try:
+                    p.kill()
+                except psutil.Error:
+                    pass
+        self.scan_log()
+        exit_code = code if code >= 0 else 128 - code
+        if outcome:
+            state, reason = outcome
+        elif code == 0:
+            state, reason = "completed", None
+        elif code < 0:
+            state, reason = "failed", f"killed by {signal_name(-code)}"
+        else:
+            state, reason = "failed", f"exit code {code}"
+        self.finish(state, exit_code, reason)
+        return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 1:
+        print("usage: python -m jupyter_jobs.runner JOB_DIR", file=sys.stderr)
+        return 2
+    return Runner(args[0]).run()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
