@@ -1,0 +1,501 @@
+"""``jupyter jobs``: submit, list, follow and manage jobs of the running Jupyter server.
+
+    jupyter jobs submit train.py --epochs 3          # options go before PATH; the rest are its args
+    jupyter jobs submit -p lr=0.01 -f analysis.ipynb  # notebook parameters; follow the log
+    jupyter jobs submit --cpus 4 -- make -j4          # a command, after --
+    jupyter jobs list | show ID | logs [-f] ID | cancel ID | rerun ID | rm ID | backends
+
+IDs may be shortened to any unique prefix (``list`` shows 8 characters). Exit codes: 0 success,
+1 an error answered by the server, 2 no server found / bad usage; ``submit --wait``/``-f`` exit with
+the job's own exit code.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+from datetime import datetime
+from typing import Any
+
+from .client import FINAL_STATUSES, Job, JobsClient, JobsClientError, ServerNotFound
+
+PROG = "jupyter jobs"
+
+
+# ----------------------------------------------------------------------------- formatting
+
+
+def _local_time(iso: str | None) -> str:
+    if not iso:
+        return "-"
+    try:
+        dt = datetime.fromisoformat(iso.replace("Z", "+00:00"))
+    except ValueError:
+        return iso
+    return dt.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _duration(job: dict[str, Any]) -> str:
+    start = job.get("started_at")
+    if not start:
+        return "-"
+    try:
+        t0 = datetime.fromisoformat(start.replace("Z", "+00:00"))
+        end = job.get("finished_at")
+        t1 = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else None
+    except ValueError:
+        return "-"
+    seconds = int(((t1 or datetime.now(t0.tzinfo)) - t0).total_seconds())
+    h, rem = divmod(max(seconds, 0), 3600)
+    return f"{h}:{rem // 60:02d}:{rem % 60:02d}"
+
+
+def _table(rows: list[list[str]], header: list[str]) -> str:
+    widths = [max(len(str(r[i])) for r in [header, *rows]) for i in range(len(header))]
+    lines = [
+        "  ".join(str(c).ljust(w) for c, w in zip(r, widths)).rstrip() for r in [header, *rows]
+    ]
+    return "\n".join(lines)
+
+
+def _status_text(job: dict[str, Any]) -> str:
+    status = str(job.get("status"))
+    progress = job.get("progress") or {}
+    if status == "running" and progress.get("fraction") is not None:
+        status += f" {int(float(progress['fraction']) * 100)}%"
+    return status
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, indent=2, sort_keys=True))
+
+
+def _describe(job: dict[str, Any]) -> str:
+    """``show``: the job as ``key: value`` lines, the empty ones left out."""
+    resources = job.get("resources") or {}
+    progress = job.get("progress") or {}
+    fields = [
+        ("id", job.get("id")),
+        ("name", job.get("name")),
+        ("kind", job.get("kind")),
+        ("path", job.get("path")),
+        ("command", " ".join(job.get("command") or [])),
+        ("args", " ".join(job.get("args") or [])),
+        ("cwd", job.get("cwd")),
+        ("parameters", json.dumps(job["parameters"]) if job.get("parameters") else None),
+        ("env", " ".join(f"{k}={v}" for k, v in (job.get("env") or {}).items())),
+        ("backend", f"{job.get('backend')} (profile {job.get('profile')})"),
+        ("resources", " ".join(f"{k}={v}" for k, v in resources.items())),
+        ("status", job.get("status")),
+        ("reason", job.get("reason")),
+        ("exit code", job.get("exit_code")),
+        ("progress", f"{progress.get('fraction')} {progress.get('message') or ''}".strip()),
+        ("host", job.get("host")),
+        ("backend ref", job.get("backend_ref")),
+        ("created", _local_time(job.get("created_at"))),
+        ("started", _local_time(job.get("started_at")) if job.get("started_at") else None),
+        ("finished", _local_time(job.get("finished_at")) if job.get("finished_at") else None),
+        ("expected start", _local_time(job.get("expected_start"))),
+        ("duration", _duration(job)),
+        ("log size", f"{job.get('log_size', 0)} bytes"),
+        ("outputs", "\n  ".join(job.get("outputs") or [])),
+    ]
+    if not progress:
+        fields = [f for f in fields if f[0] != "progress"]
+    if not job.get("expected_start"):
+        fields = [f for f in fields if f[0] != "expected start"]
+    shown = [(k, v) for k, v in fields if v not in (None, "", "-")]
+    width = max(len(k) for k, _ in shown)
+    return "\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in shown)
+
+
+# -------------------------------------------------------------------------------- parsing
+
+
+def _key_value(text: str, what: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"{what} must be KEY=VALUE, not {text!r}")
+    return key, value
+
+
+def _parameter(text: str) -> tuple[str, Any]:
+    """``-p key=value``: the value is JSON when it parses (numbers, true, lists), else a string."""
+    key, value = _key_value(text, "a parameter")
+    try:
+        return key, json.loads(value)
+    except ValueError:
+        return key, value
+
+
+def _env(text: str) -> tuple[str, str]:
+    return _key_value(text, "--env")
+
+
+def _resource(text: str) -> tuple[str, Any]:
+    return _parameter(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Background and launcher jobs of the running Jupyter server.",
+        epilog="Job IDs may be shortened to a unique prefix. `jupyter jobs kernelspec ...` manages "
+        "kernel specs for remote kernels.",
+    )
+    parser.add_argument("--url", help="server URL (default: $JUPYTER_JOBS_URL, else discovery)")
+    parser.add_argument("--token", help="server token (default: $JUPYTER_JOBS_TOKEN)")
+    parser.add_argument(
+        "--root-dir", help="the server's root directory, to map local paths with --url"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "submit",
+        help="submit a script, notebook or command",
+        description="Submit PATH (a script or notebook under the server's root) with ARGS, or a "
+        "command after --. Options go before PATH: everything after PATH is passed to it.",
+    )
+    p.add_argument(
+        "-p",
+        "--param",
+        dest="params",
+        action="append",
+        type=_parameter,
+        default=[],
+        metavar="KEY=VALUE",
+        help="notebook parameter (JSON value, else string)",
+    )
+    p.add_argument(
+        "--env",
+        action="append",
+        type=_env,
+        default=[],
+        metavar="K=V",
+        help="environment variable for the job",
+    )
+    p.add_argument("--name", help="a name for the job (default: the file name)")
+    p.add_argument(
+        "--kind",
+        choices=["script", "notebook", "command"],
+        help="how to run PATH (default: from its extension)",
+    )
+    p.add_argument("--cwd", help="working directory (default: the current directory)")
+    p.add_argument("--backend", help="local, slurm, kubernetes, ... (see `backends`)")
+    p.add_argument("--profile", help="resource profile of the backend")
+    p.add_argument("--cpus", type=int, help="CPUs")
+    p.add_argument("--memory", help="memory, e.g. 4G")
+    p.add_argument("--gpus", type=int, help="GPUs")
+    p.add_argument(
+        "--time", dest="time_limit", metavar="LIMIT", help="time limit, seconds or HH:MM:SS"
+    )
+    p.add_argument(
+        "-r",
+        "--resource",
+        action="append",
+        type=_resource,
+        default=[],
+        metavar="KEY=VALUE",
+        help="another resource (partition=gpu, account=...)",
+    )
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument(
+        "-f",
+        "--follow",
+        action="store_true",
+        help="follow the log until the job ends; exit with its exit code",
+    )
+    mode.add_argument(
+        "--wait", action="store_true", help="wait for the job to end; exit with its exit code"
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the job id")
+    p.add_argument("--json", action="store_true", help="print the job as JSON")
+    p.add_argument("path", nargs="?", metavar="PATH", help="script or notebook")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PATH")
+
+    p = sub.add_parser("list", aliases=["ls"], help="list jobs, newest first")
+    p.add_argument("-s", "--status", help="only jobs in this status (comma-separated list)")
+    p.add_argument("--backend", help="only jobs of this backend")
+    p.add_argument("-n", "--limit", type=int, default=50, help="at most N jobs (default 50)")
+    p.add_argument("-a", "--all", action="store_true", help="all jobs, no limit")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("show", help="show one job")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser("logs", aliases=["log"], help="print a job's log")
+    p.add_argument("id", metavar="ID")
+    p.add_argument("-f", "--follow", action="store_true", help="follow until the job ends")
+
+    p = sub.add_parser("cancel", help="cancel jobs")
+    p.add_argument("ids", nargs="+", metavar="ID")
+
+    p = sub.add_parser("rerun", help="run a job again, as a new job")
+    p.add_argument("id", metavar="ID")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("-f", "--follow", action="store_true", help="follow the new job's log")
+    mode.add_argument("--wait", action="store_true", help="wait for the new job to end")
+    p.add_argument("-q", "--quiet", action="store_true", help="print only the new job id")
+
+    p = sub.add_parser("rm", aliases=["delete"], help="delete finished jobs and their files")
+    p.add_argument("ids", nargs="+", metavar="ID")
+
+    p = sub.add_parser("backends", help="list the backends and their profiles")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    sub.add_parser("kernelspec", help="manage kernel specs for remote kernels", add_help=False)
+    return parser
+
+
+def _split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
+    """``submit [OPTIONS] -- CMD ...``: the part before the first ``--``, and the command."""
+    if "--" not in argv:
+        return argv, None
+    i = argv.index("--")
+    return argv[:i], argv[i + 1 :]
+
+
+# ------------------------------------------------------------------------------- commands
+
+
+def _wait_or_follow(job: Job, follow: bool, wait: bool) -> int:
+    """Follow the log or wait; the job's exit code (1 when it ended without one)."""
+    try:
+        if follow:
+            for text in job.follow():
+                sys.stdout.write(text)
+                sys.stdout.flush()
+        job.wait()
+    except KeyboardInterrupt:
+        print(
+            f"\n{PROG}: stopped following; job {job.id[:8]} keeps running "
+            f"(`{PROG} cancel {job.id[:8]}` stops it)",
+            file=sys.stderr,
+        )
+        return 130
+    status, code = job.data["status"], job.data.get("exit_code")
+    if follow or wait:
+        reason = f": {job.reason}" if job.reason else ""
+        exit_text = "" if code is None else f" (exit code {code})"
+        print(f"{PROG}: job {job.id[:8]} {status}{exit_text}{reason}", file=sys.stderr)
+    if code is not None:
+        return int(code)
+    return 0 if status == "completed" else 1
+
+
+def _announce(job: Job, quiet: bool, verb: str = "submitted") -> None:
+    if quiet:
+        print(job.id)
+        return
+    d = job.data
+    print(f"{verb} job {job.id[:8]} {d.get('name')!r} on {d.get('backend')}: {d.get('status')}")
+    print(f"  follow: {PROG} logs -f {job.id[:8]}")
+
+
+def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | None) -> int:
+    args = list(a.args)
+    if command is not None and a.path is not None:
+        args += command  # `submit train.py -- --flag`: the part after -- is for the script
+        command = None
+    if command is None and a.path is None:
+        raise JobsClientError("give a PATH to run, or a command after --")
+    if command == []:
+        raise JobsClientError("the command after -- is empty")
+    resources: dict[str, Any] = dict(a.resource)
+    for key in ("cpus", "memory", "gpus", "time_limit"):
+        if getattr(a, key) is not None:
+            resources[key] = getattr(a, key)
+    job = client.submit(
+        a.path,
+        command=command,
+        args=args,
+        env=dict(a.env) or None,
+        name=a.name,
+        backend=a.backend,
+        profile=a.profile,
+        resources=resources or None,
+        parameters=dict(a.params) or None,
+        cwd=a.cwd,
+        kind=a.kind,
+    )
+    if a.json:
+        _print_json(job.data)
+    else:
+        _announce(job, a.quiet or a.follow)
+    if a.follow or a.wait:
+        return _wait_or_follow(job, a.follow, a.wait)
+    return 0
+
+
+def cmd_list(client: JobsClient, a: argparse.Namespace) -> int:
+    statuses = {s.strip() for s in (a.status or "").split(",") if s.strip()}
+    limit = None if a.all else a.limit
+    if len(statuses) <= 1:
+        jobs = client.jobs(status=next(iter(statuses), None), backend=a.backend, limit=limit)
+    else:  # the API filters on one status: filter the rest here
+        jobs = [j for j in client.jobs(backend=a.backend) if j.data.get("status") in statuses]
+        jobs = jobs[:limit] if limit is not None else jobs
+    if a.json:
+        _print_json([j.data for j in jobs])
+        return 0
+    if not jobs:
+        print("no jobs" + (f" with status {a.status}" if a.status else ""))
+        return 0
+    rows = [
+        [
+            j.id[:8],
+            str(j.data.get("name") or "")[:40],
+            _status_text(j.data),
+            str(j.data.get("backend")),
+            _local_time(j.data.get("created_at")),
+            _duration(j.data),
+            "" if j.data.get("exit_code") is None else str(j.data["exit_code"]),
+        ]
+        for j in jobs
+    ]
+    print(_table(rows, ["ID", "NAME", "STATUS", "BACKEND", "CREATED", "DURATION", "EXIT"]))
+    return 0
+
+
+def cmd_show(client: JobsClient, a: argparse.Namespace) -> int:
+    job = client.job(a.id)
+    if a.json:
+        _print_json(job.data)
+    else:
+        print(_describe(job.data))
+    return 0
+
+
+def cmd_logs(client: JobsClient, a: argparse.Namespace) -> int:
+    job = client.job(a.id)
+    out = sys.stdout.buffer
+    if not a.follow:
+        offset = 0
+        while True:
+            data, size = client.read_log(job.id, offset)
+            out.write(data)
+            offset += len(data)
+            if not data or offset >= size:
+                break
+        out.flush()
+        return 0
+    try:
+        for chunk in job.follow_bytes():
+            out.write(chunk)
+            out.flush()
+    except KeyboardInterrupt:
+        return 130
+    return 0
+
+
+def cmd_cancel(client: JobsClient, a: argparse.Namespace) -> int:
+    failed = 0
+    for job_id in a.ids:
+        try:
+            job = client.job(job_id)
+            if job.data.get("status") in FINAL_STATUSES:
+                print(f"job {job.id[:8]} already {job.data['status']}")
+                continue
+            job.cancel()
+            print(f"job {job.id[:8]} {job.data.get('status')}")
+        except JobsClientError as e:
+            print(f"{PROG}: {job_id}: {e.message}", file=sys.stderr)
+            failed = 1
+    return failed
+
+
+def cmd_rerun(client: JobsClient, a: argparse.Namespace) -> int:
+    new = client.job(a.id).rerun()
+    _announce(new, a.quiet or a.follow, verb="rerun as")
+    if a.follow or a.wait:
+        return _wait_or_follow(new, a.follow, a.wait)
+    return 0
+
+
+def cmd_rm(client: JobsClient, a: argparse.Namespace) -> int:
+    failed = 0
+    for job_id in a.ids:
+        try:
+            job = client.job(job_id)
+            job.delete()
+            print(f"deleted job {job.id[:8]}")
+        except JobsClientError as e:
+            hint = f" (cancel it first: {PROG} cancel {job_id})" if e.status == 409 else ""
+            print(f"{PROG}: {job_id}: {e.message}{hint}", file=sys.stderr)
+            failed = 1
+    return failed
+
+
+def cmd_backends(client: JobsClient, a: argparse.Namespace) -> int:
+    data = client.backends()
+    if a.json:
+        _print_json(data)
+        return 0
+    default = data.get("default_backend")
+    rows = []
+    for b in data.get("backends", []):
+        profiles = ", ".join(p.get("name", "?") for p in b.get("profiles") or [])
+        state = "yes" if b.get("available") else f"no: {b.get('reason') or 'unavailable'}"
+        name = b.get("name", "?") + (" *" if b.get("name") == default else "")
+        rows.append([name, str(b.get("display_name", "")), state, profiles])
+    print(_table(rows, ["NAME", "DISPLAY NAME", "AVAILABLE", "PROFILES"]))
+    return 0
+
+
+def _kernelspec(argv: list[str]) -> int:
+    """``jupyter jobs kernelspec ...`` belongs to the remote-kernels module when it is there."""
+    try:
+        module = importlib.import_module("jupyter_jobs.kernels.cli")
+    except ModuleNotFoundError:
+        print(
+            f"{PROG}: kernelspec: remote kernels are not available in this version", file=sys.stderr
+        )
+        return 2
+    return int(module.main(argv) or 0)
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["kernelspec"]:
+        return _kernelspec(argv[1:])
+    parser = build_parser()
+    head, command = _split_command(argv)
+    a = parser.parse_args(head)
+    if command is not None and a.command != "submit":
+        parser.error("`--` is only used by submit")
+    if a.command == "kernelspec":
+        return _kernelspec([])
+    try:
+        client = JobsClient(a.url, a.token, root_dir=a.root_dir)
+        if a.command == "submit":
+            return cmd_submit(client, a, command)
+        handler = {
+            "list": cmd_list,
+            "ls": cmd_list,
+            "show": cmd_show,
+            "logs": cmd_logs,
+            "log": cmd_logs,
+            "cancel": cmd_cancel,
+            "rerun": cmd_rerun,
+            "rm": cmd_rm,
+            "delete": cmd_rm,
+            "backends": cmd_backends,
+        }[a.command]
+        return handler(client, a)
+    except ServerNotFound as e:
+        print(f"{PROG}: {e.message}", file=sys.stderr)
+        return 2
+    except JobsClientError as e:
+        print(f"{PROG}: error: {e.message}", file=sys.stderr)
+        return 1
+    except BrokenPipeError:  # `jupyter jobs logs ID | head`
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

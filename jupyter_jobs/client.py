@@ -1,0 +1,643 @@
+"""A small synchronous client of the jupyter-jobs REST API, for the CLI and for notebooks.
+
+It finds the running Jupyter server through its runtime files (``jpserver-*.json``), as
+``jupyter server list`` does, or takes ``url``/``token`` (``$JUPYTER_JOBS_URL``/``$..._TOKEN``)::
+
+    import jupyter_jobs
+    job = jupyter_jobs.submit("train.py", args=["--epochs", "3"], resources={"cpus": 2})
+    for text in job.follow():
+        print(text, end="")
+    print(job.status, job.exit_code)
+
+Only the standard library is used for HTTP (``urllib``); following a log live uses the log
+websocket (``tornado``, already a dependency of jupyter_server) and falls back to polling.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import codecs
+import json
+import os
+import queue
+import threading
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+FINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "lost"})
+API_PREFIX = "jupyter-jobs/api/"
+LOG_CHUNK = 1 << 20  # bytes per GET jobs/{id}/log
+ENV_URL = "JUPYTER_JOBS_URL"
+ENV_TOKEN = "JUPYTER_JOBS_TOKEN"
+ENV_ROOT = "JUPYTER_JOBS_ROOT_DIR"
+
+
+class JobsClientError(Exception):
+    """An error answered by the server (its ``message``), or a request that cannot be made.
+
+    ``status`` is the HTTP status (None when no answer came), ``field`` the request field at fault.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None, field: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.status = status
+        self.field = field
+
+
+class ServerNotFound(JobsClientError):
+    """No running Jupyter server could be found or reached (the CLI exits with code 2)."""
+
+
+class JobsTimeout(JobsClientError, TimeoutError):
+    """``Job.wait(timeout=...)`` ran out of time; the job keeps running."""
+
+
+# ------------------------------------------------------------------------------- discovery
+
+
+def _is_within(path: str, root: str) -> bool:
+    try:
+        return os.path.commonpath([path, root]) == root
+    except ValueError:  # different drives
+        return False
+
+
+def running_servers(runtime_dir: str | None = None) -> list[dict[str, Any]]:
+    """The running Jupyter servers (their runtime-file info), newest first."""
+    from jupyter_core.paths import jupyter_runtime_dir
+    from jupyter_server.serverapp import list_running_servers
+
+    runtime_dir = runtime_dir or jupyter_runtime_dir()
+    servers = []
+    for info in list_running_servers(runtime_dir):
+        try:
+            mtime = os.stat(os.path.join(runtime_dir, f"jpserver-{info['pid']}.json")).st_mtime
+        except OSError:
+            mtime = 0.0
+        servers.append((mtime, info))
+    servers.sort(key=lambda pair: pair[0], reverse=True)
+    return [info for _mtime, info in servers]
+
+
+def find_server(cwd: str | None = None, runtime_dir: str | None = None) -> dict[str, Any]:
+    """The newest running server whose ``root_dir`` contains ``cwd`` (default: the current dir)."""
+    cwd = os.path.realpath(cwd or os.getcwd())
+    servers = [s for s in running_servers(runtime_dir) if s.get("url") and not s.get("sock")]
+    if not servers:
+        raise ServerNotFound(
+            "no running Jupyter server found. Start one (`jupyter lab` or `jupyter server`), or "
+            f"give its address with --url/--token (or {ENV_URL}/{ENV_TOKEN})."
+        )
+    for info in servers:
+        root = info.get("root_dir") or info.get("notebook_dir")
+        if root and _is_within(cwd, os.path.realpath(root)):
+            return info
+    roots = ", ".join(sorted({str(s.get("root_dir")) for s in servers}))
+    raise ServerNotFound(
+        f"no running Jupyter server serves {cwd} (running servers serve: {roots}). Run this from "
+        f"inside a server's root directory, or pass --url/--token (or {ENV_URL}/{ENV_TOKEN})."
+    )
+
+
+def _split_token(url: str) -> tuple[str, str | None]:
+    """``http://h:8888/lab?token=abc`` → (``http://h:8888/``, ``abc``): pasted URLs just work."""
+    parts = urllib.parse.urlsplit(url)
+    token = urllib.parse.parse_qs(parts.query).get("token", [None])[0]
+    path = parts.path
+    for suffix in ("/lab", "/tree", "/notebooks"):
+        if path.endswith(suffix) or path.endswith(suffix + "/"):
+            path = path[: path.rindex(suffix)]
+    if not path.endswith("/"):
+        path += "/"
+    return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", "")), token
+
+
+# ---------------------------------------------------------------------------------- client
+
+
+class JobsClient:
+    """Talks to one Jupyter server's jupyter-jobs API.
+
+    Without ``url``, ``$JUPYTER_JOBS_URL`` is used, else the running server whose root directory
+    contains the current directory. ``root_dir`` (the server's root, for turning local paths into
+    server paths) comes from the runtime file; give it (or ``$JUPYTER_JOBS_ROOT_DIR``) together
+    with an explicit URL to submit absolute local paths.
+    """
+
+    def __init__(
+        self,
+        url: str | None = None,
+        token: str | None = None,
+        *,
+        root_dir: str | None = None,
+        timeout: float = 30.0,
+    ):
+        url = url or os.environ.get(ENV_URL) or None
+        token = token if token is not None else os.environ.get(ENV_TOKEN)
+        root_dir = root_dir or os.environ.get(ENV_ROOT) or None
+        if url:
+            url, url_token = _split_token(url)
+            token = token if token is not None else url_token
+            if root_dir is None:
+                root_dir = self._root_for_url(url)
+        else:
+            info = find_server()
+            url = info["url"]
+            token = token if token is not None else info.get("token")
+            root_dir = root_dir or info.get("root_dir")
+        if not url.endswith("/"):
+            url += "/"
+        self.url: str = url
+        self.token: str | None = token or None
+        self.root_dir: str | None = os.path.realpath(root_dir) if root_dir else None
+        self.timeout = timeout
+
+    @staticmethod
+    def _root_for_url(url: str) -> str | None:
+        """The root of a local server with this URL, when a runtime file tells it."""
+        try:
+            servers = running_servers()
+        except Exception:  # discovery is a convenience here, never an error
+            return None
+        for info in servers:
+            if (info.get("url") or "").rstrip("/") == url.rstrip("/"):
+                return info.get("root_dir")
+        return None
+
+    def __repr__(self) -> str:
+        return f"JobsClient({self.url!r}, root_dir={self.root_dir!r})"
+
+    # -- HTTP ------------------------------------------------------------------------------
+
+    @property
+    def api_url(self) -> str:
+        return self.url + API_PREFIX
+
+    def headers(self) -> dict[str, str]:
+        h = {"Accept": "application/json"}
+        if self.token:
+            h["Authorization"] = f"token {self.token}"
+        return h
+
+    def request_raw(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+    ) -> tuple[int, dict[str, str], bytes]:
+        """One request to ``{api}/{path}``; answers (status, headers, body) or raises."""
+        url = self.api_url + path
+        q = {k: v for k, v in (query or {}).items() if v is not None}
+        if q:
+            url += "?" + urllib.parse.urlencode(q)
+        headers = self.headers()
+        data = None
+        if body is not None:
+            data = json.dumps(body).encode()
+            headers["Content-Type"] = "application/json"
+        req = urllib.request.Request(url, data=data, headers=headers, method=method)
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return resp.status, dict(resp.headers.items()), resp.read()
+        except urllib.error.HTTPError as e:
+            raise self._http_error(e, method, path) from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise ServerNotFound(
+                f"cannot reach the Jupyter server at {self.url}: {reason}. Is it still running?"
+            ) from None
+
+    def _http_error(self, e: urllib.error.HTTPError, method: str, path: str) -> JobsClientError:
+        raw = e.read() or b""
+        message = field = None
+        try:
+            payload = json.loads(raw)
+            if isinstance(payload, dict):
+                message, field = payload.get("message"), payload.get("field")
+        except ValueError:
+            pass
+        if e.code in (401, 403) and not message:
+            message = (
+                f"the Jupyter server at {self.url} refused the request ({e.code} {e.reason}): "
+                f"give its token with --token or {ENV_TOKEN}"
+            )
+        elif e.code == 404 and not message:
+            message = (
+                f"the Jupyter server at {self.url} has no jupyter-jobs API; is the extension "
+                "enabled? (jupyter server extension enable jupyter_jobs)"
+            )
+        elif not message:
+            message = f"{method} {path}: {e.code} {e.reason}"
+        return JobsClientError(str(message), status=e.code, field=field)
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+    ) -> Any:
+        """A JSON request; answers the decoded JSON (None for an empty answer)."""
+        _status, _headers, raw = self.request_raw(method, path, query=query, body=body)
+        if not raw:
+            return None
+        try:
+            return json.loads(raw)
+        except ValueError:
+            raise JobsClientError(f"{method} {path}: the server answered something not JSON")
+
+    # -- paths -----------------------------------------------------------------------------
+
+    def server_path(self, local: str, what: str = "path") -> str:
+        """A local file path → the same file as a path relative to the server's root_dir.
+
+        Refuses a path outside the root: the server cannot (and must not) reach it.
+        """
+        if self.root_dir is None:
+            if os.path.isabs(local):
+                raise JobsClientError(
+                    f"{what} {local!r} is absolute but the server's root directory is unknown; "
+                    f"give it with --root-dir (or {ENV_ROOT}), or use a path relative to it",
+                    field=what,
+                )
+            return local.replace(os.sep, "/")
+        full = os.path.realpath(os.path.join(os.getcwd(), os.path.expanduser(local)))
+        if not _is_within(full, self.root_dir):
+            raise JobsClientError(
+                f"{what} {local!r} ({full}) is outside the Jupyter server's root directory "
+                f"{self.root_dir}; the server can only run files under it",
+                field=what,
+            )
+        rel = os.path.relpath(full, self.root_dir)
+        return "" if rel == "." else rel.replace(os.sep, "/")
+
+    def default_cwd(self) -> str | None:
+        """The current directory as a server path, or None when it is outside the root."""
+        try:
+            return self.server_path(os.getcwd(), "cwd") if self.root_dir else None
+        except JobsClientError:
+            return None
+
+    # -- API -------------------------------------------------------------------------------
+
+    def backends(self) -> dict[str, Any]:
+        """``GET backends``: ``{"backends": [...], "default_backend": name}``."""
+        return self.request("GET", "backends")
+
+    def submit(
+        self,
+        path: str | None = None,
+        *,
+        command: Sequence[str] | None = None,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        name: str | None = None,
+        backend: str | None = None,
+        profile: str | None = None,
+        resources: dict[str, Any] | None = None,
+        parameters: dict[str, Any] | None = None,
+        cwd: str | None = None,
+        kind: str | None = None,
+    ) -> Job:
+        """Submit a script/notebook (``path``, a local path under the server root) or a command.
+
+        ``cwd`` defaults to the current directory (when under the root), as if the command were
+        run here; ``parameters`` are injected into a notebook's ``parameters`` cell (papermill).
+        """
+        if (path is None) == (command is None):
+            raise JobsClientError("give either a path or a command", field="path")
+        if isinstance(args, str) or isinstance(command, str):
+            raise JobsClientError("args and command are lists of strings (argv), not one string")
+        body: dict[str, Any] = {}
+        if path is not None:
+            body["path"] = self.server_path(os.fspath(path), "path")
+        if command is not None:
+            body["command"] = [str(c) for c in command]
+        if args:
+            body["args"] = [str(a) for a in args]
+        body["cwd"] = self.server_path(os.fspath(cwd), "cwd") if cwd else self.default_cwd()
+        for key, value in (
+            ("env", env),
+            ("name", name),
+            ("backend", backend),
+            ("profile", profile),
+            ("resources", resources),
+            ("parameters", parameters),
+            ("kind", kind),
+        ):
+            if value is not None:
+                body[key] = value
+        if body["cwd"] is None:
+            del body["cwd"]
+        return Job(self, self.request("POST", "jobs", body=body))
+
+    def jobs(
+        self,
+        status: str | None = None,
+        backend: str | None = None,
+        limit: int | None = None,
+    ) -> list[Job]:
+        """Jobs, newest first: at most ``limit`` (all when None), following ``next_cursor``."""
+        out: list[Job] = []
+        cursor = None
+        while True:
+            page = self.request(
+                "GET",
+                "jobs",
+                query={"status": status, "backend": backend, "limit": limit, "cursor": cursor},
+            )
+            out.extend(Job(self, d) for d in page.get("jobs", []))
+            cursor = page.get("next_cursor")
+            if not cursor or (limit is not None and len(out) >= limit):
+                return out[:limit] if limit is not None else out
+
+    def job(self, job_id: str) -> Job:
+        """The job with this id, or with this unique id prefix (``jupyter jobs list`` shows 8)."""
+        job_id = job_id.strip()
+        if not job_id:
+            raise JobsClientError("a job id is needed", field="id")
+        try:
+            return Job(self, self.request("GET", "jobs/" + urllib.parse.quote(job_id, safe="")))
+        except JobsClientError as e:
+            if e.status not in (400, 404):
+                raise
+            matches = [j for j in self.jobs() if j.id.startswith(job_id)]
+            if len(matches) == 1:
+                return matches[0]
+            if matches:
+                ids = ", ".join(j.id for j in matches[:5])
+                raise JobsClientError(
+                    f"job id {job_id!r} is ambiguous: {ids}", status=404, field="id"
+                ) from None
+            raise JobsClientError(f"no job {job_id!r}", status=404, field="id") from None
+
+    def read_log(self, job_id: str, offset: int = 0, limit: int = LOG_CHUNK) -> tuple[bytes, int]:
+        """Bytes of ``output.log`` from ``offset`` (at most ``limit``) and the log's size."""
+        _s, headers, raw = self.request_raw(
+            "GET", f"jobs/{job_id}/log", query={"offset": offset, "limit": limit}
+        )
+        size = {k.lower(): v for k, v in headers.items()}.get("x-log-size")
+        return raw, int(size) if size and size.isdigit() else offset + len(raw)
+
+
+# ------------------------------------------------------------------------------------ job
+
+
+class Job:
+    """A handle on one job. ``status`` asks the server; other attributes show the last answer."""
+
+    def __init__(self, client: JobsClient, data: dict[str, Any]):
+        self.client = client
+        self.data: dict[str, Any] = data
+
+    def __repr__(self) -> str:
+        return f"<Job {self.id[:8]} {self.data.get('name')!r} {self.data.get('status')}>"
+
+    def _get(self, key: str) -> Any:
+        return self.data.get(key)
+
+    id = property(lambda self: self.data["id"])
+    name = property(lambda self: self._get("name"))
+    kind = property(lambda self: self._get("kind"))
+    backend = property(lambda self: self._get("backend"))
+    exit_code = property(lambda self: self._get("exit_code"), doc="as of the last refresh")
+    reason = property(lambda self: self._get("reason"))
+    progress = property(lambda self: self._get("progress"))
+
+    @property
+    def status(self) -> str:
+        """The job's status now (asks the server unless the job was already final)."""
+        if self.data.get("status") not in FINAL_STATUSES:
+            self.refresh()
+        return self.data["status"]
+
+    @property
+    def done(self) -> bool:
+        return self.status in FINAL_STATUSES
+
+    @property
+    def outputs(self) -> list[str]:
+        """Server paths of the job's outputs (e.g. the executed notebook)."""
+        if self.data.get("status") not in FINAL_STATUSES:
+            self.refresh()
+        return list(self.data.get("outputs") or [])
+
+    def refresh(self) -> Job:
+        self.data = self.client.request("GET", f"jobs/{self.id}")
+        return self
+
+    def wait(self, timeout: float | None = None, poll: float = 0.5) -> Job:
+        """Block until the job is final; raises :class:`JobsTimeout` after ``timeout`` seconds."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while self.status not in FINAL_STATUSES:
+            if deadline is not None and time.monotonic() >= deadline:
+                raise JobsTimeout(f"job {self.id} still {self.data['status']} after {timeout} s")
+            left = poll if deadline is None else deadline - time.monotonic()
+            time.sleep(max(0.0, min(poll, left)))
+        return self
+
+    def log(self, offset: int = 0) -> str:
+        """The job's output so far (stdout and stderr), from byte ``offset``."""
+        chunks = []
+        while True:
+            data, size = self.client.read_log(self.id, offset)
+            chunks.append(data)
+            offset += len(data)
+            if not data or offset >= size:
+                return b"".join(chunks).decode("utf-8", errors="replace")
+
+    def follow_bytes(self, offset: int = 0, poll: float = 0.5) -> Iterator[bytes]:
+        """Yield the log as it grows, until the job is final and everything was read."""
+        yield from _follow(self.client, self, offset, poll)
+
+    def follow(self, offset: int = 0, poll: float = 0.5) -> Iterator[str]:
+        """Yield the log as text as it is written, until the job ends (then ``refresh``)."""
+        decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
+        for chunk in self.follow_bytes(offset, poll):
+            text = decoder.decode(chunk)
+            if text:
+                yield text
+        tail = decoder.decode(b"", final=True)
+        if tail:
+            yield tail
+
+    def cancel(self) -> Job:
+        self.data = self.client.request("POST", f"jobs/{self.id}/cancel")
+        return self
+
+    def rerun(self, **overrides: Any) -> Job:
+        """Run the same job again (optionally with overrides such as ``resources``); a new Job."""
+        data = self.client.request("POST", f"jobs/{self.id}/rerun", body=overrides)
+        return Job(self.client, data)
+
+    def delete(self) -> None:
+        """Delete the job and its files (refused while it is active: cancel it first)."""
+        self.client.request("DELETE", f"jobs/{self.id}")
+
+    def usage(self) -> list[dict[str, Any]]:
+        return self.client.request("GET", f"jobs/{self.id}/usage").get("samples", [])
+
+
+# ----------------------------------------------------------------------------- log follow
+
+
+class _WebSocketReader(threading.Thread):
+    """Reads the log-follow websocket in its own thread and event loop, so that following works
+    the same from a plain script and from a notebook kernel whose loop is already running."""
+
+    def __init__(self, url: str, headers: dict[str, str]):
+        super().__init__(daemon=True, name="jupyter-jobs-log-follow")
+        self.url = url
+        self.headers = headers
+        self.messages: queue.Queue[tuple[str, Any]] = queue.Queue()
+        self.stopping = threading.Event()
+
+    def run(self) -> None:
+        try:
+            asyncio.run(self._read())
+        except Exception as e:
+            self.messages.put(("failed", e))
+
+    async def _read(self) -> None:
+        from tornado.httpclient import HTTPRequest
+        from tornado.websocket import websocket_connect
+
+        closed = asyncio.Event()
+
+        def on_message(message: Any) -> None:
+            if message is None:
+                self.messages.put(("closed", None))
+                closed.set()
+            else:
+                self.messages.put(("message", message))
+
+        request = HTTPRequest(self.url, headers=self.headers, connect_timeout=10)
+        conn = await websocket_connect(request, on_message_callback=on_message)
+        self.messages.put(("open", None))
+        while not closed.is_set() and not self.stopping.is_set():
+            try:
+                await asyncio.wait_for(closed.wait(), 0.5)
+            except asyncio.TimeoutError:
+                pass
+        conn.close()
+
+
+def _follow_ws(client: JobsClient, job: Job, state: dict[str, Any]) -> Iterator[bytes]:
+    """Yield log bytes from the websocket; ``state["offset"]`` tracks the resume point and
+    ``state["ended"]`` is set when the server said the job ended."""
+    url = "ws" + client.api_url[len("http") :] + f"jobs/{job.id}/log/follow"
+    reader = _WebSocketReader(f"{url}?offset={state['offset']}", client.headers())
+    reader.start()
+    try:
+        while True:
+            kind, payload = reader.messages.get()
+            if kind == "open":
+                state["opened"] = True
+                continue
+            if kind != "message":  # failed to connect, or closed before "end"
+                return
+            msg = json.loads(payload)
+            if msg.get("type") == "data":
+                state["offset"] = int(msg["next_offset"])
+                yield str(msg.get("data", "")).encode("utf-8")
+            elif msg.get("type") == "end":
+                state["offset"] = int(msg.get("next_offset", state["offset"]))
+                state["ended"] = True
+                return
+            elif msg.get("type") == "error":
+                raise JobsClientError(str(msg.get("message", "log follow failed")))
+    finally:
+        reader.stopping.set()
+
+
+def _follow_poll(client: JobsClient, job: Job, offset: int, poll: float) -> Iterator[bytes]:
+    """Yield log bytes by polling ``GET jobs/{id}/log?offset=``: the fallback."""
+    while True:
+        final = job.status in FINAL_STATUSES  # asked before reading, so nothing is missed
+        while True:
+            data, size = client.read_log(job.id, offset)
+            if data:
+                offset += len(data)
+                yield data
+            if not data or offset >= size:
+                break
+        if final:
+            return
+        time.sleep(poll)
+
+
+def _follow(client: JobsClient, job: Job, offset: int, poll: float) -> Iterator[bytes]:
+    """The websocket while it works (reconnecting from the last offset), else polling."""
+    state: dict[str, Any] = {"offset": offset, "ended": False}
+    tries = 0
+    while tries < 3 and os.environ.get("JUPYTER_JOBS_FOLLOW") != "poll":
+        state["opened"] = False
+        before = state["offset"]
+        yield from _follow_ws(client, job, state)
+        if state["ended"]:
+            job.refresh()
+            return
+        if not state["opened"]:
+            break  # no websocket here (an older server, a proxy): poll instead
+        tries = 0 if state["offset"] > before else tries + 1
+    yield from _follow_poll(client, job, state["offset"], poll)
+
+
+# ------------------------------------------------------------------------- module helpers
+
+_default: JobsClient | None = None
+
+
+def default_client() -> JobsClient:
+    """One client per process, found on first use."""
+    global _default
+    if _default is None:
+        _default = JobsClient()
+    return _default
+
+
+def submit(
+    path: str | None = None,
+    *,
+    command: Sequence[str] | None = None,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    name: str | None = None,
+    backend: str | None = None,
+    profile: str | None = None,
+    resources: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+    cwd: str | None = None,
+    kind: str | None = None,
+) -> Job:
+    """Submit a job to the running Jupyter server; see :meth:`JobsClient.submit`."""
+    return default_client().submit(
+        path,
+        command=command,
+        args=args,
+        env=env,
+        name=name,
+        backend=backend,
+        profile=profile,
+        resources=resources,
+        parameters=parameters,
+        cwd=cwd,
+        kind=kind,
+    )
+
+
+def get(job_id: str) -> Job:
+    """The job with this id (or unique id prefix)."""
+    return default_client().job(job_id)
+
+
+def list_jobs(status: str | None = None, limit: int | None = None) -> list[Job]:
+    return default_client().jobs(status=status, limit=limit)
