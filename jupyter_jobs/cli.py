@@ -217,7 +217,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PATH")
 
     p = sub.add_parser("list", aliases=["ls"], help="list jobs, newest first")
-    p.add_argument("-s", "--status", help="only jobs in this status (comma-separated list)")
+    p.add_argument("-s", "--status", help="only jobs in these statuses (comma-separated: running,queued)")
     p.add_argument("--backend", help="only jobs of this backend")
     p.add_argument("-n", "--limit", type=int, default=50, help="at most N jobs (default 50)")
     p.add_argument("-a", "--all", action="store_true", help="all jobs, no limit")
@@ -332,13 +332,8 @@ def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | N
 
 
 def cmd_list(client: JobsClient, a: argparse.Namespace) -> int:
-    statuses = {s.strip() for s in (a.status or "").split(",") if s.strip()}
     limit = None if a.all else a.limit
-    if len(statuses) <= 1:
-        jobs = client.jobs(status=next(iter(statuses), None), backend=a.backend, limit=limit)
-    else:  # the API filters on one status: filter the rest here
-        jobs = [j for j in client.jobs(backend=a.backend) if j.data.get("status") in statuses]
-        jobs = jobs[:limit] if limit is not None else jobs
+    jobs = client.jobs(status=a.status, backend=a.backend, limit=limit)
     if a.json:
         _print_json([j.data for j in jobs])
         return 0

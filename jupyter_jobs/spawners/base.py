@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 import sys
-from abc import ABC, abstractmethod
+from abc import ABCMeta, abstractmethod
 from typing import Any, Callable, ClassVar
 
 from traitlets import Bool, Dict, Float, List, Unicode, default
@@ -47,7 +47,11 @@ class LogReader:
             return b""
 
 
-class Spawner(LoggingConfigurable, ABC):
+class SpawnerMeta(ABCMeta, type(LoggingConfigurable)):  # type: ignore[misc]
+    """Lets a traitlets class also be an ABC (as jupyter_client's provisioners do)."""
+
+
+class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):
     """Base class of a job backend.
 
     Subclasses set :attr:`name` (the backend name in the REST API) and :attr:`supported_resources`,

@@ -1,0 +1,73 @@
+"""The jupyter-jobs server extension."""
+
+from __future__ import annotations
+
+import os
+
+from jupyter_core.paths import jupyter_data_dir
+from jupyter_server.extension.application import ExtensionApp
+from traitlets import Integer, Unicode, default
+
+from . import events
+from ._version import __version__
+from .handlers import default_handlers
+from .manager import JobManager
+from .store import JobStore
+
+
+class JobsApp(ExtensionApp):
+    """Background jobs, launcher jobs (SLURM, Kubernetes) and remote kernels for Jupyter."""
+
+    name = "jupyter_jobs"
+    version = __version__
+    description = __doc__
+    load_other_extensions = True
+
+    job_root = Unicode(
+        help="""Directory that holds one directory per job (spec, log, status, usage) and the job
+        database ``jobs.db``. Default: ``<jupyter data dir>/jobs``. On a cluster it must be on a
+        filesystem the compute nodes share, e.g. ``c.JobsApp.job_root = '/home/me/.jupyter-jobs'``.""",
+    ).tag(config=True)
+
+    @default("job_root")
+    def _default_job_root(self) -> str:
+        return os.path.join(jupyter_data_dir(), "jobs")
+
+    db_path = Unicode(
+        "",
+        help="SQLite database file; empty means ``<job_root>/jobs.db``.",
+    ).tag(config=True)
+
+    max_body_size = Integer(
+        1 << 20,
+        help="Largest accepted request body, in bytes (bigger bodies get 413). Default 1 MiB.",
+    ).tag(config=True)
+
+    def initialize_settings(self) -> None:
+        os.makedirs(self.job_root, mode=0o700, exist_ok=True)
+        self.store = JobStore(self.db_path or os.path.join(self.job_root, "jobs.db"))
+        event_logger = self.serverapp.event_logger
+        events.register(event_logger)
+        self.manager = JobManager(
+            parent=self,
+            config=self.config,
+            store=self.store,
+            job_root=self.job_root,
+            root_dir=self.serverapp.root_dir,
+            emit=events.make_emitter(event_logger),
+        )
+        self.manager.load_spawners()
+        self.settings.update(
+            {"jupyter_jobs_manager": self.manager, "jupyter_jobs_max_body": self.max_body_size}
+        )
+        self.log.info("jupyter-jobs %s: job root %s", __version__, self.job_root)
+
+    def initialize_handlers(self) -> None:
+        self.handlers.extend(default_handlers())
+
+    async def _start_jupyter_server_extension(self, serverapp) -> None:
+        await self.manager.start()
+
+    async def stop_extension(self) -> None:
+        await self.manager.stop()
+        self.store.close()

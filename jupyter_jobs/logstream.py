@@ -1,0 +1,126 @@
+"""Live log follow over an authenticated websocket, from a byte offset.
+
+Protocol (docs/CONTRACT.md): ``data`` frames carry ``offset``/``next_offset`` byte positions and never
+split a UTF-8 character; an ``end`` frame follows once the job is final and all was sent. A client
+that reconnects with its last ``next_offset`` misses and repeats nothing. Each frame is awaited before
+the next is read, so a slow client holds back the reader instead of filling the server's memory.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from jupyter_server.auth.decorator import ws_authenticated
+from jupyter_server.base.handlers import JupyterHandler
+from jupyter_server.base.websocket import WebSocketMixin
+from jupyter_server.extension.handler import ExtensionHandlerMixin
+from tornado import web
+from tornado.websocket import WebSocketClosedError, WebSocketHandler
+
+from .exceptions import JobsError
+from .handlers import AUTH_RESOURCE
+
+CHUNK = 64 * 1024
+IDLE_WAIT = 0.1  # seconds between two looks at a log that did not grow
+
+
+def utf8_cut(data: bytes) -> int:
+    """Length of the longest prefix of ``data`` that does not end inside a UTF-8 character."""
+    n = len(data)
+    for back in range(1, min(4, n) + 1):
+        b = data[n - back]
+        if b & 0x80 == 0:  # ASCII
+            return n
+        if b & 0xC0 == 0xC0:  # a lead byte: is its sequence complete?
+            need = 2 if b & 0xE0 == 0xC0 else 3 if b & 0xF0 == 0xE0 else 4
+            return n if back >= need else n - back
+    return n
+
+
+class LogFollowHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler):
+    auth_resource = AUTH_RESOURCE
+
+    def set_default_headers(self):
+        """No JupyterHandler default headers on a websocket."""
+
+    @property
+    def manager(self):
+        return self.settings["jupyter_jobs_manager"]
+
+    @ws_authenticated
+    async def get(self, job_id):
+        if not await self._is_authorized():
+            raise web.HTTPError(403)
+        try:
+            self.manager.get(job_id)
+        except JobsError as e:
+            raise web.HTTPError(e.status_code, e.message)
+        raw = self.get_query_argument("offset", "0")
+        if not raw.isdigit():
+            raise web.HTTPError(400, "offset must be a whole number of bytes")
+        self.job_id = job_id
+        self.offset = int(raw)
+        self._task: asyncio.Task | None = None
+        await super().get(job_id)
+
+    async def _is_authorized(self) -> bool:
+        result = self.authorizer.is_authorized(self, self.current_user, "execute", AUTH_RESOURCE)
+        if asyncio.iscoroutine(result):
+            result = await result
+        return bool(result)
+
+    def open(self, job_id):
+        super().open()
+        self._task = asyncio.ensure_future(self._pump())
+
+    def on_close(self):
+        if self._task is not None:
+            self._task.cancel()
+
+    def on_message(self, message):
+        """Clients send nothing; ignore anything they do."""
+
+    async def _pump(self) -> None:
+        manager = self.manager
+        offset = self.offset
+        try:
+            while True:
+                job = manager.get(self.job_id)
+                final = job.is_final
+                data, size = await manager.read_log(self.job_id, offset, CHUNK)
+                if data:
+                    cut = len(data) if final and len(data) < CHUNK else utf8_cut(data)
+                    if cut == 0:
+                        if not final and len(data) < 4:
+                            await asyncio.sleep(IDLE_WAIT)  # the rest of a character is coming
+                            continue
+                        cut = len(data)  # not UTF-8: send it with replacement characters
+                    chunk = data[:cut]
+                    await self.write_message(
+                        json.dumps(
+                            {
+                                "type": "data",
+                                "offset": offset,
+                                "next_offset": offset + len(chunk),
+                                "data": chunk.decode("utf-8", "replace"),
+                            }
+                        )
+                    )
+                    offset += len(chunk)
+                    continue
+                if final and offset >= size:
+                    await self.write_message(
+                        json.dumps({"type": "end", "status": job.status, "next_offset": offset})
+                    )
+                    self.close()
+                    return
+                await asyncio.sleep(IDLE_WAIT)
+        except (WebSocketClosedError, asyncio.CancelledError):
+            return
+        except JobsError as e:  # the job was deleted while followed
+            try:
+                await self.write_message(json.dumps({"type": "error", "message": e.message}))
+                self.close()
+            except WebSocketClosedError:
+                pass

@@ -1,0 +1,79 @@
+"""``python -m jupyter_jobs.notebook INPUT OUTPUT [--parameters JSON] [--kernel NAME]``.
+
+Runs a notebook with papermill: parameters go into the cell tagged ``parameters``; the executed
+notebook is written to OUTPUT after every cell (so it can be opened while it runs); each finished
+cell updates the job's progress ("cell 3 of 10"); cell outputs stream to the job's log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from typing import Any
+
+import papermill
+from papermill.engines import NBClientEngine, papermill_engines
+
+from .progress import progress
+
+ENGINE = "jupyter_jobs"
+
+
+class ProgressEngine(NBClientEngine):
+    """papermill's nbclient engine, reporting each finished code cell as job progress."""
+
+    @classmethod
+    def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
+        cells = [c for c in nb_man.nb.cells if c.cell_type == "code" and c.source.strip()]
+        total = len(cells) or 1
+        done = {"n": 0}
+        progress(0.0, f"cell 0 of {total}")
+        original = nb_man.cell_complete
+
+        def cell_complete(cell, cell_index=None, **kw: Any):
+            original(cell, cell_index=cell_index, **kw)
+            if cell.cell_type == "code" and cell.source.strip():
+                done["n"] += 1
+                progress(done["n"] / total, f"cell {done['n']} of {total}")
+
+        nb_man.cell_complete = cell_complete
+        return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m jupyter_jobs.notebook")
+    parser.add_argument("input")
+    parser.add_argument("output")
+    parser.add_argument("--parameters", default="{}", help="JSON object")
+    parser.add_argument("--kernel", default=None)
+    parser.add_argument("--cwd", default=None)
+    args = parser.parse_args(argv)
+    parameters = json.loads(args.parameters)
+    # papermill logs cell outputs (log_output=True) through logging: send them to the job's log
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    papermill_engines.register(ENGINE, ProgressEngine)
+    try:
+        papermill.execute_notebook(
+            args.input,
+            args.output,
+            parameters=parameters,
+            kernel_name=args.kernel,
+            engine_name=ENGINE,
+            progress_bar=False,
+            log_output=True,
+            request_save_on_cell_execute=True,
+            cwd=args.cwd,
+        )
+    except papermill.PapermillExecutionError as e:
+        print(
+            f"jupyter-jobs: the notebook failed in cell {e.exec_count}: {e.ename}: {e.evalue}",
+            file=sys.stderr,
+        )
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,515 @@
+"""Pure builders of the Kubernetes objects a launcher job needs, and readers of what comes back.
+
+No I/O and no client: every function takes plain values and returns plain camelCase dicts (the form
+``kubectl`` and the API use), so the manifests can be unit-tested and validated against the official
+schemas without a cluster. ``extra_pod_config`` / ``extra_container_config`` follow kubespawner's
+``update_k8s_model`` semantics: top-level keys (camelCase or snake_case) replace the generated
+value; an unknown key is an error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from datetime import datetime
+from typing import Any
+
+from ..models import (
+    CANCELLED,
+    COMPLETED,
+    FAILED,
+    QUEUED,
+    RUNNING,
+    JobUpdate,
+    format_memory,
+    parse_time,
+)
+
+#: every object we create carries this label; the watch selects on it
+MANAGED_BY = ("app.kubernetes.io/managed-by", "jupyter-jobs")
+LABEL_JOB_ID = "jupyter-jobs.jupyter.org/job-id"
+LABEL_USER = "jupyter-jobs.jupyter.org/user"
+LABEL_COMPONENT = "app.kubernetes.io/component"
+ANNOTATION_USER = "jupyter-jobs.jupyter.org/user"
+ANNOTATION_NAME = "jupyter-jobs.jupyter.org/job-name"
+ANNOTATION_JOB_DIR = "jupyter-jobs.jupyter.org/job-dir"
+ANNOTATION_RUNNER = "jupyter-jobs.jupyter.org/runner"
+CONTAINER = "job"
+#: where a kernel's connection file (from its Secret) is mounted
+KERNEL_MOUNT = "/etc/jupyter-jobs/kernel"
+KERNEL_CONNECTION_FILE = "kernel.json"
+#: injected by the ServiceAccount admission plugin into every pod: never copy it from the server pod
+SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+_DNS1123_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$")
+_LABEL_VALUE = re.compile(r"^(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?$")
+
+
+# ---------------------------------------------------------------- names and labels
+
+
+def job_object_name(job_id: str) -> str:
+    """The Job's name: DNS-1123, short enough for the Job controller's pod names and labels."""
+    safe = re.sub(r"[^a-z0-9]", "", job_id.lower())[:32] or "x"
+    return f"jupyter-job-{safe}"
+
+
+def kernel_secret_name(job_id: str) -> str:
+    return job_object_name(job_id) + "-kernel"
+
+
+def label_value(value: str) -> str:
+    """``value`` made a valid label value (≤ 63 characters, alphanumeric at both ends).
+
+    Characters that are not allowed become ``-``; a value that had to be changed or shortened gets
+    a hash suffix, so two different users never share a label value.
+    """
+    cleaned = re.sub(r"[^A-Za-z0-9_.-]", "-", value).strip("-_.")
+    if cleaned == value and len(value) <= 63:
+        return value
+    digest = hashlib.sha256(value.encode()).hexdigest()[:8]
+    return f"{cleaned[:54].rstrip('-_.')}-{digest}".lstrip("-")
+
+
+def is_dns1123_label(name: str) -> bool:
+    return len(name) <= 63 and bool(_DNS1123_LABEL.match(name))
+
+
+def is_label_value(value: str) -> bool:
+    return len(value) <= 63 and bool(_LABEL_VALUE.match(value))
+
+
+def selector(labels: dict[str, str]) -> str:
+    """An equality-based label selector (``a=b,c=d``)."""
+    return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def base_labels(user: str) -> dict[str, str]:
+    """The labels that select all of one user's jobs (what the watch asks for)."""
+    return {MANAGED_BY[0]: MANAGED_BY[1], LABEL_USER: label_value(user)}
+
+
+# ---------------------------------------------------------------- quantities
+
+
+def memory_quantity(n: int) -> str:
+    """Bytes as a Kubernetes quantity with binary suffix (``4Gi``), or plain bytes."""
+    text = format_memory(n)
+    if text[-1] in "KMGT" and text[:-1].isdigit():
+        return text + "i"
+    return str(n)
+
+
+def make_resources(
+    cpus: int | None,
+    memory: int | None,
+    gpus: int | None,
+    gpu_resource_key: str = "nvidia.com/gpu",
+    extra_limits: dict[str, Any] | None = None,
+    extra_guarantees: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """``cpus``/``memory`` become equal requests and limits; ``gpus`` a limit on the GPU key."""
+    requests: dict[str, str] = {}
+    limits: dict[str, str] = {}
+    if cpus:
+        requests["cpu"] = limits["cpu"] = str(cpus)
+    if memory:
+        requests["memory"] = limits["memory"] = memory_quantity(memory)
+    if gpus:
+        limits[gpu_resource_key] = str(gpus)
+    for key, value in (extra_guarantees or {}).items():
+        requests[key] = str(value)
+    for key, value in (extra_limits or {}).items():
+        limits[key] = str(value)
+    out: dict[str, Any] = {}
+    if requests:
+        out["requests"] = requests
+    if limits:
+        out["limits"] = limits
+    return out
+
+
+# ---------------------------------------------------------------- kubespawner's merge
+
+
+def _model_keys(kind: str) -> dict[str, str] | None:
+    """snake_case → camelCase of a pod spec or container, from kubernetes_asyncio's models."""
+    try:
+        from kubernetes_asyncio.client import models
+    except ImportError:
+        return None
+    model = models.V1PodSpec if kind == "pod" else models.V1Container
+    return dict(model.attribute_map)
+
+
+def _camel(key: str) -> str:
+    head, *rest = key.split("_")
+    return head + "".join(w[:1].upper() + w[1:] for w in rest)
+
+
+def merge_extra(
+    target: dict[str, Any], changes: dict[str, Any] | None, kind: str, what: str
+) -> dict[str, Any]:
+    """Apply ``extra_pod_config`` (kind ``pod``) or ``extra_container_config`` (``container``).
+
+    As kubespawner's ``update_k8s_model``: each top-level key replaces the generated value
+    (no deep merge); keys may be camelCase or snake_case; an unknown key raises ValueError.
+    """
+    if not changes:
+        return target
+    keys = _model_keys(kind)
+    out = dict(target)
+    for key, value in changes.items():
+        if keys is not None:
+            if key in keys:
+                camel = keys[key]
+            elif key in keys.values():
+                camel = key
+            else:
+                raise ValueError(f"{what}: {key!r} is not a field of a {kind} spec")
+        else:
+            camel = _camel(key)
+        out[camel] = value
+    return out
+
+
+# ---------------------------------------------------------------- the Job
+
+
+def make_job(
+    *,
+    name: str,
+    namespace: str,
+    image: str,
+    command: list[str],
+    job_id: str,
+    user: str,
+    display_name: str = "",
+    component: str = "job",
+    env: dict[str, str] | None = None,
+    working_dir: str | None = None,
+    cpus: int | None = None,
+    memory: int | None = None,
+    gpus: int | None = None,
+    gpu_resource_key: str = "nvidia.com/gpu",
+    extra_resource_limits: dict[str, Any] | None = None,
+    extra_resource_guarantees: dict[str, Any] | None = None,
+    time_limit: int | None = None,
+    ttl_seconds_after_finished: int | None = None,
+    node_selector: dict[str, str] | None = None,
+    tolerations: list[dict[str, Any]] | None = None,
+    volumes: list[dict[str, Any]] | None = None,
+    volume_mounts: list[dict[str, Any]] | None = None,
+    service_account: str | None = None,
+    automount_service_account_token: bool = False,
+    image_pull_policy: str | None = None,
+    image_pull_secrets: list[str] | None = None,
+    pod_security_context: dict[str, Any] | None = None,
+    container_security_context: dict[str, Any] | None = None,
+    ports: dict[str, int] | None = None,
+    extra_labels: dict[str, str] | None = None,
+    extra_annotations: dict[str, str] | None = None,
+    job_dir: str | None = None,
+    runner: bool = False,
+    extra_pod_config: dict[str, Any] | None = None,
+    extra_container_config: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """A ``batch/v1`` Job that runs ``command`` once in ``image`` (``backoffLimit: 0``).
+
+    ``time_limit`` (seconds) becomes ``activeDeadlineSeconds``; the labels identify the user and
+    the job (the watch selects on them), the annotations carry what labels cannot hold.
+    """
+    labels = {
+        **(extra_labels or {}),
+        **base_labels(user),
+        LABEL_JOB_ID: label_value(job_id),
+        LABEL_COMPONENT: component,
+    }
+    annotations = {**(extra_annotations or {}), ANNOTATION_USER: user}
+    if display_name:
+        annotations[ANNOTATION_NAME] = display_name
+    if job_dir:
+        annotations[ANNOTATION_JOB_DIR] = job_dir
+    annotations[ANNOTATION_RUNNER] = "true" if runner else "false"
+
+    container: dict[str, Any] = {
+        "name": CONTAINER,
+        "image": image,
+        "command": [str(a) for a in command],
+        "env": [{"name": str(k), "value": str(v)} for k, v in (env or {}).items()],
+    }
+    if working_dir:
+        container["workingDir"] = working_dir
+    resources = make_resources(
+        cpus, memory, gpus, gpu_resource_key, extra_resource_limits, extra_resource_guarantees
+    )
+    if resources:
+        container["resources"] = resources
+    if volume_mounts:
+        container["volumeMounts"] = list(volume_mounts)
+    if image_pull_policy:
+        container["imagePullPolicy"] = image_pull_policy
+    if container_security_context:
+        container["securityContext"] = dict(container_security_context)
+    if ports:
+        container["ports"] = [
+            {"name": n.replace("_", "-")[:15], "containerPort": int(p), "protocol": "TCP"}
+            for n, p in ports.items()
+        ]
+    container = merge_extra(container, extra_container_config, "container", "extra_container_config")
+
+    pod_spec: dict[str, Any] = {
+        "restartPolicy": "Never",
+        "containers": [container],
+        "automountServiceAccountToken": bool(automount_service_account_token),
+    }
+    if service_account:
+        pod_spec["serviceAccountName"] = service_account
+    if node_selector:
+        pod_spec["nodeSelector"] = dict(node_selector)
+    if tolerations:
+        pod_spec["tolerations"] = list(tolerations)
+    if volumes:
+        pod_spec["volumes"] = list(volumes)
+    if image_pull_secrets:
+        pod_spec["imagePullSecrets"] = [{"name": s} for s in image_pull_secrets]
+    if pod_security_context:
+        pod_spec["securityContext"] = dict(pod_security_context)
+    pod_spec = merge_extra(pod_spec, extra_pod_config, "pod", "extra_pod_config")
+
+    spec: dict[str, Any] = {
+        "backoffLimit": 0,
+        "template": {
+            "metadata": {"labels": dict(labels), "annotations": dict(annotations)},
+            "spec": pod_spec,
+        },
+    }
+    if time_limit:
+        spec["activeDeadlineSeconds"] = int(time_limit)
+    if ttl_seconds_after_finished is not None:
+        spec["ttlSecondsAfterFinished"] = int(ttl_seconds_after_finished)
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {
+            "name": name,
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "spec": spec,
+    }
+
+
+def owner_reference(job: dict[str, Any]) -> dict[str, Any]:
+    """An ownerReference to a created Job (its uid is known only after the create)."""
+    meta = job["metadata"]
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "name": meta["name"],
+        "uid": meta["uid"],
+        "blockOwnerDeletion": True,
+    }
+
+
+def make_secret(
+    *,
+    name: str,
+    namespace: str,
+    string_data: dict[str, str],
+    labels: dict[str, str],
+    owner: dict[str, Any] | None = None,
+) -> dict[str, Any]:
+    """An Opaque Secret, garbage-collected with its ``owner`` Job."""
+    meta: dict[str, Any] = {"name": name, "namespace": namespace, "labels": dict(labels)}
+    if owner:
+        meta["ownerReferences"] = [owner]
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "type": "Opaque",
+        "metadata": meta,
+        "stringData": dict(string_data),
+    }
+
+
+def kernel_volume(secret_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The volume and mount that put a kernel's connection file at ``KERNEL_MOUNT``."""
+    volume = {
+        "name": "jupyter-jobs-kernel",
+        "secret": {"secretName": secret_name, "defaultMode": 0o400},
+    }
+    mount = {"name": "jupyter-jobs-kernel", "mountPath": KERNEL_MOUNT, "readOnly": True}
+    return volume, mount
+
+
+# ---------------------------------------------------------------- the server's own pod
+
+
+def inherit_from_pod(pod: dict[str, Any], container_name: str = "notebook") -> dict[str, Any]:
+    """What a job takes from the Jupyter server's own pod so it sees the same files and packages.
+
+    Image, pull policy and secrets, volumes and mounts, security contexts. Never the environment
+    (it holds the server's API tokens) and never the service-account token volume that admission
+    injects (the job pod gets its own, and a copy would collide with it).
+    """
+    spec = pod.get("spec") or {}
+    containers = spec.get("containers") or []
+    if not containers:
+        raise ValueError("the server pod has no containers")
+    chosen = next((c for c in containers if c.get("name") == container_name), containers[0])
+    mounts = [
+        m
+        for m in chosen.get("volumeMounts") or []
+        if not str(m.get("mountPath", "")).startswith(SA_MOUNT)
+    ]
+    mounted = {m["name"] for m in mounts}
+    volumes = [v for v in spec.get("volumes") or [] if v.get("name") in mounted]
+    out: dict[str, Any] = {
+        "image": chosen.get("image"),
+        "volumes": volumes,
+        "volume_mounts": mounts,
+    }
+    if chosen.get("imagePullPolicy"):
+        out["image_pull_policy"] = chosen["imagePullPolicy"]
+    if spec.get("imagePullSecrets"):
+        out["image_pull_secrets"] = [s["name"] for s in spec["imagePullSecrets"] if s.get("name")]
+    if spec.get("securityContext"):
+        out["pod_security_context"] = spec["securityContext"]
+    if chosen.get("securityContext"):
+        out["container_security_context"] = chosen["securityContext"]
+    return out
+
+
+# ---------------------------------------------------------------- reading pods back
+
+#: waiting reasons a user can act on (the image name, the config); the pod stays Pending with them
+ACTIONABLE_WAITING = frozenset(
+    {
+        "ImagePullBackOff",
+        "ErrImagePull",
+        "InvalidImageName",
+        "ErrImageNeverPull",
+        "CreateContainerConfigError",
+        "CreateContainerError",
+        "RunContainerError",
+        "CrashLoopBackOff",
+    }
+)
+
+
+def _time(value: Any) -> datetime | None:
+    return parse_time(value) if isinstance(value, str) else None
+
+
+def _container_status(pod: dict[str, Any]) -> dict[str, Any]:
+    for cs in (pod.get("status") or {}).get("containerStatuses") or []:
+        if cs.get("name") == CONTAINER:
+            return cs
+    statuses = (pod.get("status") or {}).get("containerStatuses") or []
+    return statuses[0] if statuses else {}
+
+
+def pod_ip(pod: dict[str, Any]) -> str | None:
+    return (pod.get("status") or {}).get("podIP") or None
+
+
+def pod_update(
+    pod: dict[str, Any],
+    runner_status: dict[str, Any] | None = None,
+    memory: str | None = None,
+) -> JobUpdate:
+    """What a pod says about its job, as a JobUpdate.
+
+    ``runner_status`` is the runner's ``status.json`` when the job ran under the runner: the
+    runner always exits 0, so the command's exit code and reason come from there. ``memory`` is
+    the limit shown in an OOMKilled reason.
+    """
+    status = pod.get("status") or {}
+    phase = status.get("phase") or "Pending"
+    node = (pod.get("spec") or {}).get("nodeName")
+    cs = _container_status(pod)
+    state = cs.get("state") or {}
+    ip = pod_ip(pod)
+    extra_state = {"pod": (pod.get("metadata") or {}).get("name"), "pod_ip": ip}
+    if phase == "Pending":
+        waiting = state.get("waiting") or {}
+        if waiting.get("reason") in ACTIONABLE_WAITING:
+            msg = waiting.get("message") or ""
+            return JobUpdate(
+                status=QUEUED,
+                reason=f"{waiting['reason']}: {msg}".rstrip(": "),
+                host=node,
+                state=extra_state,
+            )
+        for cond in status.get("conditions") or []:
+            if cond.get("type") == "PodScheduled" and cond.get("status") == "False":
+                msg = cond.get("message") or ""
+                return JobUpdate(
+                    status=QUEUED,
+                    reason=f"{cond.get('reason') or 'Unschedulable'}: {msg}".rstrip(": "),
+                    state=extra_state,
+                )
+        return JobUpdate(status=QUEUED, clear_reason=True, host=node, state=extra_state)
+    if phase == "Running" or (phase not in ("Succeeded", "Failed") and "running" in state):
+        running = state.get("running") or {}
+        return JobUpdate(
+            status=RUNNING,
+            host=node,
+            started_at=_time(running.get("startedAt")) or _time(status.get("startTime")),
+            clear_reason=True,
+            state=extra_state,
+        )
+    if phase not in ("Succeeded", "Failed"):  # Unknown: the node stopped reporting
+        return JobUpdate(
+            status=RUNNING, host=node, reason=f"pod phase {phase}: node not reporting",
+            state=extra_state,
+        )
+    term = state.get("terminated") or {}
+    started = _time(term.get("startedAt")) or _time(status.get("startTime"))
+    finished = _time(term.get("finishedAt"))
+    if runner_status and runner_status.get("state") in (COMPLETED, FAILED, CANCELLED):
+        return JobUpdate(
+            status=runner_status["state"],
+            exit_code=runner_status.get("exit_code"),
+            reason=runner_status.get("reason"),
+            host=node,
+            started_at=_time(runner_status.get("started_at")) or started,
+            finished_at=_time(runner_status.get("finished_at")) or finished,
+            clear_reason=runner_status.get("reason") is None,
+            state=extra_state,
+        )
+    code = term.get("exitCode")
+    reason = term.get("reason")
+    if reason == "OOMKilled":
+        limit = f" of {memory}" if memory else ""
+        text = f"OOMKilled: the job used all its memory{limit} and was killed"
+    elif not term and status.get("reason"):  # Evicted, DeadlineExceeded (pod-level)
+        text = f"{status['reason']}: {status.get('message') or ''}".rstrip(": ")
+    elif code:
+        text = f"exit code {code}" + (f" ({reason})" if reason and reason != "Error" else "")
+    else:
+        text = None
+    ok = phase == "Succeeded" and not code
+    return JobUpdate(
+        status=COMPLETED if ok else FAILED,
+        exit_code=code if code is not None else (0 if ok else None),
+        reason=None if ok else (text or f"pod {phase}"),
+        clear_reason=ok,
+        host=node,
+        started_at=started,
+        finished_at=finished,
+        state=extra_state,
+    )
+
+
+def job_failure(job: dict[str, Any]) -> str | None:
+    """Why a Job failed (``DeadlineExceeded``, ``BackoffLimitExceeded``…), from its conditions."""
+    for cond in (job.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == "Failed" and cond.get("status") == "True":
+            reason = cond.get("reason") or "Failed"
+            if reason == "DeadlineExceeded":
+                return "time limit exceeded (activeDeadlineSeconds): the Job was stopped"
+            return f"{reason}: {cond.get('message') or ''}".rstrip(": ")
+    return None
