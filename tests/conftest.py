@@ -1,0 +1,88 @@
+"""Shared fixtures: a real Jupyter server (pytest-jupyter) with the jupyter_jobs extension."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import pytest
+from traitlets.config import Config
+
+pytest_plugins = ["pytest_jupyter.jupyter_server"]
+
+
+@pytest.fixture
+def jobs_config() -> dict:
+    """Extra config merged into the server's; tests override it to set traits."""
+    return {}
+
+
+@pytest.fixture
+def jp_server_config(tmp_path, jobs_config):
+    config = {
+        "ServerApp": {"jpserver_extensions": {"jupyter_jobs": True}},
+        "JobsApp": {"job_root": str(tmp_path / "job-root")},
+        "JobManager": {"cancel_grace_period": 2.0, "usage_interval": 0.5},
+        "LocalSpawner": {"poll_interval": 0.5},
+    }
+    for section, values in jobs_config.items():
+        config.setdefault(section, {}).update(values)
+    return Config(config)
+
+
+class JobsAPI:
+    """Small helper over jp_fetch for the jupyter-jobs REST API."""
+
+    def __init__(self, fetch, root):
+        self.fetch = fetch
+        self.root = root
+
+    async def request(self, method, path, body=None, **params):
+        kwargs = {"method": method, "raise_error": False}
+        if body is not None:
+            kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        elif method == "POST":
+            kwargs["body"] = ""
+        if params:
+            kwargs["params"] = params
+        r = await self.fetch("jupyter-jobs", "api", *path.split("/"), **kwargs)
+        return r
+
+    async def submit(self, body, expect=201):
+        r = await self.request("POST", "jobs", body)
+        assert r.code == expect, r.body
+        return json.loads(r.body)
+
+    async def get(self, job_id):
+        r = await self.request("GET", f"jobs/{job_id}")
+        assert r.code == 200, r.body
+        return json.loads(r.body)
+
+    async def wait(self, job_id, statuses=("completed", "failed", "cancelled", "lost"), timeout=60):
+        deadline = time.monotonic() + timeout
+        while True:
+            job = await self.get(job_id)
+            if job["status"] in statuses:
+                return job
+            if time.monotonic() > deadline:
+                raise AssertionError(f"job stayed {job['status']}: {job}")
+            await asyncio.sleep(0.1)
+
+    async def log(self, job_id, offset=0, limit=None):
+        params = {"offset": str(offset)}
+        if limit:
+            params["limit"] = str(limit)
+        r = await self.request("GET", f"jobs/{job_id}/log", **params)
+        assert r.code == 200, r.body
+        return r.body.decode()
+
+
+@pytest.fixture
+def jobs_api(jp_fetch, jp_root_dir, jp_serverapp):
+    return JobsAPI(jp_fetch, jp_root_dir)
+
+
+@pytest.fixture
+def manager(jp_serverapp):
+    return jp_serverapp.web_app.settings["jupyter_jobs_manager"]
