@@ -217,7 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PATH")
 
     p = sub.add_parser("list", aliases=["ls"], help="list jobs, newest first")
-    p.add_argument("-s", "--status", help="only jobs in these statuses (comma-separated: running,queued)")
+    p.add_argument(
+        "-s", "--status", help="only jobs in these statuses (comma-separated: running,queued)"
+    )
     p.add_argument("--backend", help="only jobs of this backend")
     p.add_argument("-n", "--limit", type=int, default=50, help="at most N jobs (default 50)")
     p.add_argument("-a", "--all", action="store_true", help="all jobs, no limit")
@@ -279,21 +281,25 @@ def _wait_or_follow(job: Job, follow: bool, wait: bool) -> int:
         return 130
     status, code = job.data["status"], job.data.get("exit_code")
     if follow or wait:
-        reason = f": {job.reason}" if job.reason else ""
         exit_text = "" if code is None else f" (exit code {code})"
+        reason = f": {job.reason}" if job.reason and job.reason not in exit_text else ""
         print(f"{PROG}: job {job.id[:8]} {status}{exit_text}{reason}", file=sys.stderr)
     if code is not None:
         return int(code)
     return 0 if status == "completed" else 1
 
 
-def _announce(job: Job, quiet: bool, verb: str = "submitted") -> None:
+def _announce(job: Job, quiet: bool, follow: bool, verb: str = "submitted") -> None:
+    """The job id alone (``-q``), or a line for people: on stderr while the log follows."""
     if quiet:
         print(job.id)
         return
     d = job.data
-    print(f"{verb} job {job.id[:8]} {d.get('name')!r} on {d.get('backend')}: {d.get('status')}")
-    print(f"  follow: {PROG} logs -f {job.id[:8]}")
+    line = f"{verb} job {job.id[:8]} {d.get('name')!r} on {d.get('backend')}: {d.get('status')}"
+    if follow:
+        print(f"{PROG}: {line}", file=sys.stderr)
+    else:
+        print(f"{line}\n  follow: {PROG} logs -f {job.id[:8]}")
 
 
 def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | None) -> int:
@@ -325,7 +331,7 @@ def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | N
     if a.json:
         _print_json(job.data)
     else:
-        _announce(job, a.quiet or a.follow)
+        _announce(job, a.quiet, a.follow)
     if a.follow or a.wait:
         return _wait_or_follow(job, a.follow, a.wait)
     return 0
@@ -405,7 +411,7 @@ def cmd_cancel(client: JobsClient, a: argparse.Namespace) -> int:
 
 def cmd_rerun(client: JobsClient, a: argparse.Namespace) -> int:
     new = client.job(a.id).rerun()
-    _announce(new, a.quiet or a.follow, verb="rerun as")
+    _announce(new, a.quiet, a.follow, verb="rerun as")
     if a.follow or a.wait:
         return _wait_or_follow(new, a.follow, a.wait)
     return 0
