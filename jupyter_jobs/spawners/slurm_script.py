@@ -27,9 +27,30 @@ SCRIPT = "job.sbatch"
 #: ``resources.extra`` keys that never reach sbatch: the spawner sets them itself
 RESERVED_OPTIONS = frozenset(
     {
-        "output", "error", "input", "chdir", "wrap", "parsable", "job-name", "uid", "gid",
-        "export-file", "array", "test-only", "wait", "ntasks", "cpus-per-task", "mem",
-        "time", "partition", "account", "qos", "gpus", "help", "usage", "version",
+        "output",
+        "error",
+        "input",
+        "chdir",
+        "wrap",
+        "parsable",
+        "job-name",
+        "uid",
+        "gid",
+        "export-file",
+        "array",
+        "test-only",
+        "wait",
+        "ntasks",
+        "cpus-per-task",
+        "mem",
+        "time",
+        "partition",
+        "account",
+        "qos",
+        "gpus",
+        "help",
+        "usage",
+        "version",
     }
 )
 _OPTION_RE = re.compile(r"^[a-z][a-z0-9-]{0,40}$")

@@ -29,8 +29,15 @@ SQUEUE_FORMAT = "%i|%T|%r|%N|%S|%u"
 SACCT_FIELDS = "JobID,State,ExitCode,NodeList,Start,End,User"
 
 PENDING_STATES = frozenset(
-    {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_HOLD", "REQUEUE_FED", "RESV_DEL_HOLD",
-     "SUSPENDED"}
+    {
+        "PENDING",
+        "CONFIGURING",
+        "REQUEUED",
+        "REQUEUE_HOLD",
+        "REQUEUE_FED",
+        "RESV_DEL_HOLD",
+        "SUSPENDED",
+    }
 )
 RUNNING_STATES = frozenset({"RUNNING", "COMPLETING", "STAGE_OUT", "SIGNALING", "RESIZING"})
 FAILED_REASONS = {
@@ -166,6 +173,8 @@ def slurm_time(value: str) -> datetime | None:
 
 def queue_reason(reason: str) -> str:
     """``Resources`` → ``"queued: waiting for resources (Resources)"``."""
+    if not reason or reason == "PENDING":
+        return "queued: waiting to be scheduled"
     text = REASON_TEXT.get(reason)
     return f"queued: {text} ({reason})" if text else f"queued: {reason}"
 
@@ -174,7 +183,7 @@ def active_update(rec: SlurmRecord) -> JobUpdate | None:
     """The update for a job SLURM still has pending or running; None if it is finished."""
     if rec.state in PENDING_STATES:
         start = slurm_time(rec.start)
-        reason = queue_reason(rec.reason or rec.state)
+        reason = queue_reason(rec.reason)
         if rec.state == "SUSPENDED":
             reason = "suspended by SLURM"
         return JobUpdate(
@@ -184,7 +193,9 @@ def active_update(rec: SlurmRecord) -> JobUpdate | None:
         )
     if rec.state in RUNNING_STATES:
         return JobUpdate(
-            status=RUNNING, host=rec.nodes or None, started_at=slurm_time(rec.start),
+            status=RUNNING,
+            host=rec.nodes or None,
+            started_at=slurm_time(rec.start),
             clear_reason=True,
         )
     return None

@@ -1,0 +1,595 @@
+"""SlurmSpawner: launcher jobs (and remote kernels) on a SLURM cluster.
+
+A job becomes a batch script (``slurm_script``: a Jinja2 template an admin can replace, with
+batchspawner's ``req_*`` vocabulary) that ``exec``s ``python -m jupyter_jobs.runner JOB_DIR`` on the
+compute node, so ``output.log``, ``status.json``, ``usage.jsonl`` and ``progress.json`` land in the
+job directory on the shared filesystem exactly as for a local job. SLURM's own messages go to
+``JOB_DIR/slurm.out``.
+
+Every command is an argv (``asyncio.create_subprocess_exec``), optionally behind ``exec_prefix``
+(``["ssh", "login01"]``) for a server that runs off-cluster. Status costs one ``squeue`` call per
+poll for all active jobs of the user (finished jobs stay listed for SLURM's ``MinJobAge``); only
+jobs that left ``squeue`` are looked up, in one ``sacct`` call when accounting runs, else through
+the runner's ``status.json`` and ``scontrol show job``. The manager adds jitter and backoff between
+polls; a controller that does not answer raises EngineUnavailable, which keeps every job as it is.
+
+The server acts as the user who runs it: ``squeue``/``sacct`` ask only for that user's jobs, and
+``scancel`` is given ``--user`` so a job id of someone else is never cancelled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pwd
+import shlex
+import shutil
+import signal as _signal
+import time
+from typing import Any
+
+from traitlets import Bool, Enum, Float, Integer, List, Unicode, default
+
+from .. import jobfiles
+from ..exceptions import BadRequest, EngineError, EngineUnavailable
+from ..models import (
+    CANCELLING,
+    FAILED,
+    LOST,
+    QUEUED,
+    RUNNING,
+    Job,
+    JobUpdate,
+    normalize_resources,
+)
+from . import slurm_script as script
+from . import slurm_state as state
+from .base import Spawner
+
+#: stderr of SLURM commands that means "the controller is not there" (not the user's fault)
+UNREACHABLE_MARKS = (
+    "Unable to contact slurm controller",
+    "Socket timed out",
+    "Connection refused",
+    "Transport endpoint is not connected",
+    "Zero Bytes were transmitted or received",
+    "Communication connection failure",
+    "slurm_load_jobs error: Slurm backup controller in standby mode",
+)
+#: signals the runner handles (it stops the whole job on each); anything else would kill it
+FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
+
+
+def _unreachable(text: str) -> bool:
+    return any(mark.lower() in text.lower() for mark in UNREACHABLE_MARKS)
+
+
+def _last_line(text: str) -> str:
+    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else ""
+
+
+class SlurmSpawner(Spawner):
+    """Runs jobs through ``sbatch`` on a SLURM cluster that shares the job directory."""
+
+    name = "slurm"
+    supported_resources = (
+        "cpus",
+        "memory",
+        "gpus",
+        "time_limit",
+        "partition",
+        "queue",
+        "account",
+        "qos",
+        "extra",
+    )
+    supports_kernels = True
+    uses_runner = True
+
+    exec_prefix = List(
+        Unicode(),
+        help="""Argv put before every SLURM command, for a server that runs off-cluster, e.g.
+        ``c.SlurmSpawner.exec_prefix = ["ssh", "-o", "BatchMode=yes", "login01"]``. Empty
+        (default): run ``sbatch``, ``squeue``… here. The job directory must be on a filesystem the
+        cluster shares.""",
+    ).tag(config=True)
+
+    exec_prefix_shell = Bool(
+        True,
+        help="""Whether ``exec_prefix`` hands the command to a shell (``ssh`` does): the arguments
+        are then quoted with ``shlex.quote``. Set False for a prefix that takes an argv as is
+        (``["sudo", "-u", "x"]``). No effect without ``exec_prefix``.""",
+    ).tag(config=True)
+
+    batch_script = Unicode(
+        help="""Jinja2 template of the batch script. Variables (batchspawner's names):
+        ``job_name``, ``job_dir``, ``output``, ``req_nprocs``, ``req_memory`` (e.g. ``4096M``),
+        ``req_runtime`` (``D-HH:MM:SS``), ``req_ngpus``, ``req_gpu_option`` (``--gpus=1`` or
+        ``--gres=gpu:1``), ``req_partition``, ``req_account``, ``req_qos``, ``req_options`` (list
+        of ``--opt=value``), ``req_prologue``, ``req_epilogue``, ``req_username`` and ``cmd`` (the
+        runner, shell-quoted: keep ``exec {{cmd}}``). Default: ``jupyter_jobs/templates/slurm.sh``.
+        Example: ``c.SlurmSpawner.batch_script = open('/etc/jupyter/slurm.sh').read()``.""",
+    ).tag(config=True)
+
+    @default("batch_script")
+    def _default_batch_script(self) -> str:
+        return script.default_template()
+
+    req_partition = Unicode(
+        "", help="Partition when the profile and the user name none; empty: the cluster's default."
+    ).tag(config=True)
+    req_account = Unicode("", help="Account when none is asked for; empty: none.").tag(config=True)
+    req_qos = Unicode("", help="QOS when none is asked for; empty: the default.").tag(config=True)
+    req_options = List(
+        Unicode(),
+        help="""sbatch options added to every job, e.g. ``["--exclusive", "--constraint=ib"]``
+        (one option a string, no spaces).""",
+    ).tag(config=True)
+    req_prologue = Unicode(
+        "", help="Shell lines run before the job (``module load …``), admin-written."
+    ).tag(config=True)
+    req_epilogue = Unicode(
+        "", help="Shell lines run after the job; empty (default) ``exec``s the runner."
+    ).tag(config=True)
+
+    gpu_request = Enum(
+        ["gpus", "gres"],
+        "gpus",
+        help="""How ``gpus`` is asked for: ``gpus`` → ``--gpus=N`` (SLURM ≥ 19.05 with
+        select/cons_tres), ``gres`` → ``--gres=<gres_name>:N``.""",
+    ).tag(config=True)
+    gres_name = Unicode(
+        "gpu", help="GRES name for ``gpu_request = 'gres'``, e.g. ``gpu:a100``."
+    ).tag(config=True)
+
+    user_sbatch_options = List(
+        Unicode(),
+        ["constraint", "reservation", "exclude", "nodelist", "comment", "licenses", "exclusive"],
+        help="""sbatch options (long names, no dashes) a user may set through
+        ``resources.extra``. Profiles (admin-written) may set any option but those jupyter-jobs
+        sets itself.""",
+    ).tag(config=True)
+
+    job_name_prefix = Unicode(
+        "jupyter-", help="Prefix of SLURM job names (the rest is the job's name, sanitised)."
+    ).tag(config=True)
+
+    slurm_user = Unicode(
+        help="""User whose jobs are listed (``squeue -u``) and cancelled (``scancel --user``);
+        default: the user running the server."""
+    ).tag(config=True)
+
+    @default("slurm_user")
+    def _default_user(self) -> str:
+        return pwd.getpwuid(os.getuid()).pw_name
+
+    accounting = Enum(
+        ["auto", "sacct", "jobcomp", "none"],
+        "auto",
+        help="""Where final states of jobs that left ``squeue`` come from: ``sacct`` (slurmdbd),
+        ``jobcomp`` (``sacct -c``, JobCompType=jobcomp/filetxt), ``none`` (the runner's
+        status.json and ``scontrol show job`` only), ``auto``: read from ``scontrol show
+        config`` at start.""",
+    ).tag(config=True)
+
+    command_timeout = Float(
+        30.0, help="Seconds a SLURM command may take before the controller counts as unreachable."
+    ).tag(config=True)
+
+    lost_after = Integer(
+        5,
+        help="""Polls in a row that a job must be unknown to SLURM, with no final status from
+        the runner, before it is marked ``lost``.""",
+    ).tag(config=True)
+
+    @default("poll_interval")
+    def _default_poll_interval(self) -> float:
+        return 2.0
+
+    @default("display_name")
+    def _default_display_name(self) -> str:
+        return "SLURM"
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self._accounting_mode: str | None = None
+        self._misses: dict[str, int] = {}
+        self._available: tuple[float, tuple[bool, str | None]] | None = None
+        self._squeue_cache: tuple[float, dict[str, state.SlurmRecord]] | None = None
+        #: number of SLURM commands run, by command name (read by the benchmark and tests)
+        self.calls: dict[str, int] = {}
+
+    # ------------------------------------------------------------------ running commands
+
+    def command(self, argv: list[str]) -> list[str]:
+        """The full argv of a SLURM command, behind ``exec_prefix`` when set."""
+        if not self.exec_prefix:
+            return list(argv)
+        if self.exec_prefix_shell:
+            return [*self.exec_prefix, *(shlex.quote(a) for a in argv)]
+        return [*self.exec_prefix, *argv]
+
+    async def run(self, argv: list[str], cwd: str | None = None) -> tuple[int, str, str]:
+        """Run a SLURM command: (exit code, stdout, stderr). EngineUnavailable when it hangs."""
+        self.calls[argv[0]] = self.calls.get(argv[0], 0) + 1
+        full = self.command(argv)
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *full,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE,
+                cwd=cwd,
+            )
+        except FileNotFoundError:
+            raise EngineUnavailable(f"{full[0]} not found on PATH")
+        try:
+            out, err = await asyncio.wait_for(proc.communicate(), self.command_timeout)
+        except asyncio.TimeoutError:
+            proc.kill()
+            await proc.wait()
+            raise EngineUnavailable(
+                f"slurmctld not answering: {argv[0]} took more than {self.command_timeout:g} s"
+            )
+        assert proc.returncode is not None
+        return proc.returncode, out.decode(errors="replace"), err.decode(errors="replace")
+
+    async def run_checked(self, argv: list[str]) -> str:
+        """Run a query; EngineUnavailable when the controller does not answer, else EngineError."""
+        rc, out, err = await self.run(argv)
+        if rc != 0:
+            message = _last_line(err) or _last_line(out) or f"exit code {rc}"
+            if _unreachable(err + out):
+                raise EngineUnavailable(f"slurmctld not answering: {message}")
+            raise EngineError(f"{argv[0]} failed: {message}")
+        return out
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        try:
+            await self.accounting_mode()
+        except (EngineUnavailable, EngineError) as e:
+            self.log.warning("jupyter-jobs: SLURM not reachable at start: %s", e.message)
+
+    async def accounting_mode(self) -> str:
+        """``sacct``, ``jobcomp`` or ``none`` (``auto`` is resolved once from the config)."""
+        if self.accounting != "auto":
+            return self.accounting
+        if self._accounting_mode is None:
+            out = await self.run_checked(["scontrol", "show", "config"])
+            conf = dict(
+                (k.strip(), v.strip())
+                for k, _, v in (ln.partition("=") for ln in out.splitlines())
+                if k.strip()
+            )
+            if conf.get("AccountingStorageType", "accounting_storage/none") not in (
+                "accounting_storage/none",
+                "(null)",
+                "",
+            ):
+                self._accounting_mode = "sacct"
+            elif conf.get("JobCompType") == "jobcomp/filetxt":
+                self._accounting_mode = "jobcomp"
+            else:
+                self._accounting_mode = "none"
+        return self._accounting_mode
+
+    async def check_available(self) -> tuple[bool, str | None]:
+        now = time.monotonic()
+        if self._available and now - self._available[0] < 5.0:
+            return self._available[1]
+        if not self.exec_prefix and shutil.which("sbatch") is None:
+            answer: tuple[bool, str | None] = (False, "sbatch not found on PATH")
+        else:
+            try:
+                rc, out, err = await self.run(["scontrol", "ping"])
+            except EngineUnavailable as e:
+                answer = (False, e.message)
+            else:
+                if rc == 0 and " is UP" in out:
+                    answer = (True, None)
+                else:
+                    answer = (
+                        False,
+                        f"slurmctld not answering: {_last_line(out + err) or f'exit code {rc}'}",
+                    )
+        self._available = (now, answer)
+        return answer
+
+    # ------------------------------------------------------------------ profiles and resources
+
+    def default_profiles(self) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": "default",
+                "display_name": "Cluster defaults",
+                "description": "The cluster's default partition, CPUs, memory and time limit.",
+                "resources": {},
+                "kernels": True,
+            }
+        ]
+
+    def validate_resources(self, profile: dict[str, Any], overrides: Any) -> dict[str, Any]:
+        requested = normalize_resources(overrides)
+        for key in requested.get("extra") or {}:
+            if key not in self.user_sbatch_options:
+                allowed = ", ".join(self.user_sbatch_options) or "none"
+                raise BadRequest(
+                    f"resources.extra.{key}: not an sbatch option users may set here"
+                    f" (allowed: {allowed})",
+                    field=f"resources.extra.{key}",
+                )
+        merged = super().validate_resources(profile, overrides)
+        if "extra" in requested:
+            base = normalize_resources(profile.get("resources") or {}).get("extra") or {}
+            merged["extra"] = {**base, **requested["extra"]}
+        self.script_for(merged, name="check", job_dir="/check", cmd=["true"])
+        return merged
+
+    # ------------------------------------------------------------------ submit
+
+    def script_for(
+        self, resources: dict[str, Any], *, name: str, job_dir: str, cmd: list[str]
+    ) -> str:
+        """The batch script for these (normalised) resources: pure, no cluster needed."""
+        variables = script.template_vars(
+            resources,
+            job_name=script.sanitize_job_name(name, self.job_name_prefix),
+            job_dir=job_dir,
+            cmd=cmd,
+            username=self.slurm_user,
+            defaults={
+                "partition": self.req_partition,
+                "account": self.req_account,
+                "qos": self.req_qos,
+            },
+            gpu_style=self.gpu_request,
+            gres_name=self.gres_name,
+            options=list(self.req_options),
+            prologue=self.req_prologue,
+            epilogue=self.req_epilogue,
+        )
+        return script.render_batch_script(self.batch_script, variables)
+
+    async def submit(self, job: Job) -> JobUpdate:
+        resources = normalize_resources(job.resources)
+        job_name = script.sanitize_job_name(job.name or job.id, self.job_name_prefix)
+        text = self.script_for(
+            resources, name=job.name or job.id, job_dir=job.job_dir, cmd=self.runner_argv(job)
+        )
+        path = os.path.join(job.job_dir, script.SCRIPT)
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+        argv = script.sbatch_argv(path, job_name=job_name, job_dir=job.job_dir)
+        try:
+            rc, out, err = await self.run(argv, cwd=job.job_dir)
+        except EngineUnavailable as e:
+            if "not found on PATH" in e.message:
+                raise BadRequest(f"the SLURM backend is not available here: {e.message}")
+            raise
+        if rc != 0:
+            message = _last_line(err) or _last_line(out) or f"sbatch exit code {rc}"
+            if _unreachable(err):
+                raise EngineUnavailable(f"slurmctld not answering: {message}")
+            raise BadRequest(f"SLURM refused the job: {message}", field=self._field_of(message))
+        try:
+            job_id = script.parse_sbatch_output(out)
+        except ValueError as e:
+            raise EngineError(str(e))
+        return JobUpdate(
+            status=QUEUED,
+            backend_ref=job_id,
+            reason=f"submitted to SLURM as job {job_id}",
+            state={"slurm_job_id": job_id},
+        )
+
+    @staticmethod
+    def _field_of(message: str) -> str | None:
+        text = message.lower()
+        for word, field in (
+            ("partition", "resources.partition"),
+            ("account", "resources.account"),
+            ("qos", "resources.qos"),
+            ("time limit", "resources.time_limit"),
+            ("memory", "resources.memory"),
+            ("gres", "resources.gpus"),
+            ("gpu", "resources.gpus"),
+            ("cpu", "resources.cpus"),
+        ):
+            if word in text:
+                return field
+        return None
+
+    # ------------------------------------------------------------------ status
+
+    async def squeue(self) -> dict[str, state.SlurmRecord]:
+        """One call: every job of the user SLURM still knows (pending, running, recently ended)."""
+        out = await self.run_checked(
+            ["squeue", "-h", "-u", self.slurm_user, "-t", "all", "-o", state.SQUEUE_FORMAT]
+        )
+        rows = {k: v for k, v in state.parse_squeue(out).items() if v.user == self.slurm_user}
+        self._squeue_cache = (time.monotonic(), rows)
+        return rows
+
+    async def sacct(self, refs: list[str]) -> dict[str, state.SlurmRecord]:
+        """One call for the final records of jobs that left ``squeue`` (when accounting runs)."""
+        mode = await self.accounting_mode()
+        if mode == "none" or not refs:
+            return {}
+        argv = [
+            "sacct",
+            "-n",
+            "-P",
+            "-X",
+            "-u",
+            self.slurm_user,
+            "-j",
+            ",".join(refs),
+            "-o",
+            state.SACCT_FIELDS,
+        ]
+        if mode == "jobcomp":
+            argv.insert(1, "-c")
+        try:
+            out = await self.run_checked(argv)
+        except EngineError as e:
+            self.log.warning("jupyter-jobs: %s", e.message)
+            return {}
+        return {k: v for k, v in state.parse_sacct(out).items() if v.user == self.slurm_user}
+
+    async def scontrol(self, ref: str) -> state.SlurmRecord | None:
+        """The last resort for one job: ``scontrol show job`` (kept for SLURM's MinJobAge)."""
+        rc, out, err = await self.run(["scontrol", "show", "job", "-o", ref])
+        if rc != 0:
+            if _unreachable(err):
+                raise EngineUnavailable(f"slurmctld not answering: {_last_line(err)}")
+            return None
+        rec = state.parse_scontrol(out)
+        return rec if rec and rec.user == self.slurm_user else None
+
+    def _files_update(self, job: Job, update: JobUpdate) -> JobUpdate:
+        """Add what the runner wrote (host, progress, log size) to a running job's update."""
+        status = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS)) or {}
+        if status.get("host"):
+            update.host = status["host"]
+        progress = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.PROGRESS))
+        if isinstance(progress, dict) and "fraction" in progress:
+            update.progress = {
+                "fraction": progress.get("fraction"),
+                "message": progress.get("message"),
+            }
+        try:
+            update.log_size = os.stat(os.path.join(job.job_dir, jobfiles.LOG)).st_size
+        except OSError:
+            pass
+        return update
+
+    async def poll(self, jobs: list[Job]) -> dict[str, JobUpdate]:
+        by_ref = {job.backend_ref: job for job in jobs if job.backend_ref}
+        if not by_ref:
+            return {}
+        cache = self._squeue_cache
+        if cache and time.monotonic() - cache[0] < 0.5:
+            rows = cache[1]  # re-attaching many jobs at start: one squeue for all of them
+        else:
+            rows = await self.squeue()
+        return await self._updates(by_ref, rows)
+
+    async def _updates(
+        self, by_ref: dict[str, Job], rows: dict[str, state.SlurmRecord]
+    ) -> dict[str, JobUpdate]:
+        updates: dict[str, JobUpdate] = {}
+        gone: list[Job] = []
+        ended: dict[str, state.SlurmRecord] = {}
+        for ref, job in by_ref.items():
+            rec = rows.get(ref)
+            if rec is None:
+                gone.append(job)
+                continue
+            update = state.active_update(rec)
+            if update is None:
+                ended[ref] = rec
+                continue
+            self._misses.pop(ref, None)
+            if update.status == RUNNING:
+                self._files_update(job, update)
+            updates[job.id] = update
+        accounted = await self.sacct([j.backend_ref for j in gone if j.backend_ref])
+        for job in [*gone, *(by_ref[r] for r in ended)]:
+            ref = job.backend_ref or ""
+            rec = ended.get(ref) or accounted.get(ref)
+            status = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS))
+            runner_final = isinstance(status, dict) and status.get("state") in (
+                "completed",
+                "failed",
+                "cancelled",
+            )
+            if rec is None and not runner_final:
+                rec = await self.scontrol(ref)
+            cancel = job.status == CANCELLING or bool(job.state.get("cancel_requested"))
+            update = state.final_update(rec, status if isinstance(status, dict) else None, cancel)
+            if update is None:
+                update = self._not_settled(job, rec)
+                if update is None:
+                    continue
+            self._misses.pop(ref, None)
+            if update.status != LOST:
+                self._files_update(job, update)
+            updates[job.id] = update
+        return updates
+
+    def _not_settled(self, job: Job, rec: state.SlurmRecord | None) -> JobUpdate | None:
+        """A job that ended without a final word: wait a few polls, then say what is known."""
+        ref = job.backend_ref or ""
+        misses = self._misses.get(ref, 0) + 1
+        self._misses[ref] = misses
+        if misses < self.lost_after:
+            return None
+        tail = self._slurm_out_tail(job)
+        if rec is not None:  # SLURM says it ended (COMPLETED) but the runner left no status
+            return JobUpdate(
+                status=FAILED,
+                exit_code=rec.exit_code,
+                reason=f"SLURM job {ref} ended ({rec.state}) without a status from the runner"
+                + (f": {tail}" if tail else f"; see {script.SLURM_OUT} in the job directory"),
+            )
+        return JobUpdate(
+            status=LOST,
+            reason=f"SLURM no longer knows job {ref} and it left no final status"
+            + (f" ({tail})" if tail else ""),
+        )
+
+    @staticmethod
+    def _slurm_out_tail(job: Job) -> str:
+        try:
+            with open(os.path.join(job.job_dir, script.SLURM_OUT), "rb") as f:
+                f.seek(0, os.SEEK_END)
+                f.seek(max(0, f.tell() - 2048))
+                return _last_line(f.read().decode(errors="replace"))[:300]
+        except OSError:
+            return ""
+
+    async def reattach(self, job: Job) -> JobUpdate | None:
+        return (await self.poll([job])).get(job.id)
+
+    # ------------------------------------------------------------------ cancel and signals
+
+    async def _owned(self, ref: str) -> bool:
+        """Whether SLURM still has job ``ref`` and it belongs to :attr:`slurm_user`."""
+        rows = await self.squeue()
+        rec = rows.get(ref)
+        return rec is not None and rec.user == self.slurm_user
+
+    async def cancel(self, job: Job) -> JobUpdate | None:
+        ref = job.backend_ref
+        if not ref:
+            return None
+        job.state["cancel_requested"] = True
+        if not await self._owned(ref):
+            return None  # gone already (the next poll settles it) or not this user's job
+        rc, _out, err = await self.run(["scancel", f"--user={self.slurm_user}", ref])
+        if rc != 0:
+            message = _last_line(err) or f"exit code {rc}"
+            if _unreachable(err):
+                raise EngineUnavailable(f"slurmctld not answering: {message}")
+            raise EngineError(f"scancel {ref} failed: {message}")
+        return JobUpdate(state={"cancel_requested": True})
+
+    async def signal(self, job: Job, signum: int) -> None:
+        if signum not in FORWARDED_SIGNALS:
+            names = ", ".join(_signal.Signals(s).name for s in FORWARDED_SIGNALS)
+            raise BadRequest(f"the slurm backend forwards only {names} to a job")
+        ref = job.backend_ref
+        if not ref or not await self._owned(ref):
+            raise BadRequest(f"SLURM job {ref} is not running")
+        name = _signal.Signals(signum).name.removeprefix("SIG")
+        rc, _out, err = await self.run(
+            ["scancel", "--batch", f"--signal={name}", f"--user={self.slurm_user}", ref]
+        )
+        if rc != 0:
+            message = _last_line(err) or f"exit code {rc}"
+            if _unreachable(err):
+                raise EngineUnavailable(f"slurmctld not answering: {message}")
+            raise EngineError(f"scancel --signal {name} {ref} failed: {message}")
