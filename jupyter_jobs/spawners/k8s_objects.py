@@ -256,7 +256,9 @@ def make_job(
             {"name": n.replace("_", "-")[:15], "containerPort": int(p), "protocol": "TCP"}
             for n, p in ports.items()
         ]
-    container = merge_extra(container, extra_container_config, "container", "extra_container_config")
+    container = merge_extra(
+        container, extra_container_config, "container", "extra_container_config"
+    )
 
     pod_spec: dict[str, Any] = {
         "restartPolicy": "Never",
@@ -463,7 +465,9 @@ def pod_update(
         )
     if phase not in ("Succeeded", "Failed"):  # Unknown: the node stopped reporting
         return JobUpdate(
-            status=RUNNING, host=node, reason=f"pod phase {phase}: node not reporting",
+            status=RUNNING,
+            host=node,
+            reason=f"pod phase {phase}: node not reporting",
             state=extra_state,
         )
     term = state.get("terminated") or {}

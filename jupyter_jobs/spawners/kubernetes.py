@@ -1,0 +1,752 @@
+"""KubernetesSpawner: launcher jobs as ``batch/v1`` Jobs, watched through one pod watch.
+
+For JupyterHub on Kubernetes (zero-to-jupyterhub, kubespawner). Config names follow kubespawner
+(``image``, ``namespace``, ``node_selector``, ``tolerations``, ``volumes``, ``volume_mounts``,
+``service_account``, ``extra_resource_limits``, ``extra_pod_config``…). Enabled without any config
+when a kubeconfig or an in-cluster service account is found; in a pod it inherits the server pod's
+image and volumes, so a job sees the same files and packages as the notebook.
+
+- The manifests come from pure builders (:mod:`.k8s_objects`); the API is reached through a thin
+  adapter (:mod:`.k8s_client`). Nothing connects at import time.
+- One watch (:class:`~.k8s_client.PodReflector`) per server watches all of the user's job pods;
+  every change is pushed with :attr:`notify`, and :meth:`poll` answers from its cache without a
+  call per job. API unreachable → ``poll`` raises EngineUnavailable: nothing is marked failed.
+- When the image has jupyter-jobs (the server's own image does), the pod runs the runner on the
+  shared job directory (log, usage, progress, exit code as locally); otherwise the command runs
+  directly and the server mirrors the pod log into ``output.log`` (log follow).
+- Cancel deletes the Job with foreground propagation. A restarted server re-attaches through the
+  watch's list.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import getpass
+import json
+import os
+import socket
+import sys
+import time
+from typing import Any
+
+from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
+
+from .. import jobfiles
+from ..exceptions import BadRequest, EngineUnavailable
+from ..models import CANCELLED, CANCELLING, FAILED, FINAL_STATUSES, LOST, Job, JobUpdate
+from . import k8s_objects as objects
+from .base import LogReader, Spawner
+from .k8s_client import KubeClient, PodReflector, find_config, in_cluster_namespace
+
+#: keys a profile's ``resources.extra`` may hold (merged over the spawner's config)
+EXTRA_KEYS = (
+    "node_selector",
+    "tolerations",
+    "volumes",
+    "volume_mounts",
+    "service_account",
+    "extra_resource_limits",
+    "extra_resource_guarantees",
+    "extra_labels",
+    "extra_annotations",
+    "extra_pod_config",
+    "extra_container_config",
+    "runner_in_image",
+    "environment",
+)
+
+
+class KubernetesSpawner(Spawner):
+    """Runs jobs (and remote kernels) as Kubernetes Jobs."""
+
+    name = "kubernetes"
+    supported_resources = ("cpus", "memory", "gpus", "time_limit", "image", "extra")
+    supports_kernels = True
+    #: spec.json is always written: the runner uses it when the image has jupyter-jobs
+    uses_runner = True
+
+    @default("display_name")
+    def _default_display_name(self) -> str:
+        return "Kubernetes"
+
+    @default("poll_interval")
+    def _default_poll_interval(self) -> float:
+        return 5.0  # poll answers from the watch's cache; the watch pushes changes at once
+
+    kubeconfig = Unicode(
+        "", help="Path of a kubeconfig; empty: ``KUBECONFIG``, ``~/.kube/config``, then in-cluster."
+    ).tag(config=True)
+    context = Unicode("", help="kubeconfig context to use; empty: the current one.").tag(
+        config=True
+    )
+    namespace = Unicode(
+        help="""Namespace of the jobs. Default: in a pod, the pod's own namespace; else the
+        kubeconfig context's; else ``default``. ``c.KubernetesSpawner.namespace = "jobs"``.""",
+    ).tag(config=True)
+    image = Unicode(
+        "",
+        help="""Image of the jobs when the profile names none. Empty: the server pod's image
+        (with ``inherit_server_pod``).
+        ``c.KubernetesSpawner.image = "quay.io/jupyter/scipy-notebook"``.""",
+    ).tag(config=True)
+    allowed_images = List(
+        Unicode(), help="Images users may ask for (``resources.image``); empty: any."
+    ).tag(config=True)
+    image_pull_policy = Unicode(
+        "", help="``IfNotPresent``, ``Always`` or ``Never``; empty: the cluster's default."
+    ).tag(config=True)
+    image_pull_secrets = List(Unicode(), help="Names of image pull Secrets.").tag(config=True)
+    inherit_server_pod = Bool(
+        help="""Give jobs the server pod's image (unless ``image`` or a profile says otherwise),
+        volumes, mounts, pull secrets and security context, so a job sees the same files and
+        packages as the notebook. Default: True when the server runs in a pod.""",
+    ).tag(config=True)
+    server_pod_name = Unicode(
+        help="The server's pod (default: ``POD_NAME`` or the host name)."
+    ).tag(config=True)
+    server_container_name = Unicode(
+        "notebook", help="Container of the server pod to inherit from."
+    ).tag(config=True)
+    runner_in_image = Bool(
+        None,
+        allow_none=True,
+        help="""Whether the job image has jupyter-jobs installed, so the pod runs the job through
+        ``python -m jupyter_jobs.runner`` on the shared job directory (needs ``job_root`` mounted
+        at the same path). None: only for the server pod's own image. A profile may say
+        ``"extra": {"runner_in_image": true}``.""",
+    ).tag(config=True)
+    node_selector = Dict(help='``nodeSelector`` of job pods, e.g. ``{"disktype": "ssd"}``.').tag(
+        config=True
+    )
+    tolerations = List(Dict(), help="``tolerations`` of job pods (Kubernetes form).").tag(
+        config=True
+    )
+    volumes = List(
+        Dict(), help="Extra pod ``volumes`` (Kubernetes form), added to inherited ones."
+    ).tag(config=True)
+    volume_mounts = List(Dict(), help="Extra ``volumeMounts`` of the job container.").tag(
+        config=True
+    )
+    service_account = Unicode(
+        "",
+        help="""``serviceAccountName`` of job pods; empty: the namespace default. Its token is
+        not mounted.""",
+    ).tag(config=True)
+    environment = Dict(help="Environment variables set in every job container.").tag(config=True)
+    working_dir = Unicode(
+        "",
+        help="""``workingDir`` of directly-run jobs; empty: the job's cwd when the server's
+        volumes are inherited, else the image's.""",
+    ).tag(config=True)
+    gpu_resource_key = Unicode(
+        "nvidia.com/gpu", help="Extended resource that ``gpus`` asks for (``amd.com/gpu``…)."
+    ).tag(config=True)
+    extra_resource_limits = Dict(
+        help='Extra container limits, e.g. ``{"ephemeral-storage": "10Gi"}``.'
+    ).tag(config=True)
+    extra_resource_guarantees = Dict(help="Extra container requests.").tag(config=True)
+    extra_labels = Dict(help="Labels added to Jobs and pods.").tag(config=True)
+    extra_annotations = Dict(help="Annotations added to Jobs and pods.").tag(config=True)
+    extra_pod_config = Dict(
+        help="""Pod spec fields that replace the generated ones (kubespawner semantics: top-level
+        keys, camelCase or snake_case), e.g. ``{"priorityClassName": "batch"}``.""",
+    ).tag(config=True)
+    extra_container_config = Dict(
+        help="Container fields that replace the generated ones (as ``extra_pod_config``)."
+    ).tag(config=True)
+    ttl_seconds_after_finished = Integer(
+        86400,
+        allow_none=True,
+        help="""``ttlSecondsAfterFinished`` of Jobs: seconds until Kubernetes removes a finished
+        Job and its pod. None: never. Results are recorded as soon as a job ends.""",
+    ).tag(config=True)
+    user_extra_keys = List(
+        Unicode(),
+        help=f"""Keys of ``resources.extra`` users may set themselves (of
+        {", ".join(EXTRA_KEYS)}); profiles may set all of them.""",
+    ).tag(config=True)
+    user = Unicode(
+        help="User name written on jobs (default: ``JUPYTERHUB_USER`` or the login name)."
+    ).tag(config=True)
+    watch_timeout = Integer(
+        300, help="Seconds a watch request lasts before it is resumed (from its resourceVersion)."
+    ).tag(config=True)
+    retry_delay = Float(
+        1.0, help="First delay (s) before reconnecting a failed watch; doubles to 30 s."
+    ).tag(config=True)
+    request_timeout = Float(30.0, help="Seconds before an API request counts as failed.").tag(
+        config=True
+    )
+    max_log_streams = Integer(
+        100,
+        help="""At most this many pod logs followed at once (direct jobs); the others are read
+        when they end.""",
+    ).tag(config=True)
+    missing_pod_grace = Float(
+        30.0, help="Seconds a Job may have no pod before its status is read."
+    ).tag(config=True)
+    kernel_ports = Dict(
+        {
+            "shell_port": 50001,
+            "iopub_port": 50002,
+            "stdin_port": 50003,
+            "control_port": 50004,
+            "hb_port": 50005,
+        },
+        help="Fixed ports of remote kernels (each kernel has its own pod IP).",
+    ).tag(config=True)
+
+    @default("user")
+    def _default_user(self) -> str:
+        return os.environ.get("JUPYTERHUB_USER") or getpass.getuser()
+
+    @default("inherit_server_pod")
+    def _default_inherit(self) -> bool:
+        return in_cluster_namespace() is not None and bool(
+            os.environ.get("KUBERNETES_SERVICE_HOST")
+        )
+
+    @default("server_pod_name")
+    def _default_pod_name(self) -> str:
+        return os.environ.get("POD_NAME") or os.environ.get("HOSTNAME") or socket.gethostname()
+
+    def __init__(self, **kw: Any):
+        super().__init__(**kw)
+        self.client: KubeClient | None = None
+        self.reflector: PodReflector | None = None
+        self._ns = ""
+        self._why_not: str | None = None
+        self._inherited: dict[str, Any] | None = None
+        self._cancelling: set[str] = set()
+        self._sent: dict[str, tuple] = {}
+        self._log_tasks: dict[str, asyncio.Task] = {}
+        self._log_done: set[str] = set()
+        self._job_checks: dict[str, float] = {}
+        self._tasks: set[asyncio.Task] = set()
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def check_available(self) -> tuple[bool, str | None]:
+        if self.client is None:
+            kind, why = find_config(self.kubeconfig)
+            return False, self._why_not or (why if kind is None else "not started")
+        if self.reflector is not None and self.reflector.error:
+            return False, self.reflector.error
+        return True, None
+
+    async def start(self) -> None:
+        kind, why = find_config(self.kubeconfig)
+        if kind is None:
+            self._why_not = why
+            self.log.info("jupyter-jobs: Kubernetes backend off: %s", why)
+            return
+        try:
+            self.client = await KubeClient.connect(
+                self.kubeconfig, self.context, pool_size=self.max_log_streams + 20
+            )
+        except EngineUnavailable as e:
+            self._why_not = e.message
+            return
+        self.client.request_timeout = self.request_timeout
+        self._ns = (
+            self.namespace
+            or (in_cluster_namespace() if kind == "incluster" else None)
+            or self.client.context_namespace
+            or "default"
+        )
+        self.reflector = PodReflector(
+            self.client,
+            self._ns,
+            objects.selector(objects.base_labels(self.user)),
+            self._on_pod_event,
+            timeout_seconds=self.watch_timeout,
+            retry_delay=self.retry_delay,
+        )
+        self.reflector.start()
+        try:
+            await asyncio.wait_for(asyncio.shield(self.reflector.synced.wait()), 5)
+        except asyncio.TimeoutError:
+            self.log.warning(
+                "jupyter-jobs: Kubernetes API not answering yet: %s", self.reflector.error
+            )
+
+    async def stop(self) -> None:
+        for task in [*self._log_tasks.values(), *self._tasks]:
+            task.cancel()
+        if self.reflector is not None:
+            await self.reflector.stop()
+        if self.client is not None:
+            await self.client.close()
+        self.client = self.reflector = None
+
+    def _api(self) -> KubeClient:
+        if self.client is None:
+            raise EngineUnavailable(self._why_not or "the Kubernetes backend is not started")
+        return self.client
+
+    # ------------------------------------------------------------------ profiles
+
+    def default_profiles(self) -> list[dict[str, Any]]:
+        same = self.inherit_server_pod and not self.image
+        return [
+            {
+                "name": "default",
+                "display_name": "Same image as this server" if same else "Default",
+                "description": "A pod with the server's image, files and packages" if same else "",
+                "resources": {},
+                "kernels": True,
+            }
+        ]
+
+    def validate_resources(self, profile: dict[str, Any], overrides: Any) -> dict[str, Any]:
+        if isinstance(overrides, dict):
+            extra = overrides.get("extra")
+            if isinstance(extra, dict):
+                for key in extra:
+                    if key not in self.user_extra_keys:
+                        raise BadRequest(
+                            f"resources.extra.{key} cannot be set by users on this server",
+                            field="resources.extra",
+                        )
+            image = overrides.get("image")
+            if image and self.allowed_images and image not in self.allowed_images:
+                raise BadRequest(
+                    f"image {image!r} is not allowed; allowed: {', '.join(self.allowed_images)}",
+                    field="resources.image",
+                )
+        merged = super().validate_resources(profile, overrides)
+        for key in merged.get("extra") or {}:
+            if key not in EXTRA_KEYS:
+                raise BadRequest(
+                    f"unknown Kubernetes option {key!r}; known: {', '.join(EXTRA_KEYS)}",
+                    field="resources.extra",
+                )
+        return merged
+
+    def _image_of(self, resources: dict[str, Any]) -> str | None:
+        return resources.get("image") or self.image or (self._inherited or {}).get("image")
+
+    def _runs_runner(self, resources: dict[str, Any]) -> bool:
+        extra = resources.get("extra") or {}
+        if "runner_in_image" in extra:
+            return bool(extra["runner_in_image"])
+        if self.runner_in_image is not None and (resources.get("image") or self.image):
+            return self.runner_in_image
+        # only the server's own image is known to have jupyter-jobs
+        return not (resources.get("image") or self.image) and self._inherited is not None
+
+    def interpreter(self, profile: dict[str, Any], language: str) -> str | None:
+        if language == "python" and not profile.get("python"):
+            own = not ((profile.get("resources") or {}).get("image") or self.image)
+            return sys.executable if own and self.inherit_server_pod else "python3"
+        return super().interpreter(profile, language)
+
+    def runner_spec(self, job: Job) -> dict[str, Any]:
+        res = job.resources
+        return {k: res[k] for k in ("time_limit", "memory") if res.get(k)}
+
+    # ------------------------------------------------------------------ building the Job
+
+    async def _inherit(self) -> None:
+        if not self.inherit_server_pod or self._inherited is not None:
+            return
+        pod = await self._api().get_pod(self._ns, self.server_pod_name)
+        if pod is None:
+            raise EngineUnavailable(
+                f"cannot inherit from the server pod: pod {self.server_pod_name!r} not found in"
+                f" namespace {self._ns!r} (set c.KubernetesSpawner.server_pod_name)"
+            )
+        self._inherited = objects.inherit_from_pod(pod, self.server_container_name)
+
+    def build_job(self, job: Job, secret_name: str | None = None) -> dict[str, Any]:
+        """The Job manifest for ``job`` (pure, given the inherited server pod)."""
+        res = job.resources
+        extra = res.get("extra") or {}
+        image = self._image_of(res)
+        if not image:
+            raise BadRequest(
+                "no image for this job: set resources.image in the profile or"
+                " c.KubernetesSpawner.image",
+                field="resources.image",
+            )
+        inherited = self._inherited or {}
+        own_image = image == inherited.get("image")
+        runner = self._runs_runner(res)
+        if runner:
+            command = self.runner_argv(job)
+            env = dict(extra.get("environment") or self.environment)
+        else:
+            command = list(job.argv or [*job.command, *job.args])
+            env = {**(extra.get("environment") or self.environment), **job.env}
+        working_dir = None
+        if not runner:
+            working_dir = self.working_dir or (job.state.get("cwd") if inherited else None)
+        volumes = [*inherited.get("volumes", []), *self.volumes, *extra.get("volumes", [])]
+        mounts = [
+            *inherited.get("volume_mounts", []),
+            *self.volume_mounts,
+            *extra.get("volume_mounts", []),
+        ]
+        ports = None
+        if job.kind == "kernel":
+            volume, mount = objects.kernel_volume(secret_name or objects.kernel_secret_name(job.id))
+            volumes.append(volume)
+            mounts.append(mount)
+            ports = {k.replace("_port", ""): v for k, v in self.kernel_ports.items()}
+        time_limit = res.get("time_limit")
+        if time_limit and runner:
+            time_limit += 60  # the runner stops the job first, with its own message
+        return objects.make_job(
+            name=objects.job_object_name(job.id),
+            namespace=self._ns,
+            image=image,
+            command=command,
+            job_id=job.id,
+            user=self.user,
+            display_name=job.name,
+            component="kernel" if job.kind == "kernel" else "job",
+            env=env,
+            working_dir=working_dir,
+            cpus=res.get("cpus"),
+            memory=res.get("memory"),
+            gpus=res.get("gpus"),
+            gpu_resource_key=self.gpu_resource_key,
+            extra_resource_limits={
+                **self.extra_resource_limits,
+                **extra.get("extra_resource_limits", {}),
+            },
+            extra_resource_guarantees={
+                **self.extra_resource_guarantees,
+                **extra.get("extra_resource_guarantees", {}),
+            },
+            time_limit=time_limit,
+            ttl_seconds_after_finished=self.ttl_seconds_after_finished,
+            node_selector=extra.get("node_selector", self.node_selector),
+            tolerations=extra.get("tolerations", self.tolerations),
+            volumes=volumes,
+            volume_mounts=mounts,
+            service_account=extra.get("service_account", self.service_account) or None,
+            image_pull_policy=self.image_pull_policy
+            or (inherited.get("image_pull_policy") if own_image else None),
+            image_pull_secrets=[*self.image_pull_secrets, *inherited.get("image_pull_secrets", [])],
+            pod_security_context=inherited.get("pod_security_context"),
+            container_security_context=inherited.get("container_security_context"),
+            ports=ports,
+            extra_labels={**self.extra_labels, **extra.get("extra_labels", {})},
+            extra_annotations={**self.extra_annotations, **extra.get("extra_annotations", {})},
+            job_dir=job.job_dir,
+            runner=runner,
+            extra_pod_config={**self.extra_pod_config, **extra.get("extra_pod_config", {})},
+            extra_container_config={
+                **self.extra_container_config,
+                **extra.get("extra_container_config", {}),
+            },
+        )
+
+    # ------------------------------------------------------------------ the engine
+
+    async def submit(self, job: Job) -> JobUpdate:
+        api = self._api()
+        await self._inherit()
+        try:
+            manifest = self.build_job(job)
+        except ValueError as e:  # extra_pod_config with an unknown field
+            raise BadRequest(str(e), field="resources.extra")
+        name = manifest["metadata"]["name"]
+        try:
+            created = await api.create_job(self._ns, manifest)
+        except BadRequest as e:
+            if "already exists" not in e.message:
+                raise
+            created = await api.get_job(self._ns, name) or manifest  # a retried submit
+        if job.kind == "kernel":
+            await self._create_kernel_secret(job, created)
+        self._job_checks[job.id] = time.monotonic()
+        return JobUpdate(
+            status="queued",
+            backend_ref=f"{self._ns}/{name}",
+            state={
+                "namespace": self._ns,
+                "job_name": name,
+                "submitted": time.time(),
+                "runner": manifest["spec"]["template"]["metadata"]["annotations"][
+                    objects.ANNOTATION_RUNNER
+                ]
+                == "true",
+            },
+        )
+
+    def _pods_by_job(self) -> dict[str, dict[str, Any]]:
+        """The newest pod of each job in the watch's cache."""
+        out: dict[str, dict[str, Any]] = {}
+        for pod in self.reflector.pods.values() if self.reflector else ():
+            job_id = (pod["metadata"].get("labels") or {}).get(objects.LABEL_JOB_ID)
+            if not job_id:
+                continue
+            old = out.get(job_id)
+            if old is None or pod["metadata"].get("creationTimestamp", "") >= old["metadata"].get(
+                "creationTimestamp", ""
+            ):
+                out[job_id] = pod
+        return out
+
+    def _check_healthy(self) -> PodReflector:
+        self._api()
+        assert self.reflector is not None
+        if not self.reflector.healthy:
+            raise EngineUnavailable(
+                self.reflector.error or "waiting for the first answer of the Kubernetes API"
+            )
+        return self.reflector
+
+    async def poll(self, jobs: list[Job]) -> dict[str, JobUpdate]:
+        self._check_healthy()
+        pods = self._pods_by_job()
+        out: dict[str, JobUpdate] = {}
+        for job in jobs:
+            if job.status == CANCELLING:
+                self._cancelling.add(job.id)
+            pod = pods.get(job.id)
+            if pod is not None:
+                update = self._update_for(job.id, pod)
+                if update is not None and self._differs(job, update):
+                    out[job.id] = update
+            else:
+                update = await self._without_pod(job)
+                if update is not None:
+                    out[job.id] = update
+        return out
+
+    async def reattach(self, job: Job) -> JobUpdate | None:
+        if self.reflector is not None:
+            try:
+                await asyncio.wait_for(asyncio.shield(self.reflector.synced.wait()), 5)
+            except asyncio.TimeoutError:
+                pass
+        if job.state.get("submitted") and job.id not in self._job_checks:
+            self._job_checks[job.id] = time.monotonic() - self.missing_pod_grace
+        return (await self.poll([job])).get(job.id)
+
+    async def cancel(self, job: Job) -> JobUpdate | None:
+        api = self._api()
+        self._cancelling.add(job.id)
+        name = job.state.get("job_name") or objects.job_object_name(job.id)
+        pod = self._pods_by_job().get(job.id)
+        if pod is not None:
+            update = objects.pod_update(pod)
+            if update.status in FINAL_STATUSES:
+                return self._update_for(job.id, pod)  # it ended before the cancel arrived
+        existed = await api.delete_job(job.state.get("namespace") or self._ns, name, "Foreground")
+        if not existed or pod is None:
+            return JobUpdate(status=CANCELLED, reason="cancelled")
+        return None  # the watch reports the pod's end
+
+    async def cleanup(self, job: Job) -> None:
+        if self.client is None:
+            return
+        name = job.state.get("job_name") or objects.job_object_name(job.id)
+        await self.client.delete_job(job.state.get("namespace") or self._ns, name, "Background")
+        self._forget(job.id)
+
+    def _forget(self, job_id: str) -> None:
+        self._sent.pop(job_id, None)
+        self._cancelling.discard(job_id)
+        self._log_done.discard(job_id)
+        self._job_checks.pop(job_id, None)
+
+    # ------------------------------------------------------------------ reading the watch
+
+    @staticmethod
+    def _differs(job: Job, update: JobUpdate) -> bool:
+        return any(
+            getattr(update, f) is not None and getattr(update, f) != getattr(job, f)
+            for f in ("status", "exit_code", "reason", "host")
+        ) or (update.clear_reason and job.reason is not None)
+
+    def _update_for(self, job_id: str, pod: dict[str, Any]) -> JobUpdate | None:
+        """The job's update from its pod; None while a direct job's log is still being copied."""
+        ann = pod["metadata"].get("annotations") or {}
+        job_dir = ann.get(objects.ANNOTATION_JOB_DIR)
+        runner = ann.get(objects.ANNOTATION_RUNNER) == "true"
+        phase = (pod.get("status") or {}).get("phase")
+        runner_status = None
+        if runner and job_dir and phase in ("Succeeded", "Failed"):
+            runner_status = jobfiles.read_json(os.path.join(job_dir, jobfiles.STATUS))
+        limits = (pod["spec"]["containers"][0].get("resources") or {}).get("limits") or {}
+        update = objects.pod_update(pod, runner_status, limits.get("memory"))
+        if job_id in self._cancelling and (
+            pod["metadata"].get("deletionTimestamp") or update.status in FINAL_STATUSES
+        ):
+            update.status, update.reason = CANCELLED, "cancelled"
+        if not runner and job_dir and phase != "Pending":
+            self._ensure_log(job_id, pod, job_dir)
+            if update.status in FINAL_STATUSES and job_id not in self._log_done:
+                return None
+        return update
+
+    def _on_pod_event(self, kind: str, pod: dict[str, Any]) -> None:
+        job_id = (pod["metadata"].get("labels") or {}).get(objects.LABEL_JOB_ID)
+        if not job_id or self.notify is None:
+            return
+        if kind == "DELETED":
+            last = self._sent.get(job_id)
+            if last and last[0] in FINAL_STATUSES:
+                return
+            if job_id in self._cancelling:
+                self._push(job_id, JobUpdate(status=CANCELLED, reason="cancelled"))
+            else:  # deleted under us (activeDeadlineSeconds, someone's kubectl): ask the Job why
+                self._job_checks[job_id] = 0.0
+                self._spawn(self._explain_deleted(job_id, pod))
+            return
+        update = self._update_for(job_id, pod)
+        if update is not None:
+            self._push(job_id, update)
+
+    def _push(self, job_id: str, update: JobUpdate) -> None:
+        key = (update.status, update.exit_code, update.reason, update.host)
+        if self._sent.get(job_id) == key:
+            return
+        self._sent[job_id] = key
+        assert self.notify is not None
+        self.notify(job_id, update)
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _explain_deleted(self, job_id: str, pod: dict[str, Any]) -> None:
+        ann = pod["metadata"].get("annotations") or {}
+        fake = Job(
+            id=job_id,
+            name="",
+            kind="",
+            backend=self.name,
+            profile="",
+            job_dir=ann.get(objects.ANNOTATION_JOB_DIR, ""),
+            state={"job_name": pod["metadata"]["labels"].get("job-name")},
+        )
+        try:
+            update = await self._without_pod(fake)
+        except Exception as e:  # the poll will try again
+            self.log.warning("jupyter-jobs: reading Job of %s: %s", job_id, e)
+            return
+        if update is not None:
+            self._push(job_id, update)
+
+    async def _without_pod(self, job: Job) -> JobUpdate | None:
+        """A job whose pod is not in the cache: read its Job (rarely: once per grace period)."""
+        if job.id in self._cancelling:
+            return JobUpdate(status=CANCELLED, reason="cancelled")
+        last = self._job_checks.get(job.id)
+        if last is None:
+            self._job_checks[job.id] = time.monotonic()
+            return None
+        if time.monotonic() - last < self.missing_pod_grace:
+            return None
+        self._job_checks[job.id] = time.monotonic()
+        name = job.state.get("job_name") or objects.job_object_name(job.id)
+        k8s_job = await self._api().get_job(job.state.get("namespace") or self._ns, name)
+        runner_status = (
+            jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS)) if job.job_dir else None
+        )
+        if isinstance(runner_status, dict) and runner_status.get("state") in FINAL_STATUSES:
+            return JobUpdate(
+                status=runner_status["state"],
+                exit_code=runner_status.get("exit_code"),
+                reason=runner_status.get("reason"),
+            )
+        if k8s_job is None:
+            return JobUpdate(
+                status=LOST,
+                reason=f"the Kubernetes Job {name} is gone and its result was never seen",
+            )
+        failure = objects.job_failure(k8s_job)
+        if failure:
+            return JobUpdate(status=FAILED, reason=failure)
+        return JobUpdate(
+            status="queued", reason="the Job has no pod yet (see kubectl describe job)"
+        )
+
+    # ------------------------------------------------------------------ logs of direct jobs
+
+    def log_reader(self, job: Job) -> LogReader:
+        """Runner jobs write ``output.log`` on the shared volume; direct ones get the pod log
+        copied there by :meth:`_follow_log`."""
+        return LogReader(os.path.join(job.job_dir, jobfiles.LOG))
+
+    def _ensure_log(self, job_id: str, pod: dict[str, Any], job_dir: str) -> None:
+        if job_id in self._log_tasks or job_id in self._log_done:
+            return
+        final = pod["status"].get("phase") in ("Succeeded", "Failed")
+        if len(self._log_tasks) >= self.max_log_streams and not final:
+            return  # read once it ends
+        task = asyncio.ensure_future(self._follow_log(job_id, pod, job_dir))
+        self._log_tasks[job_id] = task
+
+    async def _follow_log(self, job_id: str, pod: dict[str, Any], job_dir: str) -> None:
+        """Append the pod's log to ``output.log``, resuming after what is there already."""
+        path = os.path.join(job_dir, jobfiles.LOG)
+        name = pod["metadata"]["name"]
+        delay = self.retry_delay
+        try:
+            while True:
+                have = os.path.getsize(path) if os.path.exists(path) else 0
+                seen = 0
+                try:
+                    with open(path, "ab") as out:
+                        async for chunk in self._api().follow_log(
+                            self._ns, name, objects.CONTAINER
+                        ):
+                            skip = max(0, min(len(chunk), have - seen))
+                            seen += len(chunk)
+                            if skip < len(chunk):
+                                out.write(chunk[skip:])
+                                out.flush()
+                except EngineUnavailable as e:
+                    self.log.info("jupyter-jobs: log of %s: %s; retrying", name, e.message)
+                except BadRequest:
+                    pass  # container not started yet, or already removed
+                current = self.reflector.pods.get(name) if self.reflector else None
+                if current is None or current["status"].get("phase") in ("Succeeded", "Failed"):
+                    break
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 30)
+        finally:
+            self._log_tasks.pop(job_id, None)
+            self._log_done.add(job_id)
+        pod = (self.reflector.pods.get(name) if self.reflector else None) or pod
+        update = self._update_for(job_id, pod)
+        if update is not None and self.notify is not None:
+            self._push(job_id, update)
+
+    # ------------------------------------------------------------------ remote kernels
+
+    async def _create_kernel_secret(self, job: Job, created: dict[str, Any]) -> str:
+        """The kernel's connection file (key included) in a Secret owned by the Job."""
+        info = jobfiles.read_json(os.path.join(job.job_dir, "kernel.json"))
+        if not isinstance(info, dict) or not info.get("key"):
+            raise BadRequest("a kernel job needs kernel.json with its key in the job directory")
+        info = {**info, "ip": "0.0.0.0", **self.kernel_ports}
+        name = objects.kernel_secret_name(job.id)
+        secret = objects.make_secret(
+            name=name,
+            namespace=self._ns,
+            string_data={objects.KERNEL_CONNECTION_FILE: json.dumps(info)},
+            labels={**objects.base_labels(self.user), objects.LABEL_JOB_ID: job.id},
+            owner=objects.owner_reference(created)
+            if created.get("metadata", {}).get("uid")
+            else None,
+        )
+        await self._api().create_secret(self._ns, secret)
+        return name
+
+    def pod_ip(self, job_id: str) -> str | None:
+        """The kernel pod's IP once the watch has seen it (None before)."""
+        pod = self._pods_by_job().get(job_id)
+        return objects.pod_ip(pod) if pod else None
+
+    def kernel_connection_info(self, job: Job) -> dict[str, Any] | None:
+        """Where the kernel of ``job`` listens: its pod IP and the fixed ports (no key)."""
+        ip = self.pod_ip(job.id)
+        return {"ip": ip, "transport": "tcp", **self.kernel_ports} if ip else None

@@ -1,0 +1,682 @@
+"""A loopback fake of the Kubernetes API server: exactly the endpoints jupyter-jobs uses.
+
+Tornado on 127.0.0.1, driven by the real ``kubernetes_asyncio`` client. Implemented:
+
+- ``batch/v1`` Jobs: create (a fake Job controller makes its one pod), get, delete (with
+  ``propagationPolicy``; Foreground deletes the pod first, and owned Secrets are collected);
+- Pods: get, list and watch by ``labelSelector`` (equality and existence terms), watches resumed
+  from ``resourceVersion`` (``410 Gone`` once history is compacted), bookmarks, ``timeoutSeconds``;
+- the pod log, with ``follow`` streaming what the test appends until the container ends;
+- Secrets: create, get, delete.
+
+Tests drive the cluster side: pod phases and container states, the scheduler's message,
+appended log lines, dropped watches, compaction (410), and the whole server going away. Every
+request is counted by operation in :attr:`FakeKube.calls` (for assertions and the benchmark).
+Requests need ``Authorization: Bearer <token>``, as a real API server does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import json
+import os
+import socket
+import uuid
+from collections import Counter
+from datetime import datetime, timezone
+from typing import Any
+
+import tornado.httpserver
+import tornado.iostream
+import tornado.web
+
+TOKEN = "fake-token"
+
+
+def now() -> str:
+    return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
+    return {
+        "kind": "Status",
+        "apiVersion": "v1",
+        "metadata": {},
+        "status": "Failure",
+        "message": message,
+        "reason": reason,
+        "code": code,
+    }
+
+
+def flag(value: str | None) -> bool:
+    """A boolean query parameter, read as Go's ``strconv.ParseBool`` does (the client sends True)."""
+    return (value or "") in ("1", "t", "T", "true", "TRUE", "True")
+
+
+def matches(labels: dict[str, str], selector: str | None) -> bool:
+    """``a=b,c!=d,e`` (equality, inequality and existence terms: what we use)."""
+    for term in (selector or "").split(","):
+        term = term.strip()
+        if not term:
+            continue
+        if "!=" in term:
+            k, v = term.split("!=", 1)
+            if labels.get(k.strip()) == v.strip():
+                return False
+        elif "=" in term:
+            k, v = term.split("=", 1)
+            if labels.get(k.strip().rstrip("=")) != v.strip().lstrip("="):
+                return False
+        elif term not in labels:
+            return False
+    return True
+
+
+class FakeKube:
+    """The fake cluster's state and the test-facing controls."""
+
+    def __init__(self, validate: bool = True):
+        self.validate = validate
+        self.rv = 100
+        self.jobs: dict[tuple[str, str], dict[str, Any]] = {}
+        self.pods: dict[tuple[str, str], dict[str, Any]] = {}
+        self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
+        #: pod events for watches: (rv, type, pod)
+        self.history: list[tuple[int, str, dict[str, Any]]] = []
+        self.compacted_rv = 0
+        self.calls: Counter[str] = Counter()
+        self.deletes: list[dict[str, Any]] = []
+        self.logs: dict[tuple[str, str], bytearray] = {}
+        self._changed = asyncio.Event()
+        self._watch_handlers: set[Any] = set()
+        self.port = 0
+        self.server: tornado.httpserver.HTTPServer | None = None
+        self.bookmark_every: float | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    def app(self) -> tornado.web.Application:
+        ns = r"/namespaces/([^/]+)"
+        return tornado.web.Application(
+            [
+                (rf"/apis/batch/v1{ns}/jobs", JobsHandler, {"kube": self}),
+                (rf"/apis/batch/v1{ns}/jobs/([^/]+)", JobHandler, {"kube": self}),
+                (rf"/api/v1{ns}/pods", PodsHandler, {"kube": self}),
+                (rf"/api/v1{ns}/pods/([^/]+)", PodHandler, {"kube": self}),
+                (rf"/api/v1{ns}/pods/([^/]+)/log", LogHandler, {"kube": self}),
+                (rf"/api/v1{ns}/secrets", SecretsHandler, {"kube": self}),
+                (rf"/api/v1{ns}/secrets/([^/]+)", SecretHandler, {"kube": self}),
+                (r".*", NotFoundHandler, {"kube": self}),
+            ]
+        )
+
+    async def start(self) -> None:
+        if not self.port:
+            with socket.socket() as s:
+                s.bind(("127.0.0.1", 0))
+                self.port = s.getsockname()[1]
+        self.server = tornado.httpserver.HTTPServer(self.app())
+        self.server.listen(self.port, "127.0.0.1")
+
+    async def stop(self) -> None:
+        """Stop listening and cut every open connection (watches and log streams included)."""
+        if self.server is not None:
+            self.server.stop()
+            for h in list(self._watch_handlers):
+                h.abort()
+            await self.server.close_all_connections()
+            self.server = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def write_kubeconfig(self, path: str, namespace: str = "default") -> str:
+        config = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "fake", "cluster": {"server": self.url}}],
+            "users": [{"name": "fake", "user": {"token": TOKEN}}],
+            "contexts": [
+                {
+                    "name": "fake",
+                    "context": {"cluster": "fake", "user": "fake", "namespace": namespace},
+                }
+            ],
+            "current-context": "fake",
+        }
+        with open(path, "w") as f:
+            json.dump(config, f)  # JSON is YAML
+        return path
+
+    # ------------------------------------------------------------------ object store
+
+    def next_rv(self) -> str:
+        self.rv += 1
+        return str(self.rv)
+
+    def _pod_event(self, kind: str, pod: dict[str, Any]) -> None:
+        pod["metadata"]["resourceVersion"] = self.next_rv()
+        self.history.append((self.rv, kind, json.loads(json.dumps(pod))))
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def _new_meta(self, ns: str, meta: dict[str, Any]) -> dict[str, Any]:
+        out = dict(meta)
+        out["namespace"] = ns
+        out["uid"] = str(uuid.uuid4())
+        out["creationTimestamp"] = now()
+        out["resourceVersion"] = self.next_rv()
+        return out
+
+    def create_job(self, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        job = json.loads(json.dumps(body))
+        job["metadata"] = self._new_meta(ns, job.get("metadata") or {})
+        job["status"] = {"active": 1, "startTime": now()}
+        name = job["metadata"]["name"]
+        self.jobs[(ns, name)] = job
+        template = job["spec"]["template"]
+        labels = dict(template.get("metadata", {}).get("labels") or {})
+        labels.update(
+            {
+                "job-name": name,
+                "batch.kubernetes.io/job-name": name,
+                "controller-uid": job["metadata"]["uid"],
+            }
+        )
+        pod_name = f"{name}-{uuid.uuid4().hex[:5]}"
+        pod = {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {
+                **self._new_meta(ns, {"name": pod_name}),
+                "labels": labels,
+                "annotations": dict(template.get("metadata", {}).get("annotations") or {}),
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "Job",
+                        "name": name,
+                        "uid": job["metadata"]["uid"],
+                        "controller": True,
+                    }
+                ],
+            },
+            "spec": json.loads(json.dumps(template["spec"])),
+            "status": {"phase": "Pending", "qosClass": "Burstable"},
+        }
+        self.pods[(ns, pod_name)] = pod
+        self._pod_event("ADDED", pod)
+        return job
+
+    def pods_of(self, job_name: str, ns: str = "default") -> list[dict[str, Any]]:
+        return [
+            p
+            for (n, _), p in self.pods.items()
+            if n == ns and p["metadata"]["labels"].get("job-name") == job_name
+        ]
+
+    def pod_of(self, job_name: str, ns: str = "default") -> dict[str, Any]:
+        pods = self.pods_of(job_name, ns)
+        assert len(pods) == 1, f"{job_name}: {len(pods)} pods"
+        return pods[0]
+
+    def delete_job(self, ns: str, name: str, policy: str | None) -> dict[str, Any] | None:
+        job = self.jobs.pop((ns, name), None)
+        if job is None:
+            return None
+        self.deletes.append({"namespace": ns, "name": name, "propagationPolicy": policy})
+        if policy != "Orphan":
+            for pod in self.pods_of(name, ns):
+                if pod["status"].get("phase") in ("Pending", "Running"):
+                    # the kubelet stops the container: SIGTERM → exit 143
+                    pod["metadata"]["deletionTimestamp"] = now()
+                    self._set_terminated(pod, 143, "Error", phase="Failed")
+                    self._pod_event("MODIFIED", pod)
+                del self.pods[(ns, pod["metadata"]["name"])]
+                self._pod_event("DELETED", pod)
+        uid = job["metadata"]["uid"]
+        for key, secret in list(self.secrets.items()):
+            owners = secret["metadata"].get("ownerReferences") or []
+            if any(o.get("uid") == uid for o in owners):
+                del self.secrets[key]
+        return job
+
+    # ------------------------------------------------------------------ driving pods (tests)
+
+    def _set_terminated(self, pod: dict[str, Any], code: int, reason: str, phase: str) -> None:
+        status = pod["status"]
+        started = (
+            (status.get("containerStatuses") or [{}])[0]
+            .get("state", {})
+            .get("running", {})
+            .get("startedAt", now())
+        )
+        status["phase"] = phase
+        status["containerStatuses"] = [
+            {
+                "name": pod["spec"]["containers"][0]["name"],
+                "ready": False,
+                "restartCount": 0,
+                "image": pod["spec"]["containers"][0]["image"],
+                "state": {
+                    "terminated": {
+                        "exitCode": code,
+                        "reason": reason,
+                        "startedAt": started,
+                        "finishedAt": now(),
+                    }
+                },
+            }
+        ]
+
+    def schedule_fail(self, pod: dict[str, Any], message: str) -> None:
+        pod["status"]["conditions"] = [
+            {
+                "type": "PodScheduled",
+                "status": "False",
+                "reason": "Unschedulable",
+                "message": message,
+            }
+        ]
+        self._pod_event("MODIFIED", pod)
+
+    def wait_image(self, pod: dict[str, Any], reason: str, message: str) -> None:
+        pod["spec"]["nodeName"] = "node-1"
+        pod["status"]["conditions"] = [{"type": "PodScheduled", "status": "True"}]
+        pod["status"]["containerStatuses"] = [
+            {
+                "name": pod["spec"]["containers"][0]["name"],
+                "ready": False,
+                "restartCount": 0,
+                "image": pod["spec"]["containers"][0]["image"],
+                "state": {"waiting": {"reason": reason, "message": message}},
+            }
+        ]
+        self._pod_event("MODIFIED", pod)
+
+    def run(self, pod: dict[str, Any], node: str = "node-1", ip: str = "10.1.2.3") -> None:
+        pod["spec"]["nodeName"] = node
+        pod["status"].update(
+            {
+                "phase": "Running",
+                "podIP": ip,
+                "startTime": now(),
+                "conditions": [{"type": "PodScheduled", "status": "True"}],
+                "containerStatuses": [
+                    {
+                        "name": pod["spec"]["containers"][0]["name"],
+                        "ready": True,
+                        "restartCount": 0,
+                        "image": pod["spec"]["containers"][0]["image"],
+                        "state": {"running": {"startedAt": now()}},
+                    }
+                ],
+            }
+        )
+        self.logs.setdefault(self._key(pod), bytearray())
+        self._pod_event("MODIFIED", pod)
+
+    def finish(self, pod: dict[str, Any], code: int = 0, reason: str | None = None) -> None:
+        reason = reason or ("Completed" if code == 0 else "Error")
+        self._set_terminated(pod, code, reason, "Succeeded" if code == 0 else "Failed")
+        self._pod_event("MODIFIED", pod)
+        job = self.jobs.get((pod["metadata"]["namespace"], pod["metadata"]["labels"]["job-name"]))
+        if job is not None:
+            ok = code == 0
+            job["status"] = {
+                "succeeded" if ok else "failed": 1,
+                "conditions": [
+                    {
+                        "type": "Complete" if ok else "Failed",
+                        "status": "True",
+                        **(
+                            {}
+                            if ok
+                            else {
+                                "reason": "BackoffLimitExceeded",
+                                "message": "Job has reached the specified backoff limit",
+                            }
+                        ),
+                    }
+                ],
+            }
+
+    def deadline_exceeded(self, job_name: str, ns: str = "default") -> None:
+        """The Job controller's ``activeDeadlineSeconds``: the Job fails and its pod is deleted."""
+        job = self.jobs[(ns, job_name)]
+        job["status"] = {
+            "failed": 1,
+            "conditions": [
+                {
+                    "type": "Failed",
+                    "status": "True",
+                    "reason": "DeadlineExceeded",
+                    "message": "Job was active longer than specified deadline",
+                }
+            ],
+        }
+        for pod in self.pods_of(job_name, ns):
+            del self.pods[(ns, pod["metadata"]["name"])]
+            self._pod_event("DELETED", pod)
+
+    def _key(self, pod: dict[str, Any]) -> tuple[str, str]:
+        return pod["metadata"]["namespace"], pod["metadata"]["name"]
+
+    def append_log(self, pod: dict[str, Any], data: bytes) -> None:
+        self.logs.setdefault(self._key(pod), bytearray()).extend(data)
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    def add_pod(self, ns: str, pod: dict[str, Any]) -> None:
+        """Put a pod there directly (the Jupyter server's own pod, for inheritance)."""
+        pod = json.loads(json.dumps(pod))
+        pod["metadata"] = self._new_meta(ns, pod["metadata"])
+        self.pods[(ns, pod["metadata"]["name"])] = pod
+
+    def drop_watches(self) -> None:
+        """Cut every open watch, as a load balancer or an API server restart does."""
+        for h in list(self._watch_handlers):
+            h.abort()
+
+    def compact(self) -> None:
+        """Forget the event history: a watch resumed from an older resourceVersion gets 410."""
+        self.compacted_rv = self.rv
+        self.history.clear()
+
+    async def changed(self, timeout: float) -> None:
+        try:
+            await asyncio.wait_for(self._changed.wait(), timeout)
+        except asyncio.TimeoutError:
+            pass
+
+
+class BaseHandler(tornado.web.RequestHandler):
+    op = ""
+
+    def initialize(self, kube: FakeKube) -> None:
+        self.kube = kube
+
+    def prepare(self) -> None:
+        if self.request.headers.get("Authorization") != f"Bearer {TOKEN}":
+            self.fail(401, "Unauthorized", "Unauthorized")
+            return
+        self.kube.calls[f"{self.request.method} {self.op_name()}"] += 1
+
+    def op_name(self) -> str:
+        return self.op
+
+    def fail(self, code: int, reason: str, message: str) -> None:
+        self.set_status(code)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(status_body(code, reason, message)))
+
+    def send(self, obj: Any, code: int = 200) -> None:
+        self.set_status(code)
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(obj))
+
+    def body(self) -> dict[str, Any]:
+        try:
+            return json.loads(self.request.body or b"{}")
+        except ValueError:
+            return {}
+
+    def check_valid(self, obj: dict[str, Any]) -> bool:
+        if not self.kube.validate:
+            return True
+        import kubernetes_validate
+
+        try:
+            kubernetes_validate.validate(obj, "1.37.0", strict=True)
+        except Exception as e:
+            self.fail(422, "Invalid", f"{obj.get('kind')} is invalid: {getattr(e, 'message', e)}")
+            return False
+        return True
+
+
+class NotFoundHandler(BaseHandler):
+    op = "unknown"
+
+    def get(self) -> None:
+        self.fail(404, "NotFound", f"the server could not find {self.request.path}")
+
+    post = delete = put = patch = get
+
+
+class JobsHandler(BaseHandler):
+    op = "jobs"
+
+    def post(self, ns: str) -> None:
+        body = self.body()
+        if not self.check_valid(body):
+            return
+        name = body.get("metadata", {}).get("name")
+        if (ns, name) in self.kube.jobs:
+            self.fail(409, "AlreadyExists", f'jobs.batch "{name}" already exists')
+            return
+        self.send(self.kube.create_job(ns, body), 201)
+
+
+class JobHandler(BaseHandler):
+    op = "job"
+
+    def get(self, ns: str, name: str) -> None:
+        job = self.kube.jobs.get((ns, name))
+        if job is None:
+            self.fail(404, "NotFound", f'jobs.batch "{name}" not found')
+        else:
+            self.send(job)
+
+    def delete(self, ns: str, name: str) -> None:
+        policy = self.get_query_argument("propagationPolicy", None)
+        policy = self.body().get("propagationPolicy", policy)
+        job = self.kube.delete_job(ns, name, policy)
+        if job is None:
+            self.fail(404, "NotFound", f'jobs.batch "{name}" not found')
+        else:
+            self.send(job)
+
+
+class PodsHandler(BaseHandler):
+    def op_name(self) -> str:
+        return "pods (watch)" if flag(self.get_query_argument("watch", None)) else "pods"
+
+    def on_connection_close(self) -> None:
+        self._closed = True
+
+    def abort(self) -> None:
+        stream = self.request.connection.stream
+        if not stream.closed():
+            stream.close()
+
+    async def get(self, ns: str) -> None:
+        selector = self.get_query_argument("labelSelector", None)
+        if not flag(self.get_query_argument("watch", None)):
+            items = [
+                p
+                for (n, _), p in sorted(self.kube.pods.items())
+                if n == ns and matches(p["metadata"].get("labels") or {}, selector)
+            ]
+            self.send(
+                {
+                    "kind": "PodList",
+                    "apiVersion": "v1",
+                    "metadata": {"resourceVersion": str(self.kube.rv)},
+                    "items": items,
+                }
+            )
+            return
+        await self.watch(ns, selector)
+
+    async def watch(self, ns: str, selector: str | None) -> None:
+        kube = self.kube
+        rv_arg = self.get_query_argument("resourceVersion", "") or str(kube.rv)
+        timeout = float(self.get_query_argument("timeoutSeconds", "0") or 0) or 1800.0
+        bookmarks = flag(self.get_query_argument("allowWatchBookmarks", None))
+        self.set_header("Content-Type", "application/json")
+        self._closed = False
+        rv = int(rv_arg)
+        if rv < kube.compacted_rv:
+            err = status_body(
+                410, "Expired", f"too old resource version: {rv} ({kube.compacted_rv})"
+            )
+            self.write(json.dumps({"type": "ERROR", "object": err}) + "\n")
+            self.finish()
+            return
+        kube._watch_handlers.add(self)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        next_bookmark = loop.time() + (kube.bookmark_every or 1e9)
+        try:
+            while not self._closed and loop.time() < deadline:
+                sent = False
+                for erv, kind, pod in list(kube.history):
+                    if erv <= rv:
+                        continue
+                    rv = erv
+                    meta = pod["metadata"]
+                    if meta["namespace"] != ns or not matches(meta.get("labels") or {}, selector):
+                        continue
+                    self.write(json.dumps({"type": kind, "object": pod}) + "\n")
+                    sent = True
+                if bookmarks and kube.bookmark_every and loop.time() >= next_bookmark:
+                    mark = {
+                        "kind": "Pod",
+                        "apiVersion": "v1",
+                        "metadata": {"resourceVersion": str(kube.rv)},
+                    }
+                    self.write(json.dumps({"type": "BOOKMARK", "object": mark}) + "\n")
+                    rv = max(rv, kube.rv)
+                    next_bookmark = loop.time() + kube.bookmark_every
+                    sent = True
+                if sent:
+                    await self.flush()
+                await kube.changed(min(0.5, max(0.0, deadline - loop.time())))
+            if not self._closed:
+                self.finish()
+        except tornado.iostream.StreamClosedError:
+            pass
+        finally:
+            kube._watch_handlers.discard(self)
+
+
+class PodHandler(BaseHandler):
+    op = "pod"
+
+    def get(self, ns: str, name: str) -> None:
+        pod = self.kube.pods.get((ns, name))
+        if pod is None:
+            self.fail(404, "NotFound", f'pods "{name}" not found')
+        else:
+            self.send(pod)
+
+
+class LogHandler(BaseHandler):
+    def op_name(self) -> str:
+        return "log (follow)" if flag(self.get_query_argument("follow", None)) else "log"
+
+    def on_connection_close(self) -> None:
+        self._closed = True
+
+    def abort(self) -> None:
+        stream = self.request.connection.stream
+        if not stream.closed():
+            stream.close()
+
+    async def get(self, ns: str, name: str) -> None:
+        kube = self.kube
+        pod = kube.pods.get((ns, name))
+        if pod is None:
+            self.fail(404, "NotFound", f'pods "{name}" not found')
+            return
+        state = ((pod["status"].get("containerStatuses") or [{}])[0]).get("state") or {}
+        if "running" not in state and "terminated" not in state:
+            container = pod["spec"]["containers"][0]["name"]
+            self.fail(
+                400, "BadRequest", f'container "{container}" in pod "{name}" is waiting to start'
+            )
+            return
+        self.set_header("Content-Type", "text/plain")
+        key = (ns, name)
+        sent = 0
+        self._closed = False
+        kube._watch_handlers.add(self)
+        try:
+            while not self._closed:
+                data = bytes(kube.logs.get(key, b""))
+                if len(data) > sent:
+                    self.write(data[sent:])
+                    sent = len(data)
+                    await self.flush()
+                pod = kube.pods.get(key)
+                done = pod is None or "terminated" in (
+                    (pod["status"].get("containerStatuses") or [{}])[0].get("state") or {}
+                )
+                if not flag(self.get_query_argument("follow", None)) or (
+                    done and len(kube.logs.get(key, b"")) == sent
+                ):
+                    break
+                await kube.changed(0.5)
+            if not self._closed:
+                self.finish()
+        except tornado.iostream.StreamClosedError:
+            pass
+        finally:
+            kube._watch_handlers.discard(self)
+
+
+class SecretsHandler(BaseHandler):
+    op = "secrets"
+
+    def post(self, ns: str) -> None:
+        body = self.body()
+        if not self.check_valid(body):
+            return
+        name = body.get("metadata", {}).get("name")
+        if (ns, name) in self.kube.secrets:
+            self.fail(409, "AlreadyExists", f'secrets "{name}" already exists')
+            return
+        secret = json.loads(json.dumps(body))
+        secret["metadata"] = self.kube._new_meta(ns, secret.get("metadata") or {})
+        data = dict(secret.pop("data", {}) or {})
+        for k, v in (secret.pop("stringData", {}) or {}).items():
+            data[k] = base64.b64encode(v.encode()).decode()
+        secret["data"] = data
+        self.kube.secrets[(ns, name)] = secret
+        self.send(secret, 201)
+
+
+class SecretHandler(BaseHandler):
+    op = "secret"
+
+    def get(self, ns: str, name: str) -> None:
+        secret = self.kube.secrets.get((ns, name))
+        if secret is None:
+            self.fail(404, "NotFound", f'secrets "{name}" not found')
+        else:
+            self.send(secret)
+
+    def delete(self, ns: str, name: str) -> None:
+        secret = self.kube.secrets.pop((ns, name), None)
+        if secret is None:
+            self.fail(404, "NotFound", f'secrets "{name}" not found')
+        else:
+            self.send(status_body(200, "", "") | {"status": "Success"})
+
+
+def main() -> None:  # pragma: no cover - manual use: python tests/k8s/fake_api.py
+    async def serve() -> None:
+        kube = FakeKube()
+        await kube.start()
+        path = kube.write_kubeconfig(os.path.abspath("fake-kubeconfig.json"))
+        print(f"fake Kubernetes API on {kube.url}; KUBECONFIG={path}")
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()
