@@ -1,0 +1,483 @@
+"""Local-jobs benchmark: a real ``jupyter server`` with jupyter_jobs, real jobs, real websockets.
+
+Prints, in one run, each figure next to a baseline measured in the same run (ratios, not pass/fail):
+
+(a) REST submit → ``completed`` event of a trivial script job, against running the same script
+    directly with ``subprocess.run`` (median of 30, interleaved); the *added* latency is the target.
+(b) ``GET jupyter-jobs/api/jobs`` (first page, 100 jobs) with 10,000 finished jobs in the store,
+    against ``GET api/status`` on the same server (median).
+(c) Server RSS growth while a job writes 200 MB to stdout and a websocket client follows its log to
+    the end (all bytes checked), against jupyter_server streaming the same 200 MB file from
+    ``/files/`` on a fresh server.
+(d) Process exit → job event received (the job writes ``time.monotonic()`` to a file just before it
+    exits), against a parent that waits for the same script with ``subprocess.run`` (median).
+
+Usage: ``python benchmarks/local_jobs.py [--quick] [--only a,b] [--json out.json]``.
+``--quick`` makes every part tiny (it is what the smoke test runs). ``--scheduler-venv DIR`` adds a
+comparison with jupyter-scheduler installed in another virtualenv (see ``_scheduler.py``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+from tornado.httpclient import AsyncHTTPClient, HTTPRequest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _server import (  # noqa: E402
+    EventStream,
+    RssSampler,
+    ServerError,
+    ServerProcess,
+    median,
+    request,
+    ws_connect,
+)
+
+from jupyter_jobs.models import Job  # noqa: E402
+from jupyter_jobs.store import JobStore  # noqa: E402
+
+MB = 1 << 20
+#: one backend only: the others would poll their (absent) engines during the measurements
+SERVER_CONFIG: dict[str, dict[str, Any]] = {"JobManager": {"enabled_backends": ["local"]}}
+JOBS_API = "jupyter-jobs/api/jobs"
+
+TRIVIAL_SCRIPT = 'print("hello from a trivial job")\n'
+WRITER_SCRIPT = """\
+import sys
+mb = int(sys.argv[1])
+line = b"x" * 127 + b"\\n"
+block = line * 8192  # 1 MiB
+out = sys.stdout.buffer
+for _ in range(mb):
+    out.write(block)
+out.flush()
+"""
+EXIT_SCRIPT = """\
+import os, sys, time
+stamp, pause = sys.argv[1], float(sys.argv[2])
+time.sleep(pause)
+with open(stamp + ".tmp", "w") as f:
+    f.write(repr(time.monotonic()))
+os.replace(stamp + ".tmp", stamp)
+"""
+
+
+@dataclass
+class Row:
+    """One line of the result table. ``lower_is_better`` figures; ``target`` applies to ``checked``."""
+
+    key: str
+    metric: str
+    ours: float
+    baseline: float
+    unit: str
+    target: float
+    checked: str  # "ours" or "added": which figure the target bounds
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def added(self) -> float:
+        return self.ours - self.baseline
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.baseline if self.baseline else float("inf")
+
+    @property
+    def met(self) -> bool:
+        value = self.added if self.checked == "added" else self.ours
+        return value <= self.target
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "metric": self.metric,
+            "ours": self.ours,
+            "baseline": self.baseline,
+            "added": self.added,
+            "ratio": self.ratio,
+            "unit": self.unit,
+            "target": self.target,
+            "target_applies_to": self.checked,
+            "met": self.met,
+            "notes": self.notes,
+        }
+
+
+def write_script(server: ServerProcess, name: str, text: str) -> str:
+    path = os.path.join(server.root_dir, name)
+    with open(path, "w") as f:
+        f.write(text)
+    return path
+
+
+async def submit(server: ServerProcess, body: dict[str, Any]) -> dict[str, Any]:
+    _, job, _ = await request(server, "POST", JOBS_API, body, expect=201)
+    return job
+
+
+# ---------------------------------------------------------------------- (a) latency
+
+
+async def bench_latency(runs: int, warmup: int) -> Row:
+    with ServerProcess(config=SERVER_CONFIG) as server:
+        script = write_script(server, "trivial.py", TRIVIAL_SCRIPT)
+        ours: list[float] = []
+        direct: list[float] = []
+        async with EventStream(server) as events:
+            for i in range(warmup + runs):
+                t0 = time.monotonic()
+                subprocess.run([sys.executable, script], stdout=subprocess.DEVNULL, check=True)
+                t_direct = time.monotonic() - t0
+
+                t0 = time.monotonic()
+                job = await submit(server, {"path": "trivial.py"})
+                t_event, data = await events.wait_final(job["id"])
+                if data["status"] != "completed":
+                    raise ServerError(f"trivial job ended {data['status']}: {data.get('job')}")
+                events.forget(job["id"])
+                if i >= warmup:
+                    ours.append(t_event - t0)
+                    direct.append(t_direct)
+    return Row(
+        "a",
+        f"trivial script: REST submit -> completed event (median of {runs})",
+        median(ours) * 1000,
+        median(direct) * 1000,
+        "ms",
+        100.0,
+        "added",
+        [f"baseline: subprocess.run of the same script; min ours {min(ours) * 1000:.1f} ms"],
+    )
+
+
+# ---------------------------------------------------------------------- (b) list
+
+
+def fake_jobs(n: int, job_root: str, root_dir: str) -> list[Job]:
+    """``n`` finished jobs that look like a real history: scripts, notebooks and commands over the
+    last 30 days, mostly completed, some failed or cancelled."""
+    rng = random.Random(42)
+    now = datetime.now(timezone.utc)
+    names = ["train", "clean_data", "report", "sweep", "etl", "fit_model", "plots", "export"]
+    jobs = []
+    for i in range(n):
+        created = now - timedelta(seconds=(n - i) * 30 * 86400 / n)
+        started = created + timedelta(seconds=rng.uniform(0.05, 2))
+        finished = started + timedelta(seconds=rng.expovariate(1 / 300))
+        kind = rng.choices(["script", "notebook", "command"], [6, 3, 1])[0]
+        stem = f"{rng.choice(names)}_{i % 97}"
+        status, code, reason = rng.choices(
+            [("completed", 0, None), ("failed", 1, "exit code 1"), ("cancelled", 143, "cancelled")],
+            [80, 15, 5],
+        )[0]
+        job_id = f"{i:08x}" + "%024x" % rng.getrandbits(96)
+        path = f"projects/{stem}.{'ipynb' if kind == 'notebook' else 'py'}"
+        argv = (
+            ["bash", "-c", "make all"]
+            if kind == "command"
+            else [sys.executable, os.path.join(root_dir, path), "--epochs", "10"]
+        )
+        job = Job(
+            id=job_id,
+            name=f"{stem}.{'ipynb' if kind == 'notebook' else 'py'}",
+            kind=kind,
+            backend="local",
+            profile="default",
+            path=None if kind == "command" else path,
+            command=argv if kind == "command" else [],
+            args=[] if kind == "notebook" else ["--epochs", "10"],
+            env={"OMP_NUM_THREADS": "2", "EXPERIMENT": stem},
+            cwd="projects",
+            resources={"cpus": 2, "memory": 4 * 1024**3} if i % 3 == 0 else {},
+            parameters={"alpha": 0.5, "n": i} if kind == "notebook" else {},
+            status=status,
+            exit_code=code,
+            reason=reason,
+            created_at=created,
+            started_at=started,
+            finished_at=finished,
+            backend_ref=str(10000 + i % 30000),
+            host="vm",
+            progress={"fraction": 1.0, "message": "100/100"} if i % 4 == 0 else None,
+            log_size=rng.randrange(100, 5 * MB),
+            outputs=[f"job-outputs/{stem}-{job_id[:8]}.ipynb"] if kind == "notebook" else [],
+            job_dir=os.path.join(job_root, job_id),
+            state={"cwd": os.path.join(root_dir, "projects"), "runner_pid": 10000 + i},
+            argv=argv,
+        )
+        jobs.append(job)
+    return jobs
+
+
+def fill_store(job_root: str, root_dir: str, n: int) -> None:
+    os.makedirs(job_root, mode=0o700, exist_ok=True)
+    store = JobStore(os.path.join(job_root, "jobs.db"))
+    try:
+        store.save_many(fake_jobs(n, job_root, root_dir))
+        assert store.count() == n
+    finally:
+        store.close()
+
+
+async def bench_list(n_jobs: int, runs: int, warmup: int) -> Row:
+    server = ServerProcess(config=SERVER_CONFIG)
+    fill_store(server.job_root, server.root_dir, n_jobs)
+    with server:
+        ours: list[float] = []
+        status: list[float] = []
+        size = 0
+        for i in range(warmup + runs):
+            t0 = time.monotonic()
+            _, data, _ = await request(server, "GET", JOBS_API, expect=200)
+            t_list = time.monotonic() - t0
+            expected = min(100, n_jobs)
+            if len(data["jobs"]) != expected or (n_jobs > 100 and data["next_cursor"] is None):
+                raise ServerError(f"GET jobs gave {len(data['jobs'])} jobs, wanted {expected}")
+            size = len(json.dumps(data))
+            t0 = time.monotonic()
+            await request(server, "GET", "api/status", expect=200)
+            t_status = time.monotonic() - t0
+            if i >= warmup:
+                ours.append(t_list)
+                status.append(t_status)
+    return Row(
+        "b",
+        f"GET jobs, first page of 100, {n_jobs:,} jobs in the store (median of {runs})",
+        median(ours) * 1000,
+        median(status) * 1000,
+        "ms",
+        20.0,
+        "ours",
+        [f"baseline: GET api/status on the same server; answer {size / 1024:.0f} KiB"],
+    )
+
+
+# ---------------------------------------------------------------------- (c) memory
+
+
+async def follow_log(server: ServerProcess, job_id: str) -> tuple[int, str]:
+    """Follow a job's log websocket to its ``end`` frame; (bytes received, final status).
+    Checks that the frames are contiguous; keeps no data."""
+    conn = await ws_connect(server, f"{JOBS_API}/{job_id}/log/follow?offset=0")
+    received = 0
+    try:
+        while True:
+            message = await conn.read_message()
+            if message is None:
+                raise ServerError(f"log websocket closed before the end ({received} bytes)")
+            frame = json.loads(message)
+            if frame["type"] == "data":
+                if frame["offset"] != received:
+                    raise ServerError(f"gap in the log: at {received}, got {frame['offset']}")
+                received += len(frame["data"].encode("utf-8"))
+                if received != frame["next_offset"]:
+                    raise ServerError("a data frame's next_offset does not match its data")
+            elif frame["type"] == "end":
+                if frame["next_offset"] != received:
+                    raise ServerError("the end frame's next_offset is not what was received")
+                return received, frame["status"]
+            else:
+                raise ServerError(f"log websocket error: {frame}")
+    finally:
+        conn.close()
+
+
+async def bench_memory(log_mb: int) -> Row:
+    expected = log_mb * MB
+    with ServerProcess(config=SERVER_CONFIG) as server:
+        write_script(server, "writer.py", WRITER_SCRIPT)
+        await asyncio.sleep(1.0)  # let the server settle after start
+        t0 = time.monotonic()
+        with RssSampler(server.pid) as ours:
+            job = await submit(server, {"path": "writer.py", "args": [str(log_mb)]})
+            received, status = await follow_log(server, job["id"])
+        elapsed = time.monotonic() - t0
+        if status != "completed" or received != expected:
+            raise ServerError(f"log follow got {received} of {expected} bytes; job {status}")
+
+    with ServerProcess(config=SERVER_CONFIG) as server:
+        path = write_script(server, "writer.py", WRITER_SCRIPT)
+        with open(os.path.join(server.root_dir, "big.log"), "wb") as out:
+            subprocess.run([sys.executable, path, str(log_mb)], stdout=out, check=True)
+        await asyncio.sleep(1.0)
+        got = 0
+
+        def count(chunk: bytes) -> None:
+            nonlocal got
+            got += len(chunk)
+
+        with RssSampler(server.pid) as base:
+            req = HTTPRequest(
+                server.http_url("files/big.log"),
+                headers=server.headers,
+                streaming_callback=count,
+                request_timeout=600,
+            )
+            await AsyncHTTPClient().fetch(req)
+        if got != expected:
+            raise ServerError(f"/files/ download got {got} of {expected} bytes")
+    return Row(
+        "c",
+        f"server RSS growth: job writes {log_mb} MB, client follows its log to the end",
+        ours.growth / MB,
+        base.growth / MB,
+        "MB",
+        30.0,
+        "ours",
+        [
+            f"all {received:,} bytes received in {elapsed:.1f} s"
+            f" ({received / MB / elapsed:.0f} MB/s, write + follow)",
+            "baseline: the same server streaming the same file from /files/",
+        ],
+    )
+
+
+# ---------------------------------------------------------------------- (d) exit to event
+
+
+async def bench_exit(runs: int, warmup: int, pause: float) -> Row:
+    with ServerProcess(config=SERVER_CONFIG) as server:
+        script = write_script(server, "exit_stamp.py", EXIT_SCRIPT)
+        ours: list[float] = []
+        direct: list[float] = []
+        async with EventStream(server) as events:
+            for i in range(warmup + runs):
+                stamp = os.path.join(server.workdir, f"direct-{i}.stamp")
+                subprocess.run([sys.executable, script, stamp, str(pause)], check=True)
+                t_direct = time.monotonic() - float(open(stamp).read())
+
+                stamp = os.path.join(server.workdir, f"job-{i}.stamp")
+                job = await submit(server, {"path": "exit_stamp.py", "args": [stamp, str(pause)]})
+                t_event, data = await events.wait_final(job["id"])
+                if data["status"] != "completed":
+                    raise ServerError(f"exit job ended {data['status']}: {data.get('job')}")
+                events.forget(job["id"])
+                with open(stamp) as f:
+                    t_exit = float(f.read())
+                if i >= warmup:
+                    ours.append(t_event - t_exit)
+                    direct.append(t_direct)
+    return Row(
+        "d",
+        f"process exit -> completed event received (median of {runs})",
+        median(ours) * 1000,
+        median(direct) * 1000,
+        "ms",
+        50.0,
+        "ours",
+        ["baseline: the parent of the same script returning from subprocess.run"],
+    )
+
+
+# ---------------------------------------------------------------------- report
+
+
+def fmt(value: float, unit: str) -> str:
+    return f"{value:.1f} {unit}"
+
+
+def print_table(rows: list[Row], out=sys.stdout) -> None:
+    header = ["", "metric", "ours", "baseline", "ratio", "added", "target", "met?"]
+    lines = [header]
+    for r in rows:
+        target = f"{'added' if r.checked == 'added' else 'ours'} <= {r.target:g} {r.unit}"
+        lines.append(
+            [
+                f"({r.key})",
+                r.metric,
+                fmt(r.ours, r.unit),
+                fmt(r.baseline, r.unit),
+                f"{r.ratio:.2f}x",
+                f"{r.added:+.1f} {r.unit}",
+                target,
+                "yes" if r.met else "NO",
+            ]
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    sep = "+".join("-" * (w + 2) for w in widths)
+    for n, line in enumerate(lines):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |", file=out)
+        if n == 0:
+            print("|" + sep + "|", file=out)
+    for r in rows:
+        for note in r.notes:
+            print(f"  ({r.key}) {note}", file=out)
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--quick", action="store_true", help="tiny sizes: a smoke run, not figures")
+    p.add_argument("--only", default="a,b,c,d", help="parts to run, e.g. 'a,d'")
+    p.add_argument("--runs", type=int, default=None, help="samples for (a) and (d); default 30/20")
+    p.add_argument("--jobs", type=int, default=None, help="jobs in the store for (b); 10000")
+    p.add_argument("--log-mb", type=int, default=None, help="MB the job writes in (c); 200")
+    p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
+    p.add_argument(
+        "--scheduler-venv",
+        metavar="DIR",
+        help="a virtualenv with jupyter-scheduler: adds a comparison with it",
+    )
+    args = p.parse_args(argv)
+    args.only = {x.strip() for x in args.only.split(",") if x.strip()}
+    unknown = args.only - {"a", "b", "c", "d"}
+    if unknown:
+        p.error(f"unknown parts: {', '.join(sorted(unknown))}")
+    return args
+
+
+async def run(args: argparse.Namespace) -> list[Row]:
+    quick = args.quick
+    runs_a = args.runs or (3 if quick else 30)
+    runs_d = args.runs or (3 if quick else 20)
+    warmup = 1 if quick else 3
+    rows: list[Row] = []
+    if "a" in args.only:
+        rows.append(await bench_latency(runs_a, warmup))
+    if "b" in args.only:
+        rows.append(
+            await bench_list(
+                args.jobs or (300 if quick else 10_000), 5 if quick else 50, 2 if quick else 5
+            )
+        )
+    if "c" in args.only:
+        rows.append(await bench_memory(args.log_mb or (5 if quick else 200)))
+    if "d" in args.only:
+        rows.append(await bench_exit(runs_d, warmup, 0.2 if quick else 0.3))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    print(
+        f"jupyter-jobs local-jobs benchmark: {os.cpu_count()} CPUs, python {sys.version.split()[0]}"
+        f"{' (--quick: sizes too small for real figures)' if args.quick else ''}",
+        flush=True,
+    )
+    rows = asyncio.run(run(args))
+    print_table(rows)
+    results: dict[str, Any] = {"quick": args.quick, "rows": [r.as_dict() for r in rows]}
+    if args.scheduler_venv:
+        from _scheduler import compare_scheduler
+
+        results["jupyter_scheduler"] = compare_scheduler(args.scheduler_venv, quick=args.quick)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(results, f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
