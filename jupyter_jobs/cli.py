@@ -307,10 +307,6 @@ def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | N
     if command is not None and a.path is not None:
         args += command  # `submit train.py -- --flag`: the part after -- is for the script
         command = None
-    if command is None and a.path is None:
-        raise JobsClientError("give a PATH to run, or a command after --")
-    if command == []:
-        raise JobsClientError("the command after -- is empty")
     resources: dict[str, Any] = dict(a.resource)
     for key in ("cpus", "memory", "gpus", "time_limit"):
         if getattr(a, key) is not None:
@@ -468,6 +464,8 @@ def main(argv: list[str] | None = None) -> int:
     a = parser.parse_args(head)
     if command is not None and a.command != "submit":
         parser.error("`--` is only used by submit")
+    if a.command == "submit" and a.path is None and not command:
+        parser.error("submit: give a PATH to run, or a command after --")
     if a.command == "kernelspec":
         return _kernelspec([])
     try:

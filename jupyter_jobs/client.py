@@ -223,7 +223,7 @@ class JobsClient:
                 message, field = payload.get("message"), payload.get("field")
         except ValueError:
             pass
-        if e.code in (401, 403) and not message:
+        if e.code in (401, 403) and message in (None, "", "Forbidden", "Unauthorized"):
             message = (
                 f"the Jupyter server at {self.url} refused the request ({e.code} {e.reason}): "
                 f"give its token with --token or {ENV_TOKEN}"

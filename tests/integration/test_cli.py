@@ -1,0 +1,423 @@
+"""``jupyter jobs`` run as a real subprocess against a real ``jupyter server`` subprocess.
+
+The server runs with its own runtime dir, so the CLI finds it through its ``jpserver-*.json``
+file exactly as on a user's machine. Jobs that must stay running wait for a *release* file the
+test creates, so nothing here depends on timing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+FINAL = {"completed", "failed", "cancelled", "lost"}
+
+TRAIN = """\
+import os, sys, time
+print("args", sys.argv[1:], flush=True)
+print("env", os.environ.get("GREETING"), flush=True)
+print("cwd", os.getcwd(), flush=True)
+code = int(os.environ.get("EXIT_CODE", "0"))
+sys.exit(code)
+"""
+
+# Prints "started", then waits until the file named in its first argument exists.
+BLOCK = """\
+import os, sys, time
+print("started", flush=True)
+while not os.path.exists(sys.argv[1]):
+    time.sleep(0.05)
+print("released", flush=True)
+"""
+
+
+def write_notebook(path: Path) -> None:
+    nb = nbformat.v4.new_notebook()
+    params = nbformat.v4.new_code_cell('alpha = 1\nname = "nobody"')
+    params.metadata["tags"] = ["parameters"]
+    nb.cells = [
+        params,
+        nbformat.v4.new_code_cell('print("result", alpha * 2, name, type(alpha).__name__)'),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+
+
+@dataclasses.dataclass
+class Server:
+    url: str
+    token: str
+    root: Path
+    base: Path
+    env: dict[str, str]
+    proc: subprocess.Popen
+
+    def api(self, method: str, path: str, body: dict | None = None):
+        req = urllib.request.Request(
+            f"{self.url}jupyter-jobs/api/{path}",
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {self.token}"},
+        )
+        with urllib.request.urlopen(req, timeout=30) as r:
+            raw = r.read()
+        return json.loads(raw) if raw else None
+
+    def wait_final(self, job_id: str, timeout: float = 120) -> dict:
+        deadline = time.monotonic() + timeout
+        while True:
+            job = self.api("GET", f"jobs/{job_id}")
+            if job["status"] in FINAL:
+                return job
+            assert time.monotonic() < deadline, f"job stayed {job['status']}: {job}"
+            time.sleep(0.2)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def base_env(runtime_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_JOBS_")}
+    env["JUPYTER_RUNTIME_DIR"] = str(runtime_dir)
+    env["PYTHONPATH"] = os.pathsep.join([str(REPO), env.get("PYTHONPATH", "")]).rstrip(os.pathsep)
+    env["PYTHONUNBUFFERED"] = "1"
+    return env
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    base = tmp_path_factory.mktemp("jobs-cli")
+    root, runtime = base / "root", base / "runtime"
+    (root / "sub").mkdir(parents=True)
+    runtime.mkdir()
+    (root / "train.py").write_text(TRAIN)
+    (root / "block.py").write_text(BLOCK)
+    write_notebook(root / "params.ipynb")
+    env = base_env(runtime)
+    config = {
+        "ServerApp": {"jpserver_extensions": {"jupyter_jobs": True}},
+        "JobsApp": {"job_root": str(base / "job-root")},
+        "JobManager": {"cancel_grace_period": 2.0},
+        "LocalSpawner": {"poll_interval": 0.3},
+    }
+    (base / "config").mkdir()
+    (base / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
+    env["JUPYTER_CONFIG_DIR"] = str(base / "config")  # and no user config leaks in
+    token, port = secrets.token_hex(16), free_port()
+    log = open(base / "server.log", "wb")
+    argv = [
+        sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
+        f"--port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
+        f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
+    ]  # fmt: skip
+    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=base)
+    srv = Server(f"http://127.0.0.1:{port}/", token, root, base, env, proc)
+    deadline = time.monotonic() + 60
+    while True:
+        assert proc.poll() is None, (base / "server.log").read_text()
+        if (runtime / f"jpserver-{proc.pid}.json").exists():
+            try:
+                srv.api("GET", "backends")
+                break
+            except OSError:
+                pass
+        assert time.monotonic() < deadline, (base / "server.log").read_text()
+        time.sleep(0.2)
+    yield srv
+    for job in srv.api("GET", "jobs?limit=1000")["jobs"]:  # leave no job running behind
+        if job["status"] not in FINAL:
+            srv.api("POST", f"jobs/{job['id']}/cancel")
+    proc.terminate()
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    log.close()
+
+
+def jj(server: Server, *args: str, cwd: Path | None = None, env=None, timeout=120):
+    """Run ``jupyter jobs ARGS`` (the CLI module, as the console script does)."""
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_jobs.cli", *args],
+        cwd=cwd or server.root,
+        env=env or server.env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def submit_id(server: Server, *args: str, cwd: Path | None = None) -> str:
+    r = jj(server, "submit", "-q", *args, cwd=cwd)
+    assert r.returncode == 0, r.stderr
+    return r.stdout.strip()
+
+
+# ------------------------------------------------------------------------------ discovery
+
+
+def test_no_running_server_exits_2_with_a_clear_message(tmp_path):
+    (tmp_path / "runtime").mkdir()
+    r = subprocess.run(
+        [sys.executable, "-m", "jupyter_jobs.cli", "list"],
+        cwd=tmp_path,
+        env=base_env(tmp_path / "runtime"),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert r.returncode == 2
+    assert "no running Jupyter server found" in r.stderr
+    assert "--url" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_outside_every_server_root_exits_2_and_names_the_roots(server):
+    r = jj(server, "list", cwd=server.base)
+    assert r.returncode == 2
+    assert "no running Jupyter server serves" in r.stderr
+    assert str(server.root) in r.stderr
+
+
+def test_explicit_url_and_token_work_without_runtime_files(server, tmp_path):
+    env = base_env(tmp_path)  # an empty runtime dir: nothing to discover
+    r = jj(server, "--url", server.url, "--token", server.token, "list", "--json", env=env)
+    assert r.returncode == 0, r.stderr
+    assert isinstance(json.loads(r.stdout), list)
+    env["JUPYTER_JOBS_URL"] = f"{server.url}lab?token={server.token}"  # a pasted browser URL
+    r = jj(server, "backends", env=env)
+    assert r.returncode == 0, r.stderr
+    assert "local" in r.stdout
+
+
+def test_wrong_token_is_refused_with_a_hint(server, tmp_path):
+    r = jj(server, "--url", server.url, "--token", "wrong", "list", env=base_env(tmp_path))
+    assert r.returncode == 1
+    assert "--token" in r.stderr and "403" in r.stderr
+
+
+# --------------------------------------------------------------------------------- submit
+
+
+def test_submit_script_passes_args_env_and_exits_with_the_job_code(server):
+    r = jj(
+        server, "submit", "--env", "GREETING=hello", "--env", "EXIT_CODE=3", "-f",
+        "train.py", "--epochs", "3", "two words",
+    )  # fmt: skip
+    assert r.returncode == 3, r.stderr
+    assert "args ['--epochs', '3', 'two words']" in r.stdout
+    assert "env hello" in r.stdout
+    assert "failed (exit code 3)" in r.stderr
+
+
+def test_submit_wait_exits_zero_for_a_completed_job(server):
+    r = jj(server, "submit", "--wait", "train.py")
+    assert r.returncode == 0, r.stderr
+    assert "completed" in r.stderr
+
+
+def test_submit_command_after_double_dash_runs_in_the_current_directory(server):
+    job_id = submit_id(
+        server, "--name", "where", "--", sys.executable, "-c", "import os; print(os.getcwd())",
+        cwd=server.root / "sub",
+    )  # fmt: skip
+    job = server.wait_final(job_id)
+    assert job["name"] == "where"
+    assert job["kind"] == "command"
+    r = jj(server, "logs", job_id)
+    assert r.stdout.strip() == str((server.root / "sub").resolve())
+
+
+def test_submit_notebook_injects_typed_parameters(server):
+    r = jj(server, "submit", "--json", "-p", "alpha=21", "-p", "name=world", "params.ipynb")
+    assert r.returncode == 0, r.stderr
+    job = json.loads(r.stdout)
+    assert job["kind"] == "notebook"
+    assert job["parameters"] == {"alpha": 21, "name": "world"}
+    job = server.wait_final(job["id"])
+    assert job["status"] == "completed", jj(server, "logs", job["id"]).stdout
+    executed = nbformat.read(server.root / job["outputs"][0], as_version=4)
+    printed = "".join(o.get("text", "") for c in executed.cells for o in c.get("outputs", []))
+    assert "result 42 world int" in printed
+
+
+def test_path_outside_the_root_is_refused_before_anything_is_sent(server):
+    outside = server.base / "outside.py"
+    outside.write_text("print('no')\n")
+    before = len(server.api("GET", "jobs?limit=1000")["jobs"])
+    r = jj(server, "submit", str(outside))
+    assert r.returncode == 1
+    assert "outside the Jupyter server's root directory" in r.stderr
+    r = jj(server, "submit", "../outside.py")
+    assert r.returncode == 1
+    assert "outside" in r.stderr
+    assert len(server.api("GET", "jobs?limit=1000")["jobs"]) == before
+
+
+def test_bad_input_shows_the_server_message(server):
+    r = jj(server, "submit", "--memory", "lots", "train.py")
+    assert r.returncode == 1
+    assert "is not a size" in r.stderr
+    r = jj(server, "submit", "missing.py")
+    assert r.returncode == 1
+    assert "missing.py" in r.stderr
+    assert "Traceback" not in r.stderr
+
+
+def test_submit_without_path_or_command_is_a_usage_error(server):
+    r = jj(server, "submit")
+    assert r.returncode == 2
+    assert "give a PATH" in r.stderr
+    r = jj(server, "list", "--", "x")
+    assert r.returncode == 2
+
+
+# ------------------------------------------------------------------- list / show / logs
+
+
+def test_list_shows_a_table_and_filters_by_status(server):
+    ok = submit_id(server, "train.py")
+    bad = submit_id(server, "--env", "EXIT_CODE=4", "train.py")
+    server.wait_final(ok), server.wait_final(bad)
+    r = jj(server, "list")
+    assert r.returncode == 0
+    assert r.stdout.splitlines()[0].split()[:3] == ["ID", "NAME", "STATUS"]
+    assert ok[:8] in r.stdout and bad[:8] in r.stdout
+    r = jj(server, "list", "--status", "failed", "--json")
+    jobs = json.loads(r.stdout)
+    assert bad in [j["id"] for j in jobs]
+    assert {j["status"] for j in jobs} == {"failed"}
+    r = jj(server, "list", "-n", "1", "--json")
+    assert len(json.loads(r.stdout)) == 1
+
+
+def test_show_accepts_a_unique_id_prefix(server):
+    job_id = submit_id(server, "--env", "EXIT_CODE=5", "train.py", "x")
+    server.wait_final(job_id)
+    r = jj(server, "show", job_id[:8])
+    assert r.returncode == 0, r.stderr
+    assert "id:" in r.stdout and job_id in r.stdout
+    assert "exit code:" in r.stdout and "5" in r.stdout
+    r = jj(server, "show", "--json", job_id[:6])
+    assert json.loads(r.stdout)["args"] == ["x"]
+    r = jj(server, "show", "zzzz")
+    assert r.returncode == 1
+    assert "no job 'zzzz'" in r.stderr
+
+
+def test_logs_prints_the_whole_log(server):
+    job_id = submit_id(server, "train.py", "a")
+    server.wait_final(job_id)
+    r = jj(server, "logs", job_id)
+    assert r.returncode == 0
+    assert r.stdout.startswith("args ['a']\n")
+
+
+@pytest.mark.parametrize("transport", ["websocket", "poll"])
+def test_logs_follow_streams_while_the_job_runs(server, transport):
+    release = server.base / f"release-{transport}"
+    job_id = submit_id(server, "block.py", str(release))
+    env = dict(server.env)
+    if transport == "poll":
+        env["JUPYTER_JOBS_FOLLOW"] = "poll"
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_jobs.cli", "logs", "-f", job_id[:8]],
+        cwd=server.root, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout.readline() == "started\n"  # arrives while the job still waits
+        assert proc.poll() is None
+        assert server.api("GET", f"jobs/{job_id}")["status"] == "running"
+        release.touch()
+        rest, err = proc.communicate(timeout=120)
+    finally:
+        release.touch()
+        proc.kill()
+    assert proc.returncode == 0, err
+    assert rest == "released\n"
+
+
+# --------------------------------------------------------------- cancel / rerun / rm
+
+
+def test_cancel_stops_a_running_job(server):
+    job_id = submit_id(server, "block.py", str(server.base / "never"))
+    r = jj(server, "cancel", job_id[:8])
+    assert r.returncode == 0, r.stderr
+    assert server.wait_final(job_id)["status"] == "cancelled"
+    r = jj(server, "cancel", job_id)
+    assert r.returncode == 0
+    assert "already cancelled" in r.stdout
+
+
+def test_rerun_runs_the_same_job_again_as_a_new_job(server):
+    job_id = submit_id(server, "--env", "EXIT_CODE=6", "train.py", "again")
+    server.wait_final(job_id)
+    r = jj(server, "rerun", "-q", "--wait", job_id[:8])
+    assert r.returncode == 6, r.stderr
+    new_id = r.stdout.strip()
+    new = json.loads(jj(server, "show", "--json", new_id).stdout)
+    assert new["id"] != job_id
+    assert new["args"] == ["again"] and new["exit_code"] == 6
+
+
+def test_rm_deletes_a_finished_job_and_refuses_an_active_one(server):
+    release = server.base / "release-rm"
+    active = submit_id(server, "block.py", str(release))
+    r = jj(server, "rm", active)
+    assert r.returncode == 1
+    assert "cancel it first" in r.stderr
+    release.touch()
+    server.wait_final(active)
+    r = jj(server, "rm", active[:8])
+    assert r.returncode == 0, r.stderr
+    assert jj(server, "show", active).returncode == 1
+
+
+def test_backends_lists_the_local_backend_as_default(server):
+    r = jj(server, "backends")
+    assert r.returncode == 0, r.stderr
+    assert any(line.startswith("local *") for line in r.stdout.splitlines())
+    data = json.loads(jj(server, "backends", "--json").stdout)
+    assert data["default_backend"] == "local"
+
+
+def test_kernelspec_is_handed_to_the_kernels_module(server):
+    r = jj(server, "kernelspec", "--help")
+    try:
+        import jupyter_jobs.kernels.cli  # noqa: F401
+    except ModuleNotFoundError:
+        assert r.returncode == 2
+        assert "kernelspec" in r.stderr and "not available" in r.stderr
+    else:
+        assert "usage" in (r.stdout + r.stderr).lower()
+
+
+@pytest.mark.skipif(shutil.which("jupyter-jobs") is None, reason="package not installed")
+def test_jupyter_jobs_subcommand_runs_the_cli(server):
+    r = subprocess.run(
+        ["jupyter", "jobs", "list", "--json"], cwd=server.root, env=server.env,
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr
+    assert isinstance(json.loads(r.stdout), list)
