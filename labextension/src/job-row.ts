@@ -1,0 +1,179 @@
+/**
+ * One row of the Jobs list: status icon and colour, name, backend/profile, elapsed time, progress,
+ * queue reason or exit code, and the row actions.
+ */
+import { TranslationBundle } from '@jupyterlab/translation';
+import {
+  closeIcon,
+  LabIcon,
+  listIcon,
+  notebookIcon,
+  refreshIcon,
+  stopIcon
+} from '@jupyterlab/ui-components';
+
+import { h } from './dom';
+import { elapsedSeconds, formatDuration } from './format';
+import { IJob, isFinal } from './tokens';
+
+export type RowAction = 'log' | 'cancel' | 'rerun' | 'delete' | 'output';
+
+export function statusLabel(trans: TranslationBundle, status: string): string {
+  const labels: Record<string, string> = {
+    pending: trans.__('Pending'),
+    queued: trans.__('Queued'),
+    running: trans.__('Running'),
+    cancelling: trans.__('Cancelling'),
+    completed: trans.__('Completed'),
+    failed: trans.__('Failed'),
+    cancelled: trans.__('Cancelled'),
+    lost: trans.__('Lost')
+  };
+  return labels[status] ?? status;
+}
+
+/** The line under the name: what a user wants to know in this state. */
+export function detailText(trans: TranslationBundle, job: IJob): string {
+  switch (job.status) {
+    case 'queued':
+    case 'pending':
+      return job.reason
+        ? trans.__('waiting: %1', job.reason)
+        : statusLabel(trans, job.status).toLowerCase();
+    case 'running':
+    case 'cancelling':
+      return job.progress?.message ?? (job.host ? trans.__('on %1', job.host) : '');
+    case 'completed':
+      return trans.__('exit code %1', job.exit_code ?? 0);
+    case 'failed':
+      return job.reason ??
+        (job.exit_code !== null ? trans.__('exit code %1', job.exit_code) : trans.__('failed'));
+    case 'cancelled':
+      return job.reason ?? trans.__('cancelled');
+    default:
+      return job.reason ?? '';
+  }
+}
+
+/** The executed notebook or other output to open, if any. */
+export function primaryOutput(job: IJob): string | null {
+  return job.outputs.find(p => p.endsWith('.ipynb')) ?? job.outputs[0] ?? null;
+}
+
+function actionButton(
+  action: RowAction,
+  icon: LabIcon,
+  title: string,
+  hidden = false
+): HTMLButtonElement {
+  const button = h('button', {
+    class: 'jp-JobsRow-action jp-Button jp-mod-minimal',
+    'data-action': action,
+    title,
+    'aria-label': title,
+    type: 'button',
+    hidden
+  });
+  button.appendChild(icon.element({ tag: 'span' }));
+  return button;
+}
+
+export class JobRow {
+  constructor(private _trans: TranslationBundle) {
+    const trans = _trans;
+    this.node = h('div', { class: 'jp-JobsRow', role: 'listitem', tabindex: 0 });
+    this._icon = h('span', { class: 'jp-JobsRow-status', 'aria-hidden': 'true' });
+    this._name = h('span', { class: 'jp-JobsRow-name' });
+    this._elapsed = h('span', { class: 'jp-JobsRow-elapsed' });
+    this._where = h('span', { class: 'jp-JobsRow-where' });
+    this._detail = h('span', { class: 'jp-JobsRow-detail' });
+    this._progressBar = h('div', { class: 'jp-JobsRow-progressBar' });
+    this._progress = h(
+      'div',
+      { class: 'jp-JobsRow-progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100 },
+      this._progressBar
+    );
+    this._buttons = {
+      log: actionButton('log', listIcon, trans.__('Show log')),
+      output: actionButton('output', notebookIcon, trans.__('Open output')),
+      cancel: actionButton('cancel', stopIcon, trans.__('Cancel')),
+      rerun: actionButton('rerun', refreshIcon, trans.__('Rerun')),
+      delete: actionButton('delete', closeIcon, trans.__('Delete'))
+    };
+    const actions = h(
+      'span',
+      { class: 'jp-JobsRow-actions' },
+      this._buttons.log,
+      this._buttons.output,
+      this._buttons.cancel,
+      this._buttons.rerun,
+      this._buttons.delete
+    );
+    this.node.append(
+      h('div', { class: 'jp-JobsRow-line' }, this._icon, this._name, this._elapsed, actions),
+      h('div', { class: 'jp-JobsRow-line jp-JobsRow-sub' }, this._where, this._detail),
+      this._progress
+    );
+  }
+
+  readonly node: HTMLDivElement;
+  job: IJob | null = null;
+
+  update(job: IJob, now: number = Date.now()): void {
+    const trans = this._trans;
+    const changed = job !== this.job;
+    this.job = job;
+    if (changed) {
+      this.node.dataset.id = job.id;
+      this.node.dataset.status = job.status;
+      this._icon.dataset.status = job.status;
+      this._icon.title = statusLabel(trans, job.status);
+      this._name.textContent = job.name;
+      this._name.title = job.path ?? job.name;
+      this._where.textContent = job.profile ? `${job.backend} · ${job.profile}` : job.backend;
+      const detail = detailText(trans, job);
+      this._detail.textContent = detail ? `· ${detail}` : '';
+      this._detail.title = detail;
+      const fraction = job.progress?.fraction;
+      const showProgress = typeof fraction === 'number' && !isFinal(job.status);
+      this._progress.hidden = !showProgress;
+      if (showProgress) {
+        const pct = Math.round(Math.min(1, Math.max(0, fraction as number)) * 100);
+        this._progressBar.style.width = `${pct}%`;
+        this._progress.setAttribute('aria-valuenow', String(pct));
+        this._progress.title = job.progress?.message
+          ? `${pct}% — ${job.progress.message}`
+          : `${pct}%`;
+      }
+      const final = isFinal(job.status);
+      this._buttons.cancel.hidden = final || job.status === 'cancelling';
+      this._buttons.rerun.hidden = !final || job.kind === 'kernel';
+      this._buttons.delete.hidden = !final;
+      this._buttons.output.hidden = !primaryOutput(job);
+      this.node.setAttribute(
+        'aria-label',
+        `${job.name}, ${statusLabel(trans, job.status)}${detail ? ', ' + detail : ''}`
+      );
+    }
+    this.tick(now);
+  }
+
+  /** Refresh the elapsed time (called every second for running rows). */
+  tick(now: number = Date.now()): void {
+    const job = this.job;
+    if (!job) {
+      return;
+    }
+    const seconds = elapsedSeconds(job, now);
+    this._elapsed.textContent = seconds === null ? '' : formatDuration(seconds);
+  }
+
+  private _icon: HTMLElement;
+  private _name: HTMLElement;
+  private _elapsed: HTMLElement;
+  private _where: HTMLElement;
+  private _detail: HTMLElement;
+  private _progress: HTMLElement;
+  private _progressBar: HTMLElement;
+  private _buttons: Record<RowAction, HTMLButtonElement>;
+}

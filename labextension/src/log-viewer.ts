@@ -1,0 +1,496 @@
+/**
+ * The log viewer (main area): a header with what ran where, progress and a usage chart, and the
+ * log itself — tail first, followed live over the log websocket, earlier parts on demand.
+ */
+import { Clipboard } from '@jupyterlab/apputils';
+import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import { Message } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
+
+import { collapseCarriageReturns, IAnsiState, initialAnsiState, parseAnsi, renderAnsi } from './ansi';
+import { h } from './dom';
+import {
+  elapsedSeconds,
+  formatBytes,
+  formatCommand,
+  formatDuration,
+  formatResources,
+  formatTime
+} from './format';
+import { detailText, statusLabel } from './job-row';
+import { JobsModel } from './model';
+import { IJob, isFinal } from './tokens';
+import { UsageChart } from './usage-chart';
+
+/** How much of the end of the log to show first. */
+export const TAIL_BYTES = 256 * 1024;
+/** How much "Load earlier" adds each time. */
+export const EARLIER_BYTES = 256 * 1024;
+/** Above this much rendered text, the oldest chunks are dropped (they can be loaded again). */
+export const MAX_RENDERED_BYTES = 4 * 1024 * 1024;
+
+const USAGE_REFRESH_MS = 10000;
+
+/** The first byte after the first newline in `bytes` (0 when there is none). */
+export function afterFirstNewline(bytes: Uint8Array): number {
+  const i = bytes.indexOf(0x0a);
+  return i < 0 ? 0 : i + 1;
+}
+
+export namespace LogViewer {
+  export interface IOptions {
+    jobId: string;
+    model: JobsModel;
+    translator?: ITranslator;
+    /** Bytes to show first (tests use small numbers). */
+    tailBytes?: number;
+  }
+}
+
+export class LogViewer extends Widget {
+  constructor(options: LogViewer.IOptions) {
+    super();
+    this.jobId = options.jobId;
+    this._model = options.model;
+    this._trans = (options.translator ?? nullTranslator).load('jupyter_jobs');
+    this._tailBytes = options.tailBytes ?? TAIL_BYTES;
+    this.addClass('jp-JobsLogViewer');
+    this.addClass('jp-mod-following');
+    this.id = `jp-jobs-log-${this.jobId}`;
+    const trans = this._trans;
+
+    this._title = h('h2', { class: 'jp-JobsLog-title' });
+    this._status = h('span', { class: 'jp-JobsLog-status' });
+    this._facts = h('dl', { class: 'jp-JobsLog-facts' });
+    this._progressBar = h('div', { class: 'jp-JobsRow-progressBar' });
+    this._progressText = h('span', { class: 'jp-JobsLog-progressText' });
+    this._progress = h(
+      'div',
+      { class: 'jp-JobsLog-progress' },
+      h('div', { class: 'jp-JobsRow-progress' }, this._progressBar),
+      this._progressText
+    );
+    this._usage = new UsageChart(trans);
+    this._header = h(
+      'div',
+      { class: 'jp-JobsLog-header' },
+      h('div', { class: 'jp-JobsLog-titleLine' }, this._status, this._title),
+      h('div', { class: 'jp-JobsLog-headerBody' }, this._facts, this._usage.node),
+      this._progress
+    );
+    this._earlier = h(
+      'button',
+      { class: 'jp-JobsLog-earlier jp-mod-styled', type: 'button', hidden: true },
+      trans.__('Load earlier output')
+    );
+    this._earlier.addEventListener('click', () => void this.loadEarlier());
+    this._text = h('pre', { class: 'jp-JobsLog-text', 'aria-live': 'off' });
+    this._empty = h('div', { class: 'jp-JobsLog-empty' }, trans.__('No output yet.'));
+    this._scroller = h('div', { class: 'jp-JobsLog-scroller' }, this._earlier, this._text, this._empty);
+    this._scroller.addEventListener('scroll', this._onScroll, { passive: true });
+    this.node.append(this._header, this._scroller);
+
+    this._model.jobChanged.connect((_, job) => {
+      if (job.id === this.jobId) {
+        this._setJob(job);
+      }
+    }, this);
+  }
+
+  readonly jobId: string;
+
+  get job(): IJob | null {
+    return this._job;
+  }
+
+  /** Auto-scroll to the newest output; turned off when the user scrolls up. */
+  get follow(): boolean {
+    return this._follow;
+  }
+
+  set follow(value: boolean) {
+    if (value === this._follow) {
+      return;
+    }
+    this._follow = value;
+    this.toggleClass('jp-mod-following', value);
+    this._followChanged?.(value);
+    if (value) {
+      this._scrollToEnd();
+    }
+  }
+
+  /** Called when `follow` changes (the toolbar's toggle listens). */
+  onFollowChanged(callback: (value: boolean) => void): void {
+    this._followChanged = callback;
+  }
+
+  /** Byte offset of the first rendered byte; 0 when the log is shown from its start. */
+  get startOffset(): number {
+    return this._start;
+  }
+
+  /** Byte offset after the last rendered byte. */
+  get endOffset(): number {
+    return this._next;
+  }
+
+  /** The rendered log text. */
+  get text(): string {
+    return this._text.textContent ?? '';
+  }
+
+  /** Resolves when the first part of the log is shown (or there is none). */
+  get ready(): Promise<void> {
+    return this._ready;
+  }
+
+  async start(): Promise<void> {
+    const client = this._model.client;
+    try {
+      const job = this._model.get(this.jobId) ?? (await client.getJob(this.jobId));
+      this._setJob(job);
+      const probe = await client.log(this.jobId, 0, 0);
+      let start = 0;
+      if (probe.size > this._tailBytes) {
+        start = probe.size - this._tailBytes;
+        const head = await client.log(this.jobId, start, 4096);
+        start += afterFirstNewline(head.bytes);
+      }
+      this._start = start;
+      this._next = start;
+      this._earlier.hidden = start === 0;
+      this._connect();
+      void this._refreshUsage();
+    } catch (error) {
+      this._showError(String((error as Error).message ?? error));
+      this._resolveReady();
+    }
+  }
+
+  /** Prepend up to `EARLIER_BYTES` before what is shown. */
+  async loadEarlier(): Promise<void> {
+    if (this._start === 0 || this._loadingEarlier) {
+      return;
+    }
+    this._loadingEarlier = true;
+    try {
+      const from = Math.max(0, this._start - EARLIER_BYTES);
+      const chunk = await this._model.client.log(this.jobId, from, this._start - from);
+      const cut = from > 0 ? afterFirstNewline(chunk.bytes) : 0;
+      const text = new TextDecoder().decode(chunk.bytes.subarray(cut));
+      const element = this._chunkElement(text, initialAnsiState(), from + cut, this._start);
+      const before = this._scroller.scrollHeight;
+      this._text.insertBefore(element, this._text.firstChild);
+      this._scroller.scrollTop += this._scroller.scrollHeight - before;
+      this._start = from + cut;
+      this._renderedBytes += this._start - from;
+      this._earlier.hidden = this._start === 0;
+      this._empty.hidden = true;
+    } finally {
+      this._loadingEarlier = false;
+    }
+  }
+
+  async copy(): Promise<void> {
+    Clipboard.copyToSystem(this.text);
+  }
+
+  /** Download the whole log (read in chunks) as a text file. */
+  async download(): Promise<void> {
+    const client = this._model.client;
+    const parts: Uint8Array[] = [];
+    let offset = 0;
+    for (;;) {
+      const chunk = await client.log(this.jobId, offset, 4 * 1024 * 1024);
+      if (chunk.bytes.length === 0) {
+        break;
+      }
+      parts.push(chunk.bytes);
+      offset = chunk.nextOffset;
+      if (offset >= chunk.size) {
+        break;
+      }
+    }
+    const blob = new Blob(parts as BlobPart[], { type: 'text/plain' });
+    const url = URL.createObjectURL(blob);
+    const a = h('a', { href: url, download: `${this._job?.name ?? this.jobId}.log` });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+    setTimeout(() => URL.revokeObjectURL(url), 10000);
+  }
+
+  dispose(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    this._closeSocket();
+    window.clearTimeout(this._reconnectTimer);
+    window.clearTimeout(this._usageTimer);
+    window.clearInterval(this._ticker);
+    super.dispose();
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    if (this._follow) {
+      this._scrollToEnd();
+    }
+  }
+
+  private _connect(): void {
+    if (this.isDisposed) {
+      return;
+    }
+    const socket = new WebSocket(this._model.client.followURL(this.jobId, this._next));
+    this._socket = socket;
+    socket.onmessage = event => this._onMessage(event.data);
+    socket.onclose = () => {
+      this._socket = null;
+      if (this.isDisposed || this._ended) {
+        return;
+      }
+      // the server went away: reconnect from where we are; the contract repeats nothing
+      this._reconnectDelay = Math.min(this._reconnectDelay * 2, 30000);
+      this._reconnectTimer = window.setTimeout(() => this._connect(), this._reconnectDelay);
+    };
+    socket.onopen = () => {
+      this._reconnectDelay = 500;
+      if (this._next === this._start) {
+        // nothing may come for a while (an empty log): the viewer is ready all the same
+        window.setTimeout(() => this._resolveReady(), 300);
+      }
+    };
+  }
+
+  private _closeSocket(): void {
+    const socket = this._socket;
+    if (socket) {
+      this._socket = null;
+      socket.onclose = null;
+      socket.onmessage = null;
+      socket.close();
+    }
+  }
+
+  private _onMessage(raw: string): void {
+    let msg: { type: string; offset?: number; next_offset?: number; data?: string; status?: string; message?: string };
+    try {
+      msg = JSON.parse(raw);
+    } catch {
+      return;
+    }
+    if (msg.type === 'data' && typeof msg.data === 'string') {
+      const offset = msg.offset ?? this._next;
+      const next = msg.next_offset ?? this._next;
+      if (next <= this._next) {
+        return; // already shown
+      }
+      this._append(msg.data, offset, next);
+      this._next = next;
+    } else if (msg.type === 'end') {
+      this._ended = true;
+      if (typeof msg.next_offset === 'number') {
+        this._next = Math.max(this._next, msg.next_offset);
+      }
+      this.addClass('jp-mod-ended');
+      this._resolveReady();
+      void this._refreshUsage();
+      // the final status may be newer than the model's (e.g. the events stream lags)
+      void this._model.client
+        .getJob(this.jobId)
+        .then(job => this._setJob(job))
+        .catch(() => undefined);
+    } else if (msg.type === 'error') {
+      this._showError(msg.message ?? this._trans.__('log error'));
+    }
+  }
+
+  private _append(text: string, offset: number, next: number): void {
+    const element = this._chunkElement(text, this._ansi, offset, next);
+    this._text.appendChild(element);
+    this._renderedBytes += next - offset;
+    this._empty.hidden = true;
+    this._trim();
+    this._resolveReady();
+    if (this._follow) {
+      this._scrollToEnd();
+    }
+  }
+
+  /** Drop the oldest chunks past `MAX_RENDERED_BYTES` so a chatty job never freezes the page. */
+  private _trim(): void {
+    while (this._renderedBytes > MAX_RENDERED_BYTES && this._text.childElementCount > 1) {
+      const first = this._text.firstElementChild as HTMLElement;
+      const from = Number(first.dataset.offset);
+      const to = Number(first.dataset.next);
+      first.remove();
+      this._renderedBytes -= to - from;
+      this._start = to;
+      this._earlier.hidden = false;
+    }
+  }
+
+  private _chunkElement(text: string, state: IAnsiState, offset: number, next: number): HTMLElement {
+    const span = h('span', { class: 'jp-JobsLog-chunk', 'data-offset': offset, 'data-next': next });
+    span.appendChild(renderAnsi(parseAnsi(collapseCarriageReturns(text), state)));
+    return span;
+  }
+
+  private _onScroll = (): void => {
+    const el = this._scroller;
+    const atEnd = el.scrollHeight - el.scrollTop - el.clientHeight < 24;
+    if (this._programmaticScroll) {
+      this._programmaticScroll = false;
+      return;
+    }
+    this.follow = atEnd;
+  };
+
+  private _scrollToEnd(): void {
+    const el = this._scroller;
+    if (el.scrollTop + el.clientHeight < el.scrollHeight) {
+      this._programmaticScroll = true;
+      el.scrollTop = el.scrollHeight;
+    }
+  }
+
+  private _showError(message: string): void {
+    this._empty.hidden = false;
+    this._empty.textContent = message;
+    this._empty.classList.add('jp-mod-error');
+  }
+
+  private async _refreshUsage(): Promise<void> {
+    window.clearTimeout(this._usageTimer);
+    if (this.isDisposed) {
+      return;
+    }
+    try {
+      this._usage.update(await this._model.client.usage(this.jobId));
+    } catch {
+      // no usage (an engine without the runner): the chart stays hidden
+    }
+    if (this._job && !isFinal(this._job.status)) {
+      this._usageTimer = window.setTimeout(() => {
+        if (this.isVisible) {
+          void this._refreshUsage();
+        } else {
+          this._usageTimer = window.setTimeout(() => void this._refreshUsage(), USAGE_REFRESH_MS);
+        }
+      }, USAGE_REFRESH_MS);
+    }
+  }
+
+  private _setJob(job: IJob): void {
+    const trans = this._trans;
+    const wasFinal = this._job ? isFinal(this._job.status) : false;
+    this._job = job;
+    this.title.label = job.name;
+    this.title.caption = trans.__('Log of %1 (%2)', job.name, statusLabel(trans, job.status));
+    this._title.textContent = job.name;
+    this._status.textContent = statusLabel(trans, job.status);
+    this._status.dataset.status = job.status;
+    this.node.dataset.status = job.status;
+
+    const facts: [string, string][] = [
+      [trans.__('Command'), formatCommand(job.command.length ? job.command : [job.path ?? ''])],
+      [trans.__('Backend'), job.profile ? `${job.backend} · ${job.profile}` : job.backend],
+      [trans.__('Resources'), formatResources(job.resources) || trans.__('profile defaults')],
+      [trans.__('Host'), job.host ?? '—'],
+      [trans.__('Submitted'), formatTime(job.created_at)],
+      [trans.__('Started'), formatTime(job.started_at)],
+      [trans.__('Finished'), formatTime(job.finished_at)]
+    ];
+    const elapsed = elapsedSeconds(job);
+    if (elapsed !== null) {
+      facts.push([trans.__('Elapsed'), formatDuration(elapsed)]);
+    }
+    if (job.exit_code !== null && job.exit_code !== undefined) {
+      facts.push([trans.__('Exit code'), String(job.exit_code)]);
+    }
+    const detail = detailText(trans, job);
+    if (job.reason || job.status === 'queued') {
+      facts.push([trans.__('Reason'), job.reason ?? detail]);
+    }
+    if (job.expected_start && job.status === 'queued') {
+      facts.push([trans.__('Expected start'), formatTime(job.expected_start)]);
+    }
+    if (job.backend_ref) {
+      facts.push([trans.__('Engine id'), job.backend_ref]);
+    }
+    facts.push([trans.__('Log size'), formatBytes(job.log_size ?? 0)]);
+    this._facts.textContent = '';
+    for (const [key, value] of facts) {
+      this._facts.append(
+        h('dt', {}, key),
+        h('dd', { 'data-fact': key.toLowerCase().replace(/\s+/g, '-') }, value)
+      );
+    }
+    const fraction = job.progress?.fraction;
+    const hasProgress = typeof fraction === 'number' || !!job.progress?.message;
+    this._progress.hidden = !hasProgress;
+    if (hasProgress) {
+      const pct = typeof fraction === 'number' ? Math.round(Math.min(1, Math.max(0, fraction)) * 100) : 0;
+      this._progressBar.style.width = `${pct}%`;
+      this._progressText.textContent =
+        (typeof fraction === 'number' ? `${pct}%` : '') +
+        (job.progress?.message ? ` ${job.progress.message}` : '');
+    }
+    this._updateTicker();
+    if (!wasFinal && isFinal(job.status)) {
+      void this._refreshUsage();
+    }
+  }
+
+  /** The "Elapsed" fact ticks every second while the job runs. */
+  private _updateTicker(): void {
+    const running = this._job && this._job.started_at && !this._job.finished_at;
+    if (running && !this._ticker) {
+      this._ticker = window.setInterval(() => {
+        const dd = this._facts.querySelector('[data-fact="elapsed"]');
+        const seconds = this._job ? elapsedSeconds(this._job) : null;
+        if (dd && seconds !== null) {
+          dd.textContent = formatDuration(seconds);
+        }
+      }, 1000);
+    } else if (!running && this._ticker) {
+      window.clearInterval(this._ticker);
+      this._ticker = 0;
+    }
+  }
+
+  private _model: JobsModel;
+  private _trans: TranslationBundle;
+  private _tailBytes: number;
+  private _job: IJob | null = null;
+  private _title: HTMLElement;
+  private _status: HTMLElement;
+  private _facts: HTMLElement;
+  private _progress: HTMLElement;
+  private _progressBar: HTMLElement;
+  private _progressText: HTMLElement;
+  private _usage: UsageChart;
+  private _header: HTMLElement;
+  private _earlier: HTMLButtonElement;
+  private _text: HTMLElement;
+  private _empty: HTMLElement;
+  private _scroller: HTMLElement;
+  private _socket: WebSocket | null = null;
+  private _ansi: IAnsiState = initialAnsiState();
+  private _start = 0;
+  private _next = 0;
+  private _renderedBytes = 0;
+  private _ended = false;
+  private _follow = true;
+  private _followChanged: ((value: boolean) => void) | null = null;
+  private _programmaticScroll = false;
+  private _loadingEarlier = false;
+  private _reconnectDelay = 500;
+  private _reconnectTimer = 0;
+  private _usageTimer = 0;
+  private _ticker = 0;
+  private _resolveReady!: () => void;
+  private _ready = new Promise<void>(resolve => (this._resolveReady = resolve));
+}

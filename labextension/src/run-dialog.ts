@@ -1,0 +1,104 @@
+/**
+ * Open the "Run as Background Job" dialog for a file and submit the job.
+ */
+import { Dialog } from '@jupyterlab/apputils';
+import type { Contents } from '@jupyterlab/services';
+import type { IStateDB } from '@jupyterlab/statedb';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
+import type { ReadonlyPartialJSONObject } from '@lumino/coreutils';
+
+import { IRunChoices, RunJobForm, SubmitDialog } from './dialog';
+import { basename, extname } from './format';
+import { JobsModel } from './model';
+import { IParameter, readParameters } from './parameters';
+import { IJob } from './tokens';
+
+export interface IRunDialogDeps {
+  model: JobsModel;
+  contents: Contents.IManager;
+  translator?: ITranslator;
+  state?: IStateDB | null;
+  /** Settings: the default backend and profile. */
+  defaults?: () => { backend?: string; profile?: string };
+}
+
+const STATE_PREFIX = 'jupyter-jobs:last-run:';
+/** Used when there is no state database (tests). */
+const memory = new Map<string, IRunChoices>();
+
+export async function loadChoices(
+  state: IStateDB | null | undefined,
+  path: string
+): Promise<IRunChoices | null> {
+  if (state) {
+    try {
+      const value = await state.fetch(STATE_PREFIX + path);
+      return (value as IRunChoices | undefined) ?? null;
+    } catch {
+      return null;
+    }
+  }
+  return memory.get(path) ?? null;
+}
+
+export async function saveChoices(
+  state: IStateDB | null | undefined,
+  path: string,
+  choices: IRunChoices
+): Promise<void> {
+  if (state) {
+    await state.save(STATE_PREFIX + path, choices as unknown as ReadonlyPartialJSONObject);
+  } else {
+    memory.set(path, choices);
+  }
+}
+
+/**
+ * Show the dialog for `path`; resolves with the submitted job, or null when cancelled.
+ */
+export async function runAsBackgroundJob(path: string, deps: IRunDialogDeps): Promise<IJob | null> {
+  const trans = (deps.translator ?? nullTranslator).load('jupyter_jobs');
+  const [backends, remembered, parameters] = await Promise.all([
+    deps.model.client.backends(),
+    loadChoices(deps.state, path),
+    extname(path) === '.ipynb' ? notebookParameters(deps.contents, path) : Promise.resolve([])
+  ]);
+  const defaults = deps.defaults?.() ?? {};
+  const form = new RunJobForm({
+    path,
+    backends,
+    parameters,
+    remembered,
+    defaultBackend: defaults.backend,
+    defaultProfile: defaults.profile,
+    translator: deps.translator
+  });
+  const dialog = new SubmitDialog(
+    {
+      title: trans.__('Run “%1” as a background job', basename(path)),
+      body: form,
+      buttons: [
+        Dialog.cancelButton({ label: trans.__('Cancel') }),
+        Dialog.okButton({ label: trans.__('Run') })
+      ],
+      focusNodeSelector: 'input[name="name"]'
+    },
+    form,
+    request => deps.model.submit(request)
+  );
+  const result = await dialog.launch();
+  if (!result.button.accept || !dialog.job) {
+    return null;
+  }
+  await saveChoices(deps.state, path, form.getChoices());
+  return dialog.job;
+}
+
+async function notebookParameters(contents: Contents.IManager, path: string): Promise<IParameter[]> {
+  try {
+    const model = await contents.get(path, { content: true, type: 'notebook' });
+    return readParameters(model.content);
+  } catch {
+    return [];
+  }
+}
