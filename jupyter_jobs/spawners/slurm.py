@@ -415,8 +415,10 @@ class SlurmSpawner(Spawner):
 
     async def sacct(self, refs: list[str]) -> dict[str, state.SlurmRecord]:
         """One call for the final records of jobs that left ``squeue`` (when accounting runs)."""
+        if not refs:
+            return {}
         mode = await self.accounting_mode()
-        if mode == "none" or not refs:
+        if mode == "none":
             return {}
         argv = [
             "sacct",
@@ -452,8 +454,8 @@ class SlurmSpawner(Spawner):
     def _files_update(self, job: Job, update: JobUpdate) -> JobUpdate:
         """Add what the runner wrote (host, progress, log size) to a running job's update."""
         status = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS)) or {}
-        if status.get("host"):
-            update.host = status["host"]
+        if status.get("host") and not update.host:
+            update.host = status["host"]  # SLURM's node name wins: it is what squeue shows
         progress = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.PROGRESS))
         if isinstance(progress, dict) and "fraction" in progress:
             update.progress = {
@@ -470,12 +472,7 @@ class SlurmSpawner(Spawner):
         by_ref = {job.backend_ref: job for job in jobs if job.backend_ref}
         if not by_ref:
             return {}
-        cache = self._squeue_cache
-        if cache and time.monotonic() - cache[0] < 0.5:
-            rows = cache[1]  # re-attaching many jobs at start: one squeue for all of them
-        else:
-            rows = await self.squeue()
-        return await self._updates(by_ref, rows)
+        return await self._updates(by_ref, await self.squeue())
 
     async def _updates(
         self, by_ref: dict[str, Job], rows: dict[str, state.SlurmRecord]
@@ -552,7 +549,15 @@ class SlurmSpawner(Spawner):
             return ""
 
     async def reattach(self, job: Job) -> JobUpdate | None:
-        return (await self.poll([job])).get(job.id)
+        """Called for each active job at start: one ``squeue`` serves all of them."""
+        if not job.backend_ref:
+            return None
+        cache = self._squeue_cache
+        if cache is None or time.monotonic() - cache[0] > 2.0:
+            await self.squeue()
+            cache = self._squeue_cache
+        assert cache is not None
+        return (await self._updates({job.backend_ref: job}, cache[1])).get(job.id)
 
     # ------------------------------------------------------------------ cancel and signals
 
@@ -585,6 +590,7 @@ class SlurmSpawner(Spawner):
         if not ref or not await self._owned(ref):
             raise BadRequest(f"SLURM job {ref} is not running")
         name = _signal.Signals(signum).name.removeprefix("SIG")
+        job.state["cancel_requested"] = True  # the runner stops the whole job on these signals
         rc, _out, err = await self.run(
             ["scancel", "--batch", f"--signal={name}", f"--user={self.slurm_user}", ref]
         )

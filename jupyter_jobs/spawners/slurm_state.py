@@ -122,6 +122,7 @@ def parse_sacct(text: str) -> dict[str, SlurmRecord]:
         if len(parts) < 7 or not parts[0] or "." in parts[0]:
             continue
         job_id, state, exit_code, nodes, start, end, user = parts[:7]
+        user = user.split("(", 1)[0]  # sacct -c prints "name(uid)"
         code, sig = _exit_code(exit_code)
         out[job_id] = SlurmRecord(
             job_id=job_id,
@@ -222,7 +223,7 @@ def final_update(
             update.finished_at = parse_time(status["finished_at"])
     slurm_state = rec.state if rec else ""
     if rec is not None:
-        update.host = update.host or rec.nodes or None
+        update.host = rec.nodes or update.host  # the node as SLURM names it
         update.finished_at = update.finished_at or slurm_time(rec.end)
     if slurm_state in PENDING_STATES or slurm_state in RUNNING_STATES:
         return None
