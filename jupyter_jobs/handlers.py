@@ -156,6 +156,11 @@ class RerunHandler(JobsHandler):
 class LogHandler(JobsHandler):
     MAX_CHUNK = 4 << 20
 
+    def finish(self, *args, **kwargs):
+        # APIHandler.finish forces application/json; the log is text/plain
+        self.update_api_activity()
+        return super(APIHandler, self).finish(*args, **kwargs)
+
     @web.authenticated
     @authorized
     @json_errors

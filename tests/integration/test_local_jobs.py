@@ -251,6 +251,7 @@ async def test_log_by_offset_and_usage(jobs_api, jp_root_dir):
     r = await jobs_api.request("GET", f"jobs/{job['id']}/log", offset="5", limit="10")
     assert r.body == b"5678901234"
     assert r.headers["X-Log-Size"] == "31"
+    assert r.headers["Content-Type"].startswith("text/plain")
     r = await jobs_api.request("GET", f"jobs/{job['id']}/usage")
     samples = json.loads(r.body)["samples"]
     assert samples and {"t", "cpu_percent", "rss_bytes"} <= set(samples[0])
