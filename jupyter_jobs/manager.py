@@ -138,7 +138,65 @@ class JobManager(LoggingConfigurable):
         for name in self.spawners:
             self._tasks.append(asyncio.ensure_future(self._poll_loop(name)))
 
+    async def _cancel_orphan_kernel(self, job: Job) -> None:
+        reason = "kernel job left from an earlier server run: cancelled"
+        try:
+            if job.backend_ref:
+                await self.spawners[job.backend].cancel(job)
+        except Exception as e:
+            self.log.warning("jupyter-jobs: cancelling orphan kernel job %s: %s", job.id, e)
+        self.apply_update(job.id, JobUpdate(status=CANCELLED, reason=reason))
+
+    async def cancel_kernel_jobs(self, reason: str) -> None:
+        """Cancel every active kernel job (the server is stopping: no allocation keeps burning)."""
+        for job in [j for j in self.active.values() if j.kind == "kernel"]:
+            try:
+                if job.backend_ref:
+                    await self.spawners[job.backend].cancel(job)
+            except Exception as e:
+                self.log.warning("jupyter-jobs: cancelling kernel job %s: %s", job.id, e)
+            self.apply_update(job.id, JobUpdate(status=CANCELLED, reason=reason))
+
+    async def create_kernel_job(
+        self,
+        *,
+        backend: str,
+        profile: str | None,
+        argv: list[str],
+        name: str,
+        env: dict[str, str] | None = None,
+        resources: dict[str, Any] | None = None,
+        cwd: str | None = None,
+    ) -> Job:
+        """Start a job of kind ``kernel`` (for the remote-kernel provisioner).
+
+        ``argv`` runs under the runner like any job; ``resources`` are overrides of the profile's.
+        """
+        spawner = self.get_spawner(backend)
+        if not spawner.supports_kernels:
+            raise BadRequest(f"the {spawner.name} backend cannot run kernels", field="backend")
+        prof = spawner.resolve_profile(profile)
+        if not prof.get("kernels"):
+            raise BadRequest(f"profile {prof['name']!r} does not offer kernels", field="profile")
+        job = Job(
+            id=new_job_id(),
+            name=name,
+            kind="kernel",
+            backend=spawner.name,
+            profile=prof["name"],
+            command=list(argv),
+            env=dict(env or {}),
+            cwd="",
+            resources=spawner.validate_resources(prof, resources or {}),
+        )
+        job.argv = list(argv)
+        return await self.add(job, cwd or self.root_dir, spawner)
+
     async def stop(self) -> None:
+        try:
+            await self.cancel_kernel_jobs("the Jupyter server stopped")
+        except Exception:
+            self.log.exception("jupyter-jobs: cancelling kernel jobs at stop failed")
         for t in self._tasks:
             t.cancel()
         for t in self._tasks:
@@ -167,6 +225,10 @@ class JobManager(LoggingConfigurable):
                 )
                 continue
             spawner.load_state(job, job.state)
+            if job.kind == "kernel":
+                # a kernel job outlives only a crash of the server: nobody can use it now
+                await self._cancel_orphan_kernel(job)
+                continue
             if not job.backend_ref:
                 # accepted or queued but never handed to the engine: start it (in order)
                 job.status = QUEUED if job.status != CANCELLING else job.status
