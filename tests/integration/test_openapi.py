@@ -1,0 +1,461 @@
+"""The OpenAPI document (jupyter_jobs/openapi.json) against the implementation.
+
+1. The document's (path, method) pairs are exactly those the handlers of ``default_handlers()``
+   implement.
+2. Every operation is exercised against a real server with real jobs, and every answer (status,
+   content type, required headers, body; websocket frames too) is validated against the document.
+   Each test declares the answers it produces (``@covers``); a fixture checks it produced exactly
+   those, and a static test checks that together they cover every documented answer.
+3. The served ``GET jupyter-jobs/api/openapi.json`` is the file.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sys
+
+import pytest
+from jsonschema import Draft202012Validator
+from openapi_spec_validator import validate as validate_openapi
+from referencing import Registry
+from referencing.jsonschema import DRAFT202012
+from tornado.httpclient import HTTPClientError
+
+from jupyter_jobs.handlers import OPENAPI_PATH, default_handlers
+
+SPEC = json.loads(OPENAPI_PATH.read_text())
+SPEC_URI = "urn:jupyter-jobs:openapi"
+REGISTRY = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(SPEC))
+PREFIX = "jupyter-jobs/api"
+HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head")
+#: answers that need an unreachable or failing engine; the local backend never gives them
+NOT_REACHABLE_LOCALLY = {"502", "503"}
+NO_SUCH_JOB = "0000nosuchjob"
+
+
+# ---------------------------------------------------------------- reading the document
+
+
+def escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def resolve(obj: dict, pointer: str) -> tuple[dict, str]:
+    """Follow a local ``$ref`` (responses, headers, parameters): (target, its JSON pointer)."""
+    while "$ref" in obj:
+        ref = obj["$ref"]
+        assert ref.startswith("#/"), ref
+        pointer = ref[1:]
+        obj = SPEC
+        for token in pointer.split("/")[1:]:
+            obj = obj[token.replace("~1", "/").replace("~0", "~")]
+    return obj, pointer
+
+
+def schema_validator(pointer: str) -> Draft202012Validator:
+    return Draft202012Validator(
+        {"$ref": f"{SPEC_URI}#{pointer}"},
+        registry=REGISTRY,
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def assert_valid(pointer: str, instance, what: str) -> None:
+    errors = sorted(schema_validator(pointer).iter_errors(instance), key=lambda e: e.path)
+    assert not errors, f"{what} does not match {pointer}:\n" + "\n".join(
+        f"  at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:10]
+    ) + f"\nanswer: {json.dumps(instance)[:2000]}"
+
+
+def operation_id(template: str, method: str) -> str:
+    return SPEC["paths"][template][method]["operationId"]
+
+
+def operations() -> dict[str, tuple[str, str]]:
+    """operationId → (path template, method), from the document."""
+    return {
+        op["operationId"]: (path, method)
+        for path, item in SPEC["paths"].items()
+        for method, op in item.items()
+        if method in HTTP_METHODS
+    }
+
+
+# ---------------------------------------------------------------- reading the handlers
+
+
+def route_to_template(pattern: str) -> str:
+    """``jupyter-jobs/api/jobs/(?P<job_id>[^/]+)/log`` → ``/jobs/{job_id}/log``."""
+    assert pattern.startswith(PREFIX + "/"), f"{pattern} is not under {PREFIX}"
+    return re.sub(r"\(\?P<(\w+)>[^)]*\)", r"{\1}", pattern[len(PREFIX) :])
+
+
+def implemented_methods(cls: type) -> set[str]:
+    """HTTP verbs a handler class defines itself (in jupyter_jobs, not inherited from
+    jupyter_server/tornado, e.g. APIHandler's unauthenticated CORS ``options``)."""
+    return {
+        m
+        for m in HTTP_METHODS
+        for klass in cls.__mro__
+        if klass.__module__.startswith("jupyter_jobs") and m in vars(klass)
+    }
+
+
+def implemented_operations() -> set[tuple[str, str]]:
+    return {
+        (route_to_template(pattern), method)
+        for pattern, cls in default_handlers()
+        for method in implemented_methods(cls)
+    }
+
+
+# ---------------------------------------------------------------- checking answers
+
+
+def check_answer(template: str, method: str, code: int, headers, body: bytes | None) -> None:
+    """Validate one HTTP answer against the document."""
+    op = SPEC["paths"][template][method]
+    op_ptr = f"/paths/{escape(template)}/{method}"
+    documented = op["responses"]
+    assert str(code) in documented, (
+        f"{method.upper()} {template} answered {code}, which the document does not list"
+        f" ({', '.join(documented)}); body: {body[:500] if body else body!r}"
+    )
+    response, ptr = resolve(documented[str(code)], f"{op_ptr}/responses/{code}")
+    for name, header in response.get("headers", {}).items():
+        header, header_ptr = resolve(header, f"{ptr}/headers/{escape(name)}")
+        value = headers.get(name)
+        if header.get("required"):
+            assert value is not None, f"{method.upper()} {template} {code}: no {name} header"
+        if value is not None:
+            typed = int(value) if header["schema"].get("type") == "integer" else value
+            assert_valid(f"{header_ptr}/schema", typed, f"header {name}")
+    content = response.get("content")
+    if not content:
+        assert not body, f"{method.upper()} {template} {code} should have no body: {body[:200]!r}"
+        return
+    ctype = (headers.get("Content-Type") or "").split(";")[0].strip()
+    assert ctype in content, f"{method.upper()} {template} {code}: Content-Type {ctype!r}"
+    schema_ptr = f"{ptr}/content/{escape(ctype)}/schema"
+    if ctype == "application/json":
+        instance = json.loads(body)
+    else:
+        instance = body.decode("utf-8", "replace")
+    assert_valid(schema_ptr, instance, f"the {code} answer of {method.upper()} {template}")
+
+
+def covers(operation: str, *codes: int):
+    """Declare that a test produces exactly these answers of ``operation`` (checked at teardown)."""
+
+    def mark(fn):
+        fn.__dict__.setdefault("covers", {}).setdefault(operation, set()).update(map(str, codes))
+        return fn
+
+    return mark
+
+
+class Contract:
+    """Sends requests through the ``jobs_api`` helper and checks every answer on the way."""
+
+    def __init__(self, api, ws_fetch, auth_header):
+        self.api = api
+        self.ws_fetch = ws_fetch
+        self.auth_header = auth_header
+        self.seen: dict[str, set[str]] = {}
+
+    def record(self, template: str, method: str, code: int) -> None:
+        self.seen.setdefault(operation_id(template, method), set()).add(str(code))
+
+    async def call(self, method, template, expect, *, body=None, anonymous=False, **params):
+        """One request: ``template`` with ``{job_id}`` filled from ``params``."""
+        path = template.format(**params)
+        for key in re.findall(r"{(\w+)}", template):
+            params.pop(key)
+        kwargs = {"method": method.upper(), "raise_error": False}
+        if body is not None:
+            kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        elif method == "post":
+            kwargs["body"] = ""
+        if params:
+            kwargs["params"] = params
+        if anonymous:
+            kwargs["headers"] = {"Authorization": ""}
+        r = await self.api.fetch(PREFIX, *path.strip("/").split("/"), **kwargs)
+        assert r.code == expect, f"{method.upper()} {path} answered {r.code}: {r.body[:500]!r}"
+        check_answer(template, method, r.code, r.headers, r.body)
+        self.record(template, method, r.code)
+        if r.body and r.headers.get("Content-Type", "").startswith("application/json"):
+            return json.loads(r.body)
+        return r
+
+    async def follow(self, job_id, expect=101, **params):
+        """Open the log-follow websocket; validate every frame. Returns the frames."""
+        template = "/jobs/{job_id}/log/follow"
+        op = SPEC["paths"][template]["get"]
+        try:
+            ws = await self.ws_fetch(PREFIX, "jobs", job_id, "log", "follow", params=params)
+        except HTTPClientError as e:
+            assert e.code == expect, f"follow answered {e.code}, expected {expect}"
+            assert str(e.code) in op["responses"], f"follow answered undocumented {e.code}"
+            self.record(template, "get", e.code)
+            return None
+        assert expect == 101, "the websocket opened"
+        assert "101" in op["responses"]
+        self.record(template, "get", 101)
+        frame_ptr = resolve(
+            op["x-websocket-messages"]["server-to-client"],
+            f"/paths/{escape(template)}/get/x-websocket-messages/server-to-client",
+        )[1]
+        frames = []
+        try:
+            while (msg := await ws.read_message()) is not None:
+                frame = json.loads(msg)
+                assert_valid(frame_ptr, frame, "a log-follow frame")
+                frames.append(frame)
+        finally:
+            ws.close()
+        return frames
+
+
+@pytest.fixture
+def contract(request, jobs_api, jp_ws_fetch, jp_auth_header):
+    c = Contract(jobs_api, jp_ws_fetch, jp_auth_header)
+    yield c
+    declared = getattr(request.function, "covers", {})
+    assert c.seen == declared, f"the test declared {declared} but produced {c.seen}"
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+async def finished_job(contract, code="print('héllo ✓')", **extra) -> dict:
+    job = await contract.api.submit({"command": python(code), **extra})
+    return await contract.api.wait(job["id"])
+
+
+class Sleeper:
+    """A running job for the length of a ``with`` block (cancelled after: jobs outlive servers)."""
+
+    def __init__(self, contract):
+        self.contract = contract
+
+    async def __aenter__(self) -> dict:
+        self.job = await self.contract.api.submit({"command": python("import time; time.sleep(120)")})
+        return await self.contract.api.wait(self.job["id"], statuses=("running",))
+
+    async def __aexit__(self, *exc):
+        await self.contract.api.request("POST", f"jobs/{self.job['id']}/cancel")
+        await self.contract.api.wait(self.job["id"])
+
+
+# ---------------------------------------------------------------- 1. document vs handlers
+
+
+def test_document_is_valid_openapi_3_1():
+    assert SPEC["openapi"].startswith("3.1.")
+    validate_openapi(SPEC)
+
+
+def test_document_operations_equal_the_handlers_operations():
+    documented = {
+        (path, method)
+        for path, item in SPEC["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+    }
+    implemented = implemented_operations()
+    assert documented - implemented == set(), "documented but not implemented"
+    assert implemented - documented == set(), "implemented but not documented"
+
+
+def test_every_documented_answer_is_exercised_by_a_test():
+    declared: dict[str, set[str]] = {}
+    for fn in list(globals().values()):
+        for op, codes in getattr(fn, "covers", {}).items():
+            declared.setdefault(op, set()).update(codes)
+    for op, (path, method) in operations().items():
+        documented = set(SPEC["paths"][path][method]["responses"]) - NOT_REACHABLE_LOCALLY
+        assert declared.get(op, set()) == documented, f"{op}: tests cover {declared.get(op)}"
+
+
+# ---------------------------------------------------------------- 2. every operation, live
+
+
+@covers("listBackends", 200)
+async def test_list_backends_answers_as_documented(contract):
+    data = await contract.call("get", "/backends", 200)
+    local = [b for b in data["backends"] if b["name"] == "local"]
+    assert local and local[0]["available"] and local[0]["profiles"], data
+
+
+@covers("createJob", 201, 400, 404, 413)
+@covers("getJob", 200, 404)
+async def test_create_and_get_job_answer_as_documented(contract, jp_root_dir):
+    (jp_root_dir / "hello.py").write_text(
+        "import time, jupyter_jobs\njupyter_jobs.progress(0.5, 'half')\nprint('héllo ✓')\n"
+        "time.sleep(1)\n"
+    )
+    job = await contract.call(
+        "post", "/jobs", 201,
+        body={"path": "hello.py", "name": "contract", "args": ["a"], "env": {"X": "1"},
+              "resources": {"cpus": 1, "memory": "1G", "time_limit": "00:05:00"}},
+    )
+    await contract.api.wait(job["id"])
+    done = await contract.call("get", "/jobs/{job_id}", 200, job_id=job["id"])
+    assert done["status"] == "completed" and done["progress"] is not None, done
+    assert done["resources"] == {"cpus": 1, "memory": 1 << 30, "time_limit": 300}
+    await contract.call("get", "/jobs/{job_id}", 404, job_id=NO_SUCH_JOB)
+
+    bad_requests = [
+        "{not json",
+        [],
+        {},
+        {"command": python("pass"), "colour": "red"},
+        {"command": "python -c pass"},
+        {"path": "../outside.py"},
+        {"path": "/etc/passwd"},
+        {"command": python("pass"), "backend": "nonesuch"},
+        {"command": python("pass"), "profile": "nonesuch"},
+        {"command": python("pass"), "resources": {"cpus": "many"}},
+        {"command": python("pass"), "resources": {"partition": "gpu"}},
+        {"command": python("pass"), "resources": {"memory": "1P"}},
+        {"command": python("pass"), "env": {"1BAD": "x"}},
+    ]
+    for body in bad_requests:
+        error = await contract.call("post", "/jobs", 400, body=body)
+        assert error["message"], body
+    error = await contract.call("post", "/jobs", 404, body={"path": "missing.py"})
+    assert error["field"] == "path"
+    big = {"command": python("pass"), "name": "x" * (1 << 20)}
+    await contract.call("post", "/jobs", 413, body=big)
+
+
+@covers("listJobs", 200, 400)
+async def test_list_jobs_answers_as_documented(contract):
+    first = await finished_job(contract)
+    second = await finished_job(contract, code="import sys; sys.exit(3)")
+    page = await contract.call("get", "/jobs", 200, limit="1")
+    assert [j["id"] for j in page["jobs"]] == [second["id"]] and page["next_cursor"]
+    rest = await contract.call("get", "/jobs", 200, limit="1", cursor=page["next_cursor"])
+    assert [j["id"] for j in rest["jobs"]] == [first["id"]]
+    failed = await contract.call("get", "/jobs", 200, status="failed,cancelled", backend="local")
+    assert [j["id"] for j in failed["jobs"]] == [second["id"]]
+    for params in ({"status": "sleeping"}, {"limit": "0"}, {"limit": "many"}, {"cursor": "x"}):
+        error = await contract.call("get", "/jobs", 400, **params)
+        assert error.get("field") == next(iter(params)), error
+
+
+@covers("cancelJob", 202, 404, 409)
+@covers("deleteJob", 204, 404, 409)
+async def test_cancel_and_delete_answer_as_documented(contract):
+    async with Sleeper(contract) as running:
+        await contract.call("delete", "/jobs/{job_id}", 409, job_id=running["id"])
+        cancelled = await contract.call("post", "/jobs/{job_id}/cancel", 202, job_id=running["id"])
+        assert cancelled["status"] in ("cancelling", "cancelled")
+    await contract.call("post", "/jobs/{job_id}/cancel", 409, job_id=running["id"])
+    await contract.call("post", "/jobs/{job_id}/cancel", 404, job_id=NO_SUCH_JOB)
+    await contract.call("delete", "/jobs/{job_id}", 204, job_id=running["id"])
+    await contract.call("delete", "/jobs/{job_id}", 404, job_id=running["id"])
+
+
+@covers("rerunJob", 201, 400, 404, 413)
+async def test_rerun_answers_as_documented(contract):
+    old = await finished_job(contract)
+    new = await contract.call("post", "/jobs/{job_id}/rerun", 201, job_id=old["id"])
+    assert new["id"] != old["id"] and new["command"] == old["command"]
+    renamed = await contract.call(
+        "post", "/jobs/{job_id}/rerun", 201, job_id=old["id"], body={"name": "again"}
+    )
+    assert renamed["name"] == "again"
+    for body in ("[1, 2]", "{oops", {"resources": {"gpus": 1}}):
+        await contract.call("post", "/jobs/{job_id}/rerun", 400, job_id=old["id"], body=body)
+    await contract.call("post", "/jobs/{job_id}/rerun", 404, job_id=NO_SUCH_JOB)
+    big = {"name": "x" * (1 << 20)}
+    await contract.call("post", "/jobs/{job_id}/rerun", 413, job_id=old["id"], body=big)
+    for job in (new, renamed):
+        await contract.api.wait(job["id"])
+
+
+@covers("readJobLog", 200, 400, 404)
+@covers("getJobUsage", 200, 404)
+async def test_log_and_usage_answer_as_documented(contract):
+    job = await finished_job(contract, code="import time; print('héllo ✓'); time.sleep(1.2)")
+    r = await contract.call("get", "/jobs/{job_id}/log", 200, job_id=job["id"])
+    assert r.body.decode() == "héllo ✓\n" and r.headers["X-Log-Size"] == str(len(r.body))
+    tail = await contract.call("get", "/jobs/{job_id}/log", 200, job_id=job["id"], offset="1", limit="2")
+    assert tail.body == "héllo".encode()[1:3] and tail.headers["X-Log-Offset"] == "1"
+    for params in ({"offset": "-1"}, {"offset": "x"}, {"limit": "0"}):
+        await contract.call("get", "/jobs/{job_id}/log", 400, job_id=job["id"], **params)
+    await contract.call("get", "/jobs/{job_id}/log", 404, job_id=NO_SUCH_JOB)
+
+    usage = await contract.call("get", "/jobs/{job_id}/usage", 200, job_id=job["id"])
+    assert usage["samples"], "a job that ran over a second has usage samples"
+    await contract.call("get", "/jobs/{job_id}/usage", 404, job_id=NO_SUCH_JOB)
+
+
+@covers("followJobLog", 101, 400, 404)
+async def test_log_follow_websocket_answers_as_documented(contract):
+    job = await finished_job(contract, code="print('héllo ✓' * 3)")
+    frames = await contract.follow(job["id"])
+    assert [f["type"] for f in frames][-1] == "end", frames
+    text = "".join(f["data"] for f in frames if f["type"] == "data")
+    assert text == "héllo ✓" * 3 + "\n"
+    assert frames[-1] == {"type": "end", "status": "completed", "next_offset": len(text.encode())}
+    resumed = await contract.follow(job["id"], offset=str(len("héllo ✓".encode())))
+    assert "".join(f.get("data", "") for f in resumed) == "héllo ✓" * 2 + "\n"
+    await contract.follow(job["id"], expect=400, offset="-5")
+    await contract.follow(NO_SUCH_JOB, expect=404)
+
+
+@covers("getOpenAPI", 200)
+async def test_served_document_is_the_file(contract):
+    served = await contract.call("get", "/openapi.json", 200)
+    assert served == SPEC
+
+
+ANONYMOUS_CASES = {
+    "listBackends": {},
+    "listJobs": {},
+    "createJob": {"body": {"command": python("pass")}},
+    "getJob": {"job_id": NO_SUCH_JOB},
+    "deleteJob": {"job_id": NO_SUCH_JOB},
+    "cancelJob": {"job_id": NO_SUCH_JOB},
+    "rerunJob": {"job_id": NO_SUCH_JOB},
+    "readJobLog": {"job_id": NO_SUCH_JOB},
+    "getJobUsage": {"job_id": NO_SUCH_JOB},
+    "getOpenAPI": {},
+}
+
+
+@covers("listBackends", 403)
+@covers("listJobs", 403)
+@covers("createJob", 403)
+@covers("getJob", 403)
+@covers("deleteJob", 403)
+@covers("cancelJob", 403)
+@covers("rerunJob", 403)
+@covers("readJobLog", 403)
+@covers("getJobUsage", 403)
+@covers("getOpenAPI", 403)
+async def test_refusals_answer_with_the_documented_error(contract):
+    """403 bodies match the Error schema (who is refused is tests/integration/test_auth.py's job)."""
+    ops = operations()
+    for op, kwargs in ANONYMOUS_CASES.items():
+        path, method = ops[op]
+        error = await contract.call(method, path, 403, anonymous=True, **kwargs)
+        assert error["message"]
+
+
+@covers("followJobLog", 403)
+async def test_log_follow_refuses_without_a_token(contract):
+    contract.ws_fetch = _anonymous(contract.ws_fetch)
+    await contract.follow(NO_SUCH_JOB, expect=403)
+
+
+def _anonymous(ws_fetch):
+    def fetch(*parts, **kwargs):
+        return ws_fetch(*parts, headers={"Authorization": ""}, **kwargs)
+
+    return fetch
