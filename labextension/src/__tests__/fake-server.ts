@@ -1,0 +1,175 @@
+/**
+ * An in-memory stand-in for the jupyter-jobs REST API, plugged into `ServerConnection` through
+ * its `fetch` setting. It answers like the contract (docs/CONTRACT.md) and records every request,
+ * so tests can assert on what the frontend asked for.
+ */
+import { ServerConnection } from '@jupyterlab/services';
+
+import { IJob } from '../tokens';
+
+export interface IRecorded {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: any;
+}
+
+export class FakeJobsServer {
+  jobs: IJob[] = [];
+  requests: IRecorded[] = [];
+  /** Answer the next POST jobs with this error (status, body). */
+  submitError: { status: number; body: Record<string, unknown> } | null = null;
+  backends = {
+    backends: [
+      {
+        name: 'local',
+        display_name: 'This machine',
+        available: true,
+        reason: null,
+        supports_kernels: false,
+        default_profile: 'default',
+        profiles: [
+          {
+            name: 'default',
+            display_name: 'Default',
+            description: 'Runs on the Jupyter server',
+            resources: { cpus: 1 },
+            max_resources: { cpus: 2, memory: 4 * 1024 ** 3 },
+            kernels: false
+          }
+        ]
+      },
+      {
+        name: 'slurm',
+        display_name: 'SLURM',
+        available: false,
+        reason: 'sbatch not found',
+        supports_kernels: true,
+        default_profile: null,
+        profiles: []
+      }
+    ],
+    default_backend: 'local'
+  };
+  log = '';
+
+  settings(): ServerConnection.ISettings {
+    return ServerConnection.makeSettings({
+      baseUrl: 'http://localhost:8888/',
+      wsUrl: 'ws://localhost:8888/',
+      token: '',
+      fetch: ((input: RequestInfo, init?: RequestInit) => this.fetch(input, init)) as any,
+      Request: FakeRequest as any,
+      Headers: Headers
+    } as any);
+  }
+
+  count(method: string, path: string): number {
+    return this.requests.filter(r => r.method === method && r.path === path).length;
+  }
+
+  async fetch(input: RequestInfo, init?: RequestInit): Promise<Response> {
+    const request = input as unknown as FakeRequest;
+    const url = new URL(request.url);
+    const method = (request.method ?? init?.method ?? 'GET').toUpperCase();
+    const path = url.pathname.replace(/^\/jupyter-jobs\/api\//, '');
+    const body = request.body ? JSON.parse(request.body) : undefined;
+    this.requests.push({ method, path, query: url.searchParams, body });
+    const json = (status: number, data: unknown, headers: Record<string, string> = {}) =>
+      new Response(data === undefined ? null : JSON.stringify(data), {
+        status,
+        headers: { 'Content-Type': 'application/json', ...headers }
+      });
+    if (method === 'GET' && path === 'jobs') {
+      return json(200, { jobs: this.jobs, next_cursor: null });
+    }
+    if (method === 'GET' && path === 'backends') {
+      return json(200, this.backends);
+    }
+    if (method === 'POST' && path === 'jobs') {
+      if (this.submitError) {
+        const { status, body: errorBody } = this.submitError;
+        this.submitError = null;
+        return json(status, errorBody);
+      }
+      const job = makeJob({ id: `job${this.jobs.length + 1}`, name: body.name, path: body.path });
+      this.jobs.unshift(job);
+      return json(201, job);
+    }
+    const m = /^jobs\/([^/]+)(?:\/(\w+))?$/.exec(path);
+    const job = m ? this.jobs.find(j => j.id === m[1]) : undefined;
+    if (m && !job) {
+      return json(404, { message: `no job ${m[1]}` });
+    }
+    if (job && method === 'DELETE' && !m![2]) {
+      this.jobs = this.jobs.filter(j => j !== job);
+      return new Response(null, { status: 204 });
+    }
+    if (job && method === 'GET' && m![2] === 'log') {
+      const bytes = new TextEncoder().encode(this.log);
+      const offset = Number(url.searchParams.get('offset') ?? 0);
+      const limit = Number(url.searchParams.get('limit') ?? bytes.length);
+      return new Response(bytes.slice(offset, offset + limit), {
+        status: 200,
+        headers: { 'Content-Type': 'text/plain', 'X-Log-Size': String(bytes.length) }
+      });
+    }
+    if (job && method === 'POST' && m![2] === 'cancel') {
+      const cancelled = { ...job, status: 'cancelled' as const };
+      this.jobs = this.jobs.map(j => (j === job ? cancelled : j));
+      return json(202, cancelled);
+    }
+    if (job && method === 'GET' && !m![2]) {
+      return json(200, job);
+    }
+    return json(404, { message: `not found: ${method} ${path}` });
+  }
+}
+
+/** `ServerConnection.makeRequest` builds a `Request`; keep what it carries readable. */
+class FakeRequest {
+  constructor(
+    readonly url: string,
+    init: RequestInit = {}
+  ) {
+    this.method = init.method ?? 'GET';
+    this.body = (init.body as string) ?? null;
+    this.headers = new Headers(init.headers ?? {});
+  }
+  method: string;
+  body: string | null;
+  headers: Headers;
+}
+
+let counter = 0;
+
+export function makeJob(overrides: Partial<IJob> = {}): IJob {
+  counter++;
+  return {
+    id: `j${counter}`,
+    name: `job ${counter}`,
+    kind: 'script',
+    path: `job${counter}.py`,
+    command: ['python', `job${counter}.py`],
+    args: [],
+    env: {},
+    cwd: null,
+    backend: 'local',
+    profile: 'default',
+    resources: {},
+    parameters: {},
+    status: 'running',
+    exit_code: null,
+    reason: null,
+    created_at: new Date(Date.now() + counter).toISOString(),
+    started_at: new Date().toISOString(),
+    finished_at: null,
+    backend_ref: null,
+    host: 'localhost',
+    progress: null,
+    log_size: 0,
+    outputs: [],
+    expected_start: null,
+    ...overrides
+  };
+}

@@ -1,0 +1,113 @@
+import { collapseCarriageReturns, parseAnsi, renderAnsi } from '../ansi';
+import { joinArgs, parseEnv, splitArgs } from '../argv';
+import { afterFirstNewline } from '../log-viewer';
+import { formatParameterValue, parseParameterValue, readParameters } from '../parameters';
+
+describe('ANSI colours', () => {
+  it('turns SGR colour codes into classed spans and keeps the text as text', () => {
+    const host = document.createElement('pre');
+    host.appendChild(renderAnsi(parseAnsi('ok \x1b[31;1mERROR <b>\x1b[0m done')));
+    const span = host.querySelector('span')!;
+    expect(span.textContent).toBe('ERROR <b>');
+    expect(span.className).toContain('jp-JobsAnsi-fg-red');
+    expect(span.className).toContain('jp-JobsAnsi-bold');
+    expect(host.querySelector('b')).toBeNull();
+    expect(host.textContent).toBe('ok ERROR <b> done');
+  });
+
+  it('carries the colour from one chunk to the next through the state', () => {
+    const state = { fg: null, bg: null, bold: false, italic: false, underline: false };
+    parseAnsi('\x1b[32mgreen starts', state);
+    const next = parseAnsi(' and goes on', state);
+    expect(next[0].classes).toContain('jp-JobsAnsi-fg-green');
+  });
+
+  it('renders 256-colour and truecolour codes as inline colours', () => {
+    const [seg] = parseAnsi('\x1b[38;2;10;20;30mrgb');
+    expect(seg.style?.color).toBe('rgb(10, 20, 30)');
+  });
+
+  it('drops cursor movement sequences', () => {
+    const text = parseAnsi('a\x1b[2Kb\x1b[1Ac').map(s => s.text).join('');
+    expect(text).toBe('abc');
+  });
+
+  it('keeps only the last redraw of a carriage-return progress line', () => {
+    expect(collapseCarriageReturns(' 10%\r 50%\r100%\ndone\r\n')).toBe('100%\ndone\n');
+  });
+});
+
+describe('arguments and environment', () => {
+  it('splits arguments like a shell would, without running one', () => {
+    expect(splitArgs(`--name "a b" 'c d' e\\ f $HOME;ls`)).toEqual([
+      '--name',
+      'a b',
+      'c d',
+      'e f',
+      '$HOME;ls'
+    ]);
+  });
+
+  it('round-trips through joinArgs', () => {
+    const args = ['x', 'with space', "it's", ''];
+    expect(splitArgs(joinArgs(args))).toEqual(args);
+  });
+
+  it('refuses an unclosed quote', () => {
+    expect(() => splitArgs('"open')).toThrow(/unclosed/);
+  });
+
+  it('parses NAME=value lines and refuses a line without a name', () => {
+    expect(parseEnv('A=1\n# comment\n\nB=x=y')).toEqual({ A: '1', B: 'x=y' });
+    expect(() => parseEnv('A=1\nnot a pair')).toThrow(/line 2/);
+  });
+});
+
+describe('notebook parameters', () => {
+  const notebook = {
+    cells: [
+      { cell_type: 'code', source: 'import os', metadata: {} },
+      {
+        cell_type: 'code',
+        metadata: { tags: ['parameters'] },
+        source: [
+          'alpha = 0.5  # learning rate\n',
+          "name = 'run #1'\n",
+          'flags: list = [1, 2]\n',
+          'debug = False\n',
+          'if x == 1: pass\n'
+        ]
+      }
+    ]
+  };
+
+  it('reads name = value lines of the cell tagged parameters', () => {
+    expect(readParameters(notebook)).toEqual([
+      { name: 'alpha', text: '0.5' },
+      { name: 'name', text: "'run #1'" },
+      { name: 'flags', text: '[1, 2]' },
+      { name: 'debug', text: 'False' }
+    ]);
+  });
+
+  it('reads nothing from a notebook without such a cell', () => {
+    expect(readParameters({ cells: [notebook.cells[0]] })).toEqual([]);
+  });
+
+  it('parses Python literals into JSON values', () => {
+    expect(parseParameterValue('0.25')).toBe(0.25);
+    expect(parseParameterValue("'text'")).toBe('text');
+    expect(parseParameterValue('True')).toBe(true);
+    expect(parseParameterValue('None')).toBeNull();
+    expect(parseParameterValue("{'a': [1, 'b'], 'c': (1, 2),}")).toEqual({ a: [1, 'b'], c: [1, 2] });
+    expect(parseParameterValue('some words')).toBe('some words');
+    expect(formatParameterValue(false)).toBe('False');
+  });
+});
+
+describe('log tail', () => {
+  it('starts the tail after the first newline so no line is cut in half', () => {
+    expect(afterFirstNewline(new TextEncoder().encode('rtial line\nnext'))).toBe(11);
+    expect(afterFirstNewline(new TextEncoder().encode('no newline'))).toBe(0);
+  });
+});
