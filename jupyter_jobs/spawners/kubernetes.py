@@ -174,6 +174,9 @@ class KubernetesSpawner(Spawner):
     retry_delay = Float(
         1.0, help="First delay (s) before reconnecting a failed watch; doubles to 30 s."
     ).tag(config=True)
+    max_retry_delay = Float(
+        30.0, help="Longest delay (s) between two attempts to reconnect the watch."
+    ).tag(config=True)
     request_timeout = Float(30.0, help="Seconds before an API request counts as failed.").tag(
         config=True
     )
@@ -261,6 +264,7 @@ class KubernetesSpawner(Spawner):
             self._on_pod_event,
             timeout_seconds=self.watch_timeout,
             retry_delay=self.retry_delay,
+            max_retry_delay=self.max_retry_delay,
         )
         self.reflector.start()
         try:
@@ -525,7 +529,20 @@ class KubernetesSpawner(Spawner):
                 pass
         if job.state.get("submitted") and job.id not in self._job_checks:
             self._job_checks[job.id] = time.monotonic() - self.missing_pod_grace
-        return (await self.poll([job])).get(job.id)
+        update = (await self.poll([job])).get(job.id)
+        task = self._log_tasks.get(job.id)
+        if update is None and task is not None and self._pod_is_final(job.id):
+            # it ended while the server was away: copy its log, then report the end
+            try:
+                await asyncio.wait_for(asyncio.shield(task), 30)
+            except (asyncio.TimeoutError, Exception):
+                pass
+            update = (await self.poll([job])).get(job.id)
+        return update
+
+    def _pod_is_final(self, job_id: str) -> bool:
+        pod = self._pods_by_job().get(job_id)
+        return bool(pod) and pod["status"].get("phase") in ("Succeeded", "Failed")
 
     async def cancel(self, job: Job) -> JobUpdate | None:
         api = self._api()
@@ -711,7 +728,7 @@ class KubernetesSpawner(Spawner):
                 if current is None or current["status"].get("phase") in ("Succeeded", "Failed"):
                     break
                 await asyncio.sleep(delay)
-                delay = min(delay * 2, 30)
+                delay = min(delay * 2, self.max_retry_delay)
         finally:
             self._log_tasks.pop(job_id, None)
             self._log_done.add(job_id)

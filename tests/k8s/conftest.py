@@ -48,6 +48,10 @@ class Recorder:
         found = [u for j, u in self.updates if j == job_id]
         return found[-1] if found else None
 
+    def reason(self, job_id: str) -> str:
+        last = self.last(job_id)
+        return (last.reason if last else None) or ""
+
     async def wait_for(self, job_id: str, status: str, timeout: float = 10) -> JobUpdate:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
@@ -71,6 +75,7 @@ def make_spawner(kubeconfig, recorder, tmp_path, jp_asyncio_loop):
         config.setdefault("image", "python:3.12-slim")
         config.setdefault("user", "alice")
         config.setdefault("retry_delay", 0.05)
+        config.setdefault("max_retry_delay", 0.2)
         config.setdefault("inherit_server_pod", False)
         spawner = KubernetesSpawner(**config)
         spawner.job_root = str(tmp_path / "jobs")
@@ -91,9 +96,15 @@ def make_job(tmp_path):
         job_dir = tmp_path / "jobs" / job_id
         job_dir.mkdir(parents=True)
         return Job(
-            id=job_id, name="train", kind=kind, backend="kubernetes", profile="default",
-            argv=argv or ["python", "-c", "print('hi')"], resources=resources,
-            job_dir=str(job_dir), state={"cwd": str(tmp_path)},
+            id=job_id,
+            name="train",
+            kind=kind,
+            backend="kubernetes",
+            profile="default",
+            argv=argv or ["python", "-c", "print('hi')"],
+            resources=resources,
+            job_dir=str(job_dir),
+            state={"cwd": str(tmp_path)},
         )
 
     return make

@@ -51,7 +51,7 @@ def status_body(code: int, reason: str, message: str) -> dict[str, Any]:
 
 
 def flag(value: str | None) -> bool:
-    """A boolean query parameter, read as Go's ``strconv.ParseBool`` does (the client sends True)."""
+    """A boolean query parameter, read as Go's ``strconv.ParseBool`` does (the client: True)."""
     return (value or "") in ("1", "t", "T", "true", "TRUE", "True")
 
 
@@ -488,6 +488,7 @@ class PodsHandler(BaseHandler):
         self._closed = True
 
     def abort(self) -> None:
+        self._closed = True
         stream = self.request.connection.stream
         if not stream.closed():
             stream.close()
@@ -527,6 +528,7 @@ class PodsHandler(BaseHandler):
             self.finish()
             return
         kube._watch_handlers.add(self)
+        await self.flush()  # the API server answers 200 at once, then streams events
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         next_bookmark = loop.time() + (kube.bookmark_every or 1e9)
@@ -582,6 +584,7 @@ class LogHandler(BaseHandler):
         self._closed = True
 
     def abort(self) -> None:
+        self._closed = True
         stream = self.request.connection.stream
         if not stream.closed():
             stream.close()
