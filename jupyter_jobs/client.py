@@ -20,6 +20,7 @@ import codecs
 import json
 import os
 import queue
+import re
 import threading
 import time
 import urllib.error
@@ -67,19 +68,43 @@ def _is_within(path: str, root: str) -> bool:
         return False
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, another user's
+        return True
+    except OSError:
+        return False
+    return True
+
+
 def running_servers(runtime_dir: str | None = None) -> list[dict[str, Any]]:
-    """The running Jupyter servers (their runtime-file info), newest first."""
+    """The running Jupyter servers (their ``jpserver-*.json`` runtime files), newest first.
+
+    Reads the files ``jupyter_server.serverapp.list_running_servers`` reads, with the same
+    live-pid check, without importing the server (1-2 s): the CLI answers at once. Unlike that
+    function it never deletes a stale file; the server that wrote it does that.
+    """
     from jupyter_core.paths import jupyter_runtime_dir
-    from jupyter_server.serverapp import list_running_servers
 
     runtime_dir = runtime_dir or jupyter_runtime_dir()
+    try:
+        names = [n for n in os.listdir(runtime_dir) if re.fullmatch(r"jpserver-.+\.json", n)]
+    except OSError:
+        return []
     servers = []
-    for info in list_running_servers(runtime_dir):
+    for name in names:
+        path = os.path.join(runtime_dir, name)
         try:
-            mtime = os.stat(os.path.join(runtime_dir, f"jpserver-{info['pid']}.json")).st_mtime
-        except OSError:
-            mtime = 0.0
-        servers.append((mtime, info))
+            with open(path, encoding="utf-8") as f:
+                info = json.load(f)
+            mtime = os.stat(path).st_mtime
+        except (OSError, ValueError):  # gone, or being written right now
+            continue
+        if isinstance(info, dict) and isinstance(info.get("pid"), int) and _pid_alive(info["pid"]):
+            servers.append((mtime, info))
     servers.sort(key=lambda pair: pair[0], reverse=True)
     return [info for _mtime, info in servers]
 

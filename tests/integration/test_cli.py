@@ -104,8 +104,9 @@ def base_env(runtime_dir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory):
+@pytest.fixture(scope="module", name="server")
+def jobs_server(tmp_path_factory):
+    """A real ``jupyter server`` with the extension, in a temp root and runtime dir."""
     base = tmp_path_factory.mktemp("jobs-cli")
     root, runtime = base / "root", base / "runtime"
     (root / "sub").mkdir(parents=True)
