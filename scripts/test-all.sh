@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# Run every test of jupyter-jobs on this machine, installing what they need:
+#   Debian's chromium, slurm-wlm (slurmctld, slurmd, slurm-client) and munge; a .venv with the package,
+#   its test extras and the built JupyterLab extension; npm packages for jest and the browser tests.
+# Stages: linters, pytest (unit, integration, a real one-node SLURM cluster, Kubernetes against a
+# loopback fake API server, remote kernels), jest, browser tests (JupyterLab in chromium).
+# The SLURM cluster is started under $JUPYTER_JOBS_SLURM_BASE (default /tmp/jupyter-jobs-slurm) and
+# stopped at the end. Every stage runs even when an earlier one failed; the exit code says if any did.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+REPO=$(pwd)
+export JUPYTER_JOBS_SLURM_BASE=${JUPYTER_JOBS_SLURM_BASE:-/tmp/jupyter-jobs-slurm}
+export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
+export PIP_DISABLE_PIP_VERSION_CHECK=1
+T0=$(date +%s)
+passed=(); failed=()
+
+say() { printf '\n=== [%4ss] %s\n' "$(( $(date +%s) - T0 ))" "$*"; }
+stage() { # stage NAME CMD...: run a stage, remember how it went
+  local name=$1; shift
+  say "$name"
+  if "$@"; then passed+=("$name"); else failed+=("$name"); echo "!!! stage failed: $name"; fi
+}
+
+# ------------------------------------------------------------------ system packages
+apt_install() {
+  local missing=() p
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' || missing+=("$p")
+  done
+  [ ${#missing[@]} -eq 0 ] && return 0
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages: ${missing[*]} (run as root, or install them)"; return 1
+  fi
+  local made_policy=0
+  if [ ! -e /usr/sbin/policy-rc.d ]; then  # keep maintainer scripts from starting system daemons
+    printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d; chmod +x /usr/sbin/policy-rc.d; made_policy=1
+  fi
+  DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 update >/dev/null
+  DEBIAN_FRONTEND=noninteractive apt-get -q -o DPkg::Lock::Timeout=600 install -y \
+    --no-install-recommends "${missing[@]}" >/dev/null
+  local rc=$?
+  [ $made_policy = 1 ] && rm -f /usr/sbin/policy-rc.d
+  return $rc
+}
+
+say "system packages"
+apt_install chromium slurmctld slurmd slurm-client munge || { echo "apt-get failed"; exit 1; }
+
+# ------------------------------------------------------------------ python + npm
+say "python environment (.venv) and the JupyterLab extension build"
+if [ ! -x .venv/bin/python ]; then python3 -m venv .venv || exit 1; fi
+# shellcheck disable=SC1091
+. .venv/bin/activate
+python -m pip install -q --upgrade pip >/dev/null
+python -m pip install -q -e ".[test]" || { echo "pip install failed"; exit 1; }
+jupyter labextension develop --overwrite . >/dev/null || { echo "labextension develop failed"; exit 1; }
+mkdir -p .venv/etc/jupyter/jupyter_server_config.d
+cp jupyter-config/jupyter_server_config.d/jupyter_jobs.json .venv/etc/jupyter/jupyter_server_config.d/
+[ -d node_modules ] || npm ci --no-audit --no-fund >/dev/null || { echo "npm ci failed"; exit 1; }
+jupyter server extension list 2>&1 | grep -q "jupyter_jobs.*OK" || { echo "server extension not loadable"; exit 1; }
+jupyter labextension list 2>&1 | grep -q "jupyter-jobs.*enabled.*OK" || { echo "labextension not installed"; exit 1; }
+
+# ------------------------------------------------------------------ SLURM
+say "one-node SLURM cluster at $JUPYTER_JOBS_SLURM_BASE"
+cleanup() { bash "$REPO/scripts/slurm-down.sh" "$JUPYTER_JOBS_SLURM_BASE" >/dev/null 2>&1 || true; }
+trap cleanup EXIT
+if bash scripts/slurm-up.sh "$JUPYTER_JOBS_SLURM_BASE"; then
+  # shellcheck disable=SC1091
+  . "$JUPYTER_JOBS_SLURM_BASE/env.sh"
+  export SLURM_CONF
+else
+  echo "!!! the SLURM cluster did not start: SLURM tests will fail"
+  failed+=("slurm cluster")
+fi
+
+# ------------------------------------------------------------------ stages
+lint_python() { ruff check jupyter_jobs tests benchmarks && ruff format --check jupyter_jobs tests benchmarks && mypy; }
+stage "python linters (ruff, mypy)" lint_python
+stage "typescript linters (prettier, eslint)" npm run -s lint
+stage "pytest" python -m pytest -q -p no:cacheprovider --timeout 600 -o junit_family=xunit2 \
+  --junitxml=test-artifacts/pytest.xml
+stage "jest" npm test --silent
+stage "browser tests (JupyterLab in chromium)" bash scripts/ui-tests.sh
+
+say "summary (${#passed[@]} stages passed, ${#failed[@]} failed, $(( $(date +%s) - T0 )) s)"
+for s in "${passed[@]}"; do echo "  ok      $s"; done
+for s in "${failed[@]}"; do echo "  FAILED  $s"; done
+echo "stages: ${#passed[@]} passed, ${#failed[@]} failed"
+[ ${#failed[@]} -eq 0 ]

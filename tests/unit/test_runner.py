@@ -1,0 +1,80 @@
+"""The runner on its own: real processes, no server."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from jupyter_jobs import jobfiles
+from jupyter_jobs.logstream import utf8_cut
+from jupyter_jobs.runner import TQDM_RE
+
+
+def run(tmp_path, argv, **spec):
+    job_dir = tmp_path / "job"
+    job_dir.mkdir()
+    jobfiles.write_json(str(job_dir / "spec.json"),
+                        {"id": "f" * 32, "argv": argv, "cwd": str(tmp_path), **spec})
+    proc = subprocess.Popen([sys.executable, "-m", "jupyter_jobs.runner", str(job_dir)])
+    return job_dir, proc
+
+
+def status(job_dir):
+    return json.loads((job_dir / "status.json").read_text())
+
+
+def test_exit_code_log_and_status(tmp_path):
+    job_dir, proc = run(tmp_path, [sys.executable, "-c", "print('hi'); import sys; sys.exit(4)"])
+    assert proc.wait(30) == 0
+    s = status(job_dir)
+    assert s["state"] == "failed" and s["exit_code"] == 4 and s["reason"] == "exit code 4"
+    assert (job_dir / "output.log").read_text() == "hi\n"
+    assert s["host"] and s["pid"] and s["started_at"] and s["finished_at"]
+
+
+def test_missing_program_is_127(tmp_path):
+    job_dir, proc = run(tmp_path, ["no-such-program-xyz"])
+    proc.wait(30)
+    s = status(job_dir)
+    assert s["exit_code"] == 127 and "cannot start" in s["reason"]
+    assert "cannot start" in (job_dir / "output.log").read_text()
+
+
+def test_sigterm_to_runner_cancels_tree(tmp_path):
+    job_dir, proc = run(tmp_path, ["bash", "-c", "sleep 200 & sleep 201"], cancel_grace=1)
+    for _ in range(100):
+        if (job_dir / "status.json").exists() and status(job_dir).get("state") == "running":
+            break
+        time.sleep(0.05)
+    pid = status(job_dir)["pid"]
+    proc.send_signal(signal.SIGTERM)
+    proc.wait(30)
+    s = status(job_dir)
+    assert s["state"] == "cancelled" and s["reason"] == "cancelled (SIGTERM)"
+    out = subprocess.run(["pgrep", "-f", "sleep 20[01]"], capture_output=True, text=True)
+    assert out.stdout.strip() == ""
+    assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
+
+
+def test_killed_by_signal_is_128_plus_n(tmp_path):
+    job_dir, proc = run(tmp_path, ["bash", "-c", "kill -9 $$"])
+    proc.wait(30)
+    s = status(job_dir)
+    assert s["exit_code"] == 137 and s["reason"] == "killed by SIGKILL"
+
+
+def test_tqdm_pattern():
+    line = b"Epoch 3:  45%|####5     | 45/100 [00:01<00:01, 40.00it/s]"
+    m = list(TQDM_RE.finditer(line))[-1]
+    assert m.group(2) == b"45" and m.group(3) == b"45/100"
+    assert not list(TQDM_RE.finditer(b"accuracy is 45% today"))
+
+
+def test_utf8_cut_never_splits_a_character():
+    text = "aé✓😀".encode()
+    for n in range(len(text) + 1):
+        cut = utf8_cut(text[:n])
+        text[:cut].decode("utf-8")  # must not raise
+        assert cut <= n and n - cut < 4

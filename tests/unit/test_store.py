@@ -1,0 +1,76 @@
+import sqlite3
+
+import pytest
+
+from jupyter_jobs.models import COMPLETED, RUNNING, Job, new_job_id
+from jupyter_jobs.store import SCHEMA_VERSION, JobStore, StoreError
+
+
+def make(status=COMPLETED, backend="local", kind="script"):
+    return Job(id=new_job_id(), name="j", kind=kind, backend=backend, profile="default",
+               status=status)
+
+
+def test_schema_version_and_wal(tmp_path):
+    store = JobStore(str(tmp_path / "jobs.db"))
+    assert store.version == SCHEMA_VERSION
+    mode = store.db.execute("PRAGMA journal_mode").fetchone()[0]
+    assert mode == "wal"
+
+
+def test_migrates_an_old_database(tmp_path):
+    path = str(tmp_path / "jobs.db")
+    db = sqlite3.connect(path)
+    db.executescript(
+        """CREATE TABLE jobs (seq INTEGER PRIMARY KEY AUTOINCREMENT, id TEXT NOT NULL UNIQUE,
+        status TEXT NOT NULL, backend TEXT NOT NULL, name TEXT NOT NULL, created_at TEXT NOT NULL,
+        record TEXT NOT NULL); PRAGMA user_version = 1;"""
+    )
+    db.close()
+    store = JobStore(path)
+    assert store.version == SCHEMA_VERSION
+    job = make(kind="notebook")
+    store.save(job)
+    records, _ = store.list(kind=["notebook"])
+    assert [r["id"] for r in records] == [job.id]
+
+
+def test_refuses_a_newer_schema(tmp_path):
+    path = str(tmp_path / "jobs.db")
+    db = sqlite3.connect(path)
+    db.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    db.close()
+    with pytest.raises(StoreError, match="newer than this jupyter-jobs"):
+        JobStore(path)
+
+
+def test_list_newest_first_with_cursor_and_filters(tmp_path):
+    store = JobStore(str(tmp_path / "jobs.db"))
+    jobs = [make(status=RUNNING if i % 2 else COMPLETED, backend="slurm" if i % 3 == 0 else "local")
+            for i in range(7)]
+    for j in jobs:
+        store.save(j)
+    page, cursor = store.list(limit=3)
+    assert [r["id"] for r in page] == [j.id for j in jobs[::-1][:3]]
+    page2, cursor2 = store.list(limit=3, cursor=cursor)
+    assert [r["id"] for r in page2] == [j.id for j in jobs[::-1][3:6]]
+    page3, cursor3 = store.list(limit=3, cursor=cursor2)
+    assert len(page3) == 1 and cursor3 is None
+    running, _ = store.list(status=[RUNNING])
+    assert {r["id"] for r in running} == {j.id for j in jobs if j.status == RUNNING}
+    assert {j.id for j in store.active()} == {j.id for j in jobs if j.status == RUNNING}
+    slurm, _ = store.list(backend=["slurm"], status=[COMPLETED])
+    assert {r["id"] for r in slurm} == {jobs[0].id, jobs[6].id}
+
+
+def test_update_and_delete(tmp_path):
+    store = JobStore(str(tmp_path / "jobs.db"))
+    job = make(status=RUNNING)
+    store.save(job)
+    job.status = COMPLETED
+    job.exit_code = 0
+    store.save(job)
+    assert store.get(job.id).exit_code == 0
+    assert store.active() == []
+    store.delete(job.id)
+    assert store.get(job.id) is None and store.count() == 0
