@@ -35,7 +35,7 @@ from tornado.httpclient import AsyncHTTPClient, HTTPRequest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _server import (  # noqa: E402
+from _server import (
     EventStream,
     RssSampler,
     ServerError,
@@ -45,12 +45,14 @@ from _server import (  # noqa: E402
     ws_connect,
 )
 
-from jupyter_jobs.models import Job  # noqa: E402
-from jupyter_jobs.store import JobStore  # noqa: E402
+from jupyter_jobs.models import Job
+from jupyter_jobs.store import JobStore
 
 MB = 1 << 20
 #: one backend only: the others would poll their (absent) engines during the measurements
 SERVER_CONFIG: dict[str, dict[str, Any]] = {"JobManager": {"enabled_backends": ["local"]}}
+#: extra environment of the servers (``--server-env``), e.g. PYTHONPATH of a patched tree
+SERVER_ENV: dict[str, str] = {}
 JOBS_API = "jupyter-jobs/api/jobs"
 
 TRIVIAL_SCRIPT = 'print("hello from a trivial job")\n'
@@ -76,7 +78,7 @@ os.replace(stamp + ".tmp", stamp)
 
 @dataclass
 class Row:
-    """One line of the result table. ``lower_is_better`` figures; ``target`` applies to ``checked``."""
+    """One line of the result table (lower is better); ``target`` bounds the ``checked`` figure."""
 
     key: str
     metric: str
@@ -132,7 +134,7 @@ async def submit(server: ServerProcess, body: dict[str, Any]) -> dict[str, Any]:
 
 
 async def bench_latency(runs: int, warmup: int) -> Row:
-    with ServerProcess(config=SERVER_CONFIG) as server:
+    with ServerProcess(config=SERVER_CONFIG, env=SERVER_ENV) as server:
         script = write_script(server, "trivial.py", TRIVIAL_SCRIPT)
         ours: list[float] = []
         direct: list[float] = []
@@ -183,7 +185,7 @@ def fake_jobs(n: int, job_root: str, root_dir: str) -> list[Job]:
             [("completed", 0, None), ("failed", 1, "exit code 1"), ("cancelled", 143, "cancelled")],
             [80, 15, 5],
         )[0]
-        job_id = f"{i:08x}" + "%024x" % rng.getrandbits(96)
+        job_id = f"{i:08x}{rng.getrandbits(96):024x}"
         path = f"projects/{stem}.{'ipynb' if kind == 'notebook' else 'py'}"
         argv = (
             ["bash", "-c", "make all"]
@@ -233,7 +235,7 @@ def fill_store(job_root: str, root_dir: str, n: int) -> None:
 
 
 async def bench_list(n_jobs: int, runs: int, warmup: int) -> Row:
-    server = ServerProcess(config=SERVER_CONFIG)
+    server = ServerProcess(config=SERVER_CONFIG, env=SERVER_ENV)
     fill_store(server.job_root, server.root_dir, n_jobs)
     with server:
         ours: list[float] = []
@@ -297,7 +299,7 @@ async def follow_log(server: ServerProcess, job_id: str) -> tuple[int, str]:
 
 async def bench_memory(log_mb: int) -> Row:
     expected = log_mb * MB
-    with ServerProcess(config=SERVER_CONFIG) as server:
+    with ServerProcess(config=SERVER_CONFIG, env=SERVER_ENV) as server:
         write_script(server, "writer.py", WRITER_SCRIPT)
         await asyncio.sleep(1.0)  # let the server settle after start
         t0 = time.monotonic()
@@ -308,7 +310,7 @@ async def bench_memory(log_mb: int) -> Row:
         if status != "completed" or received != expected:
             raise ServerError(f"log follow got {received} of {expected} bytes; job {status}")
 
-    with ServerProcess(config=SERVER_CONFIG) as server:
+    with ServerProcess(config=SERVER_CONFIG, env=SERVER_ENV) as server:
         path = write_script(server, "writer.py", WRITER_SCRIPT)
         with open(os.path.join(server.root_dir, "big.log"), "wb") as out:
             subprocess.run([sys.executable, path, str(log_mb)], stdout=out, check=True)
@@ -326,7 +328,11 @@ async def bench_memory(log_mb: int) -> Row:
                 streaming_callback=count,
                 request_timeout=600,
             )
-            await AsyncHTTPClient().fetch(req)
+            client = AsyncHTTPClient(force_instance=True, max_body_size=expected + MB)
+            try:
+                await client.fetch(req)
+            finally:
+                client.close()
         if got != expected:
             raise ServerError(f"/files/ download got {got} of {expected} bytes")
     return Row(
@@ -349,7 +355,7 @@ async def bench_memory(log_mb: int) -> Row:
 
 
 async def bench_exit(runs: int, warmup: int, pause: float) -> Row:
-    with ServerProcess(config=SERVER_CONFIG) as server:
+    with ServerProcess(config=SERVER_CONFIG, env=SERVER_ENV) as server:
         script = write_script(server, "exit_stamp.py", EXIT_SCRIPT)
         ours: list[float] = []
         direct: list[float] = []
@@ -426,12 +432,25 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--log-mb", type=int, default=None, help="MB the job writes in (c); 200")
     p.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     p.add_argument(
+        "--server-env",
+        metavar="NAME=VALUE",
+        action="append",
+        default=[],
+        help="environment of the servers (repeatable), e.g. PYTHONPATH=/tmp/patched to\n"
+        "measure a change to jupyter_jobs before it lands",
+    )
+    p.add_argument(
         "--scheduler-venv",
         metavar="DIR",
         help="a virtualenv with jupyter-scheduler: adds a comparison with it",
     )
     args = p.parse_args(argv)
     args.only = {x.strip() for x in args.only.split(",") if x.strip()}
+    for item in args.server_env:
+        name, sep, value = item.partition("=")
+        if not sep or not name:
+            p.error(f"--server-env wants NAME=VALUE, not {item!r}")
+        SERVER_ENV[name] = value
     unknown = args.only - {"a", "b", "c", "d"}
     if unknown:
         p.error(f"unknown parts: {', '.join(sorted(unknown))}")
@@ -440,22 +459,26 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 async def run(args: argparse.Namespace) -> list[Row]:
     quick = args.quick
-    runs_a = args.runs or (3 if quick else 30)
-    runs_d = args.runs or (3 if quick else 20)
     warmup = 1 if quick else 3
+    parts = {
+        "a": lambda: bench_latency(args.runs or (3 if quick else 30), warmup),
+        "b": lambda: bench_list(
+            args.jobs or (300 if quick else 10_000), 5 if quick else 50, 2 if quick else 5
+        ),
+        "c": lambda: bench_memory(args.log_mb or (5 if quick else 200)),
+        "d": lambda: bench_exit(args.runs or (3 if quick else 20), warmup, 0.2 if quick else 0.3),
+    }
     rows: list[Row] = []
-    if "a" in args.only:
-        rows.append(await bench_latency(runs_a, warmup))
-    if "b" in args.only:
-        rows.append(
-            await bench_list(
-                args.jobs or (300 if quick else 10_000), 5 if quick else 50, 2 if quick else 5
+    for key, bench in parts.items():
+        if key in args.only:
+            t0 = time.monotonic()
+            row = await bench()
+            print(
+                f"  ({key}) done in {time.monotonic() - t0:.0f} s: ours {fmt(row.ours, row.unit)},"
+                f" baseline {fmt(row.baseline, row.unit)}",
+                flush=True,
             )
-        )
-    if "c" in args.only:
-        rows.append(await bench_memory(args.log_mb or (5 if quick else 200)))
-    if "d" in args.only:
-        rows.append(await bench_exit(runs_d, warmup, 0.2 if quick else 0.3))
+            rows.append(row)
     return rows
 
 
@@ -466,9 +489,21 @@ def main(argv: list[str] | None = None) -> int:
         f"{' (--quick: sizes too small for real figures)' if args.quick else ''}",
         flush=True,
     )
+    load_before = os.getloadavg()
     rows = asyncio.run(run(args))
+    load_after = os.getloadavg()
     print_table(rows)
-    results: dict[str, Any] = {"quick": args.quick, "rows": [r.as_dict() for r in rows]}
+    print(
+        f"  load average (1 min) before {load_before[0]:.1f}, after {load_after[0]:.1f}"
+        f" on {os.cpu_count()} CPUs: figures from a busy machine are inflated"
+    )
+    results: dict[str, Any] = {
+        "quick": args.quick,
+        "cpus": os.cpu_count(),
+        "load_before": load_before[0],
+        "load_after": load_after[0],
+        "rows": [r.as_dict() for r in rows],
+    }
     if args.scheduler_venv:
         from _scheduler import compare_scheduler
 
