@@ -44,6 +44,7 @@ class JobsApp(ExtensionApp):
     ).tag(config=True)
 
     def initialize_settings(self) -> None:
+        assert self.serverapp is not None
         os.makedirs(self.job_root, mode=0o700, exist_ok=True)
         self.store = JobStore(self.db_path or os.path.join(self.job_root, "jobs.db"))
         event_logger = self.serverapp.event_logger

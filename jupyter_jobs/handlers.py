@@ -50,7 +50,9 @@ class JobsHandler(ExtensionHandlerMixin, APIHandler):
         limit = self.settings.get("jupyter_jobs_max_body", 1 << 20)
         body = self.request.body or b""
         if len(body) > limit:
-            raise PayloadTooLarge(f"the request body is {len(body)} bytes; at most {limit} are accepted")
+            raise PayloadTooLarge(
+                f"the request body is {len(body)} bytes; at most {limit} are accepted"
+            )
         if not body.strip():
             if optional:
                 return None
@@ -88,7 +90,10 @@ class BackendsHandler(JobsHandler):
     @json_errors
     async def get(self):
         self.write_json(
-            {"backends": await self.manager.backends(), "default_backend": self.manager.default_backend}
+            {
+                "backends": await self.manager.backends(),
+                "default_backend": self.manager.default_backend,
+            }
         )
 
 
@@ -97,7 +102,7 @@ class JobsCollectionHandler(JobsHandler):
     @authorized
     @json_errors
     async def get(self):
-        jobs, cursor = self.manager.list(
+        jobs, cursor = self.manager.list_jobs(
             status=self.list_arg("status"),
             backend=self.list_arg("backend"),
             kind=self.list_arg("kind"),

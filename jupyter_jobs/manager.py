@@ -42,7 +42,15 @@ from .validation import SCRIPT_LANGUAGES, JobRequest, parse_request, script_argv
 
 Emit = Callable[[str, Job], None]
 #: fields whose change is worth an event (log_size alone is not: it changes all the time)
-EVENT_FIELDS = ("status", "exit_code", "reason", "host", "backend_ref", "progress", "expected_start")
+EVENT_FIELDS = (
+    "status",
+    "exit_code",
+    "reason",
+    "host",
+    "backend_ref",
+    "progress",
+    "expected_start",
+)
 
 
 class JobManager(LoggingConfigurable):
@@ -85,9 +93,9 @@ class JobManager(LoggingConfigurable):
     def _default_factory(self) -> SpawnerFactory:
         return SpawnerFactory(parent=self)
 
-    extra_env = Dict(
-        help="Environment variables added to every job (the request's env wins)."
-    ).tag(config=True)
+    extra_env = Dict(help="Environment variables added to every job (the request's env wins).").tag(
+        config=True
+    )
 
     def __init__(self, *, store: JobStore, job_root: str, root_dir: str, emit: Emit | None, **kw):
         super().__init__(**kw)
@@ -101,6 +109,7 @@ class JobManager(LoggingConfigurable):
         self.active: dict[str, Job] = {}
         self.waiting: dict[str, deque[str]] = {}
         self._tasks: list[asyncio.Task] = []
+        self._background: set[asyncio.Future] = set()
         self._engine_down: dict[str, str] = {}
         self._starting: set[str] = set()
         self._listeners: list[Callable[[str, Job], None]] = []
@@ -270,7 +279,7 @@ class JobManager(LoggingConfigurable):
             raise NotFound(f"no job {job_id!r}")
         return job
 
-    def list(
+    def list_jobs(
         self,
         *,
         status: list[str] | None = None,
@@ -281,7 +290,9 @@ class JobManager(LoggingConfigurable):
     ) -> tuple[list[dict[str, Any]], int | None]:
         for s in status or []:
             if s not in STATUSES:
-                raise BadRequest(f"unknown status {s!r}; known: {', '.join(STATUSES)}", field="status")
+                raise BadRequest(
+                    f"unknown status {s!r}; known: {', '.join(STATUSES)}", field="status"
+                )
         if not 1 <= limit <= 1000:
             raise BadRequest("limit must be between 1 and 1000", field="limit")
         records, next_cursor = self.store.list(
@@ -365,8 +376,13 @@ class JobManager(LoggingConfigurable):
             out_rel = self.output_path(job, req.abs_path)
             job.outputs = [out_rel]
             python = spawner.interpreter(profile, "python") or sys.executable
-            argv = [python, "-m", "jupyter_jobs.notebook", req.abs_path,
-                    os.path.join(self.root_dir, out_rel)]
+            argv = [
+                python,
+                "-m",
+                "jupyter_jobs.notebook",
+                req.abs_path,
+                os.path.join(self.root_dir, out_rel),
+            ]
             if job.parameters:
                 import json
 
@@ -490,8 +506,16 @@ class JobManager(LoggingConfigurable):
                 pass  # the cancel is in flight: do not go back
             else:
                 job.status = update.status
-        for f in ("exit_code", "host", "backend_ref", "started_at", "finished_at", "progress",
-                  "expected_start", "log_size"):
+        for f in (
+            "exit_code",
+            "host",
+            "backend_ref",
+            "started_at",
+            "finished_at",
+            "progress",
+            "expected_start",
+            "log_size",
+        ):
             value = getattr(update, f)
             if value is not None:
                 setattr(job, f, value)
@@ -511,7 +535,9 @@ class JobManager(LoggingConfigurable):
             self._emit("updated", job)
             spawner = self.spawners.get(job.backend)
             if spawner is not None and self.waiting.get(job.backend):
-                asyncio.ensure_future(self._start_waiting_logged(job.backend))
+                task = asyncio.ensure_future(self._start_waiting_logged(job.backend))
+                self._background.add(task)
+                task.add_done_callback(self._background.discard)
             return
         changed = any(getattr(job, f) != v for f, v in before.items())
         if changed:
@@ -582,7 +608,9 @@ class JobManager(LoggingConfigurable):
             queue = self.waiting.get(job.backend)
             if queue is not None and job.id in queue:
                 queue.remove(job.id)
-            self.apply_update(job.id, JobUpdate(status=CANCELLED, reason="cancelled before it started"))
+            self.apply_update(
+                job.id, JobUpdate(status=CANCELLED, reason="cancelled before it started")
+            )
             return self.get(job_id)
         self.apply_update(job.id, JobUpdate(status=CANCELLING))
         spawner = self.get_spawner(job.backend)

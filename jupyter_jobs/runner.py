@@ -30,7 +30,9 @@ from .progress import ENV_JOB_DIR, ENV_JOB_ID
 
 TICK = 0.25  # seconds between two looks at the limits and the log
 #: tqdm: "desc:  45%|████▌     | 45/100 [00:01<00:01, 40.00it/s]"
-TQDM_RE = re.compile(rb"(?:([^\r\n|]{0,60}?):?\s*)?(\d{1,3})%\|[^|\r\n]*\|\s*(\d+(?:\.\d+)?[kMG]?/\d+(?:\.\d+)?[kMG]?)?")
+TQDM_RE = re.compile(
+    rb"(?:([^\r\n|]{0,60}?):?\s*)?(\d{1,3})%\|[^|\r\n]*\|\s*(\d+(?:\.\d+)?[kMG]?/\d+(?:\.\d+)?[kMG]?)?"
+)
 
 
 def now_iso() -> str:
@@ -186,14 +188,13 @@ class Runner:
             f.seek(start)
             chunk = f.read(size - start)
         self.log_offset = size
-        last = None
-        for last in TQDM_RE.finditer(chunk):
-            pass
-        if last is None:
+        matches = list(TQDM_RE.finditer(chunk))
+        if not matches:
             return
         current = read_json(self.path(PROGRESS))
         if isinstance(current, dict) and current.get("source") == "api":
             return  # the job reports its own progress: that wins
+        last = matches[-1]
         desc = (last.group(1) or b"").decode("utf-8", "replace").strip(" :")
         count = (last.group(3) or b"").decode()
         message = " ".join(x for x in (desc, count) if x) or None
@@ -254,9 +255,7 @@ class Runner:
 
     def finish(self, state: str, exit_code: int | None, reason: str | None) -> None:
         self.final_state = state
-        self.write_status(
-            state=state, exit_code=exit_code, reason=reason, finished_at=now_iso()
-        )
+        self.write_status(state=state, exit_code=exit_code, reason=reason, finished_at=now_iso())
 
     def on_signal(self, signum: int, frame: Any) -> None:
         self.cancel_requested = signum
@@ -298,7 +297,9 @@ class Runner:
                 elif now >= next_sample:
                     cpu, rss = self.sample()
                     usage.write(
-                        json.dumps({"t": time.time(), "cpu_percent": round(cpu, 1), "rss_bytes": rss})
+                        json.dumps(
+                            {"t": time.time(), "cpu_percent": round(cpu, 1), "rss_bytes": rss}
+                        )
                         + "\n"
                     )
                     usage.flush()

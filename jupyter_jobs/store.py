@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from .models import ACTIVE_STATUSES, Job, isoformat
 
@@ -138,7 +139,8 @@ class JobStore:
         cursor: int | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
         """Newest first. Returns (records, next cursor or None); the cursor is the last ``seq``."""
-        where, params = [], []  # type: ignore[var-annotated]
+        where: list[str] = []
+        params: list[Any] = []
         for column, values in (("status", status), ("backend", backend), ("kind", kind)):
             if values:
                 where.append(f"{column} IN ({','.join('?' * len(values))})")

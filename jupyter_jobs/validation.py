@@ -57,7 +57,9 @@ class JobRequest:
     parameters: dict[str, Any] = field(default_factory=dict)
 
 
-def _text(value: Any, what: str, fld: str, *, allow_empty: bool = False, max_len: int = 4096) -> str:
+def _text(
+    value: Any, what: str, fld: str, *, allow_empty: bool = False, max_len: int = 4096
+) -> str:
     if not isinstance(value, str):
         raise BadRequest(f"{what} must be a string, not {type(value).__name__}", field=fld)
     if "\x00" in value:
@@ -65,7 +67,9 @@ def _text(value: Any, what: str, fld: str, *, allow_empty: bool = False, max_len
     if not allow_empty and not value.strip():
         raise BadRequest(f"{what} must not be empty", field=fld)
     if len(value) > max_len:
-        raise BadRequest(f"{what} is too long ({len(value)} characters, at most {max_len})", field=fld)
+        raise BadRequest(
+            f"{what} is too long ({len(value)} characters, at most {max_len})", field=fld
+        )
     return value
 
 
@@ -76,7 +80,9 @@ def _display_name(value: Any) -> str:
     return name
 
 
-def resolve_in_root(root_dir: str, rel: Any, fld: str, *, must_exist: bool = True) -> tuple[str, str]:
+def resolve_in_root(
+    root_dir: str, rel: Any, fld: str, *, must_exist: bool = True
+) -> tuple[str, str]:
     """``rel`` (relative to the root, ``/`` separators) → (normalised rel, absolute real path).
 
     Refuses absolute paths, ``..`` escapes and symlinks that lead outside the root.
@@ -148,11 +154,13 @@ def parse_request(body: Any, root_dir: str) -> JobRequest:
         kind = "command"
         if not isinstance(command, list) or not command:
             raise BadRequest(
-                "command must be a non-empty list of strings (an argv, e.g. [\"python\", \"-V\"])",
+                'command must be a non-empty list of strings (an argv, e.g. ["python", "-V"])',
                 field="command",
             )
-        argv = [_text(a, "each command item", "command", allow_empty=True, max_len=MAX_ARG_LEN)
-                for a in command]
+        argv = [
+            _text(a, "each command item", "command", allow_empty=True, max_len=MAX_ARG_LEN)
+            for a in command
+        ]
         if not argv[0].strip():
             raise BadRequest("the program (command[0]) must not be empty", field="command")
 
@@ -161,7 +169,9 @@ def parse_request(body: Any, root_dir: str) -> JobRequest:
         raise BadRequest("args must be a list of strings", field="args")
     if len(args_in) > MAX_ARGS:
         raise BadRequest(f"too many args ({len(args_in)}, at most {MAX_ARGS})", field="args")
-    args = [_text(a, "each argument", "args", allow_empty=True, max_len=MAX_ARG_LEN) for a in args_in]
+    args = [
+        _text(a, "each argument", "args", allow_empty=True, max_len=MAX_ARG_LEN) for a in args_in
+    ]
     if kind == "notebook" and args:
         raise BadRequest("notebooks take 'parameters', not 'args'", field="args")
 
@@ -229,7 +239,9 @@ def parse_request(body: Any, root_dir: str) -> JobRequest:
     )
 
 
-def script_argv(interpreter: str | None, language: str, abs_path: str, args: list[str]) -> list[str]:
+def script_argv(
+    interpreter: str | None, language: str, abs_path: str, args: list[str]
+) -> list[str]:
     """The argv of a script job; BadRequest when its interpreter is missing."""
     program = interpreter or {"bash": "bash", "R": "Rscript", "python": "python3"}[language]
     if os.sep not in program and shutil.which(program) is None:

@@ -51,7 +51,7 @@ class SpawnerMeta(ABCMeta, type(LoggingConfigurable)):  # type: ignore[misc]
     """Lets a traitlets class also be an ABC (as jupyter_client's provisioners do)."""
 
 
-class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):
+class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):  # type: ignore[metaclass]
     """Base class of a job backend.
 
     Subclasses set :attr:`name` (the backend name in the REST API) and :attr:`supported_resources`,

@@ -95,8 +95,7 @@ class LocalSpawner(Spawner):
             {
                 "name": "default",
                 "display_name": "Default",
-                "description": f"Runs on {socket.gethostname()} with up to"
-                f" {os.cpu_count()} CPUs",
+                "description": f"Runs on {socket.gethostname()} with up to {os.cpu_count()} CPUs",
                 "resources": {},
                 "kernels": False,
             }
@@ -232,7 +231,7 @@ class LocalSpawner(Spawner):
 
     async def cancel(self, job: Job) -> JobUpdate | None:
         pid = job.state.get("runner_pid")
-        if runner_alive(pid, job.state.get("runner_create_time")):
+        if pid and runner_alive(pid, job.state.get("runner_create_time")):
             os.kill(int(pid), signal.SIGTERM)  # the runner stops the whole tree and records it
             return None
         # no runner: kill what is left of the job's process group ourselves

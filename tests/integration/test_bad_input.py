@@ -35,17 +35,30 @@ CASES = [
     ({"path": "ok.py", "profile": "huge"}, 400, "profile", "unknown profile 'huge'"),
     ({"path": "ok.py", "kind": "spell"}, 400, "kind", "unknown kind"),
     ({"path": "ok.py", "kind": "notebook"}, 400, "kind", "is not a notebook"),
-    ({"path": "ok.py", "resources": {"cpus": 9999}}, 400, "resources.cpus", "more than this machine"),
+    (
+        {"path": "ok.py", "resources": {"cpus": 9999}},
+        400,
+        "resources.cpus",
+        "more than this machine",
+    ),
     ({"path": "ok.py", "resources": {"cpus": 0}}, 400, "resources.cpus", "at least 1"),
     ({"path": "ok.py", "resources": {"cpus": "many"}}, 400, "resources.cpus", "whole number"),
     ({"path": "ok.py", "resources": {"memory": "lots"}}, 400, "resources.memory", "not a size"),
     ({"path": "ok.py", "resources": {"memory": "900T"}}, 400, "resources.memory", "more than"),
-    ({"path": "ok.py", "resources": {"time_limit": "soon"}}, 400, "resources.time_limit",
-     "not a duration"),
+    (
+        {"path": "ok.py", "resources": {"time_limit": "soon"}},
+        400,
+        "resources.time_limit",
+        "not a duration",
+    ),
     ({"path": "ok.py", "resources": {"gpus": 1}}, 400, "resources.gpus", "does not support"),
     ({"path": "ok.py", "resources": {"wings": 2}}, 400, "resources.wings", "unknown resource"),
-    ({"path": "ok.py", "resources": {"partition": "a b;rm"}}, 400, "resources.partition",
-     "not a valid name"),
+    (
+        {"path": "ok.py", "resources": {"partition": "a b;rm"}},
+        400,
+        "resources.partition",
+        "not a valid name",
+    ),
     ({"path": "ok.py", "args": "--x"}, 400, "args", "list of strings"),
     ({"path": "ok.py", "args": [1, 2]}, 400, "args", "must be a string"),
     ({"path": "ok.py", "args": ["a\x00b"]}, 400, "args", "NUL"),
@@ -143,8 +156,12 @@ async def test_unicode_and_metacharacters_are_kept_literally(jobs_api, jp_root_d
     script = jp_root_dir / "ünï cødé; $(x).py"
     script.write_text("import sys, os\nprint(sys.argv[1:], os.environ['GREETING'])\n")
     job = await jobs_api.submit(
-        {"path": script.name, "args": ["✓ $HOME", "`id`"], "env": {"GREETING": "héllo | wörld"},
-         "name": "日本語 & <b>bold</b>"}
+        {
+            "path": script.name,
+            "args": ["✓ $HOME", "`id`"],
+            "env": {"GREETING": "héllo | wörld"},
+            "name": "日本語 & <b>bold</b>",
+        }
     )
     assert job["name"] == "日本語 & <b>bold</b>"
     done = await jobs_api.wait(job["id"])

@@ -30,7 +30,11 @@ def make_notebook(root, name="analysis.ipynb"):
         nbformat.v4.new_markdown_cell("# done"),
         nbformat.v4.new_code_cell("print('finished')"),
     ]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(root / name))
 
 
@@ -81,11 +85,21 @@ async def test_r_script_needs_rscript(jobs_api, jp_root_dir):
 
 async def test_command_argv_reaches_no_shell(jobs_api, jp_root_dir):
     canary = jp_root_dir / "canary"
-    nasty = [f"; touch {canary}", f"$(touch {canary})", f"`touch {canary}`", "a|b&&c>d", "ünïcødé ✓"]
+    nasty = [
+        f"; touch {canary}",
+        f"$(touch {canary})",
+        f"`touch {canary}`",
+        "a|b&&c>d",
+        "ünïcødé ✓",
+    ]
     job = await jobs_api.submit(
         {
-            "command": [sys.executable, "-c", "import sys, json; print(json.dumps(sys.argv[1:]))",
-                        *nasty],
+            "command": [
+                sys.executable,
+                "-c",
+                "import sys, json; print(json.dumps(sys.argv[1:]))",
+                *nasty,
+            ],
             "name": "name; rm -rf / $(x) ✓",
             "env": {"NASTY": f"$(touch {canary})"},
         }
@@ -120,7 +134,11 @@ async def test_notebook_with_parameters_produces_executed_notebook(jobs_api, jp_
 async def test_failing_notebook_is_failed_with_output_kept(jobs_api, jp_root_dir):
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("raise ValueError('boom')")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, str(jp_root_dir / "bad.ipynb"))
     job = await jobs_api.submit({"path": "bad.ipynb"})
     done = await jobs_api.wait(job["id"], timeout=120)
@@ -145,8 +163,10 @@ async def test_cancel_kills_the_whole_tree(jobs_api, jp_root_dir):
 
     def sleepers():
         return [
-            p for p in psutil.process_iter(["cmdline"])
-            if p.info["cmdline"] and p.info["cmdline"][0] == "sleep"
+            p
+            for p in psutil.process_iter(["cmdline"])
+            if p.info["cmdline"]
+            and p.info["cmdline"][0] == "sleep"
             and p.info["cmdline"][1:] in (["300"], ["301"], ["302"])
         ]
 
@@ -174,7 +194,9 @@ def one_slot_config():
 
 @pytest.mark.parametrize("jobs_config", [{"LocalSpawner": {"max_concurrent": 1}}])
 async def test_queue_runs_at_most_max_concurrent_in_order(jobs_api, jp_root_dir, jobs_config):
-    write(jp_root_dir, "slow.py", "import sys, time\nprint('start', sys.argv[1]); time.sleep(0.6)\n")
+    write(
+        jp_root_dir, "slow.py", "import sys, time\nprint('start', sys.argv[1]); time.sleep(0.6)\n"
+    )
     jobs = [await jobs_api.submit({"path": "slow.py", "args": [str(i)]}) for i in range(3)]
     assert jobs[0]["status"] == "running"
     assert [j["status"] for j in jobs[1:]] == ["queued", "queued"]
@@ -192,8 +214,10 @@ async def test_cpus_pin_the_job(jobs_api, jp_root_dir):
     if len(os.sched_getaffinity(0)) < 2:
         pytest.skip("needs 2 CPUs")
     job = await jobs_api.submit(
-        {"command": [sys.executable, "-c", "import os; print(len(os.sched_getaffinity(0)))"],
-         "resources": {"cpus": 1}}
+        {
+            "command": [sys.executable, "-c", "import os; print(len(os.sched_getaffinity(0)))"],
+            "resources": {"cpus": 1},
+        }
     )
     await jobs_api.wait(job["id"])
     assert (await jobs_api.log(job["id"])).strip() == "1"
@@ -308,7 +332,11 @@ async def test_events_for_every_status_change(jobs_api, jp_serverapp, jp_root_di
         seen.append(data)
 
     jp_serverapp.event_logger.add_listener(schema_id=SCHEMA_ID, listener=listener)
-    write(jp_root_dir, "p.py", "import jupyter_jobs, time\njupyter_jobs.progress(0.5)\ntime.sleep(1)\n")
+    write(
+        jp_root_dir,
+        "p.py",
+        "import jupyter_jobs, time\njupyter_jobs.progress(0.5)\ntime.sleep(1)\n",
+    )
     job = await jobs_api.submit({"path": "p.py"})
     await jobs_api.wait(job["id"])
     await asyncio.sleep(0.2)
@@ -332,7 +360,12 @@ async def test_log_follow_websocket_resumes_from_offset(jobs_api, jp_ws_fetch, j
 
     async def follow(offset, stop_after=None):
         ws = await jp_ws_fetch(
-            "jupyter-jobs", "api", "jobs", job["id"], "log", "follow",
+            "jupyter-jobs",
+            "api",
+            "jobs",
+            job["id"],
+            "log",
+            "follow",
             params={"offset": str(offset)},
         )
         text, next_offset, end = "", offset, None
@@ -357,6 +390,6 @@ async def test_log_follow_websocket_resumes_from_offset(jobs_api, jp_ws_fetch, j
     assert end is None
     rest, final_offset, end = await follow(offset)
     assert end is not None and end["status"] == "completed"
-    full = (await jobs_api.log(job["id"]))
+    full = await jobs_api.log(job["id"])
     assert first + rest == full
     assert final_offset == len(full.encode())

@@ -46,8 +46,11 @@ async def test_jobs_survive_server_sigkill_and_are_reattached(tmp_path):
         for i in range(22):  # 20 run at once, 2 wait in the queue
             seconds = 2.5 if i % 2 else 8.0  # half end while the server is down
             _, job, _ = await request(
-                first, "POST", "jupyter-jobs/api/jobs",
-                {"path": "work.py", "args": [str(i), str(seconds)]}, expect=201,
+                first,
+                "POST",
+                "jupyter-jobs/api/jobs",
+                {"path": "work.py", "args": [str(i), str(seconds)]},
+                expect=201,
             )
             ids.append(job["id"])
             expected[job["id"]] = i
@@ -72,8 +75,9 @@ async def test_jobs_survive_server_sigkill_and_are_reattached(tmp_path):
             want = "completed" if i % 3 == 0 else "failed"
             assert job["status"] == want, (i, job)
             assert job["exit_code"] == i % 3, (i, job)
-            _, log, _ = await request(second, "GET", f"jupyter-jobs/api/jobs/{job_id}/log",
-                                      expect=200)
+            _, log, _ = await request(
+                second, "GET", f"jupyter-jobs/api/jobs/{job_id}/log", expect=200
+            )
             assert log.splitlines() == [f"job {i} line {k}" for k in range(30)], (i, log)
     finally:
         second._terminate()

@@ -14,8 +14,14 @@ from jupyter_jobs.models import (
 
 @pytest.mark.parametrize(
     "value,expected",
-    [("4G", 4 * 1024**3), ("512M", 512 * 1024**2), ("1.5GiB", int(1.5 * 1024**3)), (1000, 1000),
-     ("2048", 2048), ("1t", 1024**4)],
+    [
+        ("4G", 4 * 1024**3),
+        ("512M", 512 * 1024**2),
+        ("1.5GiB", int(1.5 * 1024**3)),
+        (1000, 1000),
+        ("2048", 2048),
+        ("1t", 1024**4),
+    ],
 )
 def test_parse_memory(value, expected):
     assert parse_memory(value) == expected
@@ -49,10 +55,24 @@ def test_formatting_round_trips():
 
 
 def test_normalize_resources_units_and_errors():
-    r = normalize_resources({"cpus": "4", "memory": "1G", "time_limit": "00:10:00", "gpus": 0,
-                             "partition": "gpu-a100", "image": "quay.io/jupyter/scipy:2025"})
-    assert r == {"cpus": 4, "memory": 1024**3, "time_limit": 600, "gpus": 0,
-                 "partition": "gpu-a100", "image": "quay.io/jupyter/scipy:2025"}
+    r = normalize_resources(
+        {
+            "cpus": "4",
+            "memory": "1G",
+            "time_limit": "00:10:00",
+            "gpus": 0,
+            "partition": "gpu-a100",
+            "image": "quay.io/jupyter/scipy:2025",
+        }
+    )
+    assert r == {
+        "cpus": 4,
+        "memory": 1024**3,
+        "time_limit": 600,
+        "gpus": 0,
+        "partition": "gpu-a100",
+        "image": "quay.io/jupyter/scipy:2025",
+    }
     with pytest.raises(BadRequest) as e:
         normalize_resources({"partition": "x y"})
     assert e.value.field == "resources.partition"
@@ -70,8 +90,15 @@ def test_max_resources():
 
 
 def test_job_record_round_trip():
-    job = Job(id="a" * 32, name="n", kind="script", backend="local", profile="default",
-              state={"runner_pid": 5}, argv=["python", "x.py"])
+    job = Job(
+        id="a" * 32,
+        name="n",
+        kind="script",
+        backend="local",
+        profile="default",
+        state={"runner_pid": 5},
+        argv=["python", "x.py"],
+    )
     again = Job.from_record(job.to_record())
     assert again == job
     assert "state" not in job.to_dict() and "job_dir" not in job.to_dict()

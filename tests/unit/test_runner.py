@@ -15,8 +15,9 @@ from jupyter_jobs.runner import TQDM_RE
 def run(tmp_path, argv, **spec):
     job_dir = tmp_path / "job"
     job_dir.mkdir()
-    jobfiles.write_json(str(job_dir / "spec.json"),
-                        {"id": "f" * 32, "argv": argv, "cwd": str(tmp_path), **spec})
+    jobfiles.write_json(
+        str(job_dir / "spec.json"), {"id": "f" * 32, "argv": argv, "cwd": str(tmp_path), **spec}
+    )
     proc = subprocess.Popen([sys.executable, "-m", "jupyter_jobs.runner", str(job_dir)])
     return job_dir, proc
 

@@ -7,8 +7,9 @@ from jupyter_jobs.store import SCHEMA_VERSION, JobStore, StoreError
 
 
 def make(status=COMPLETED, backend="local", kind="script"):
-    return Job(id=new_job_id(), name="j", kind=kind, backend=backend, profile="default",
-               status=status)
+    return Job(
+        id=new_job_id(), name="j", kind=kind, backend=backend, profile="default", status=status
+    )
 
 
 def test_schema_version_and_wal(tmp_path):
@@ -46,8 +47,10 @@ def test_refuses_a_newer_schema(tmp_path):
 
 def test_list_newest_first_with_cursor_and_filters(tmp_path):
     store = JobStore(str(tmp_path / "jobs.db"))
-    jobs = [make(status=RUNNING if i % 2 else COMPLETED, backend="slurm" if i % 3 == 0 else "local")
-            for i in range(7)]
+    jobs = [
+        make(status=RUNNING if i % 2 else COMPLETED, backend="slurm" if i % 3 == 0 else "local")
+        for i in range(7)
+    ]
     for j in jobs:
         store.save(j)
     page, cursor = store.list(limit=3)
