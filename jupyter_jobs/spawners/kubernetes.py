@@ -232,7 +232,7 @@ class KubernetesSpawner(Spawner):
     async def check_available(self) -> tuple[bool, str | None]:
         if self.client is None:
             kind, why = find_config(self.kubeconfig)
-            return False, self._why_not or (why if kind is None else "not started")
+            return False, self._why_not or (why if kind is None else "starting")
         if self.reflector is not None and self.reflector.error:
             return False, self.reflector.error
         return True, None

@@ -215,7 +215,7 @@ class FakeKube:
         return [
             p
             for (n, _), p in self.pods.items()
-            if n == ns and p["metadata"]["labels"].get("job-name") == job_name
+            if n == ns and (p["metadata"].get("labels") or {}).get("job-name") == job_name
         ]
 
     def pod_of(self, job_name: str, ns: str = "default") -> dict[str, Any]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import json
 import os
 
 import pytest
@@ -279,3 +281,105 @@ async def test_not_configured_says_why_and_never_connects(monkeypatch, tmp_path)
     assert not available and "no Kubernetes credentials" in reason
     with pytest.raises(EngineUnavailable, match="no Kubernetes credentials"):
         await spawner.poll([])
+
+
+def server_pod(tmp_path):
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": "jupyter-alice"},
+        "spec": {
+            "containers": [
+                {
+                    "name": "notebook",
+                    "image": "quay.io/jupyter/scipy-notebook:2024-10-07",
+                    "env": [{"name": "JUPYTERHUB_API_TOKEN", "value": "secret"}],
+                    "volumeMounts": [{"name": "home", "mountPath": str(tmp_path)}],
+                }
+            ],
+            "volumes": [{"name": "home", "persistentVolumeClaim": {"claimName": "claim-alice"}}],
+            "securityContext": {"fsGroup": 100},
+        },
+        "status": {"phase": "Running"},
+    }
+
+
+async def test_default_profile_runs_the_runner_in_the_server_pods_image_with_its_volumes(
+    kube, make_spawner, make_job, recorder, tmp_path
+):
+    kube.add_pod("jobs", server_pod(tmp_path))
+    spawner = await make_spawner(image="", inherit_server_pod=True, server_pod_name="jupyter-alice")
+    assert spawner.get_profiles()[0]["display_name"] == "Same image as this server"
+    job = make_job()
+    update = await spawner.submit(job)
+    assert update.state["runner"] is True
+    created = kube.jobs[("jobs", objects.job_object_name(job.id))]
+    pod_spec = created["spec"]["template"]["spec"]
+    container = pod_spec["containers"][0]
+    assert container["image"] == "quay.io/jupyter/scipy-notebook:2024-10-07"
+    assert container["command"] == [spawner.runner_python, "-m", "jupyter_jobs.runner", job.job_dir]
+    assert container["volumeMounts"] == [{"name": "home", "mountPath": str(tmp_path)}]
+    assert pod_spec["volumes"][0]["persistentVolumeClaim"]["claimName"] == "claim-alice"
+    assert "secret" not in repr(container.get("env"))
+    # the runner (on the shared volume) says how the command ended; the pod itself exits 0
+    pod = kube.pod_of(objects.job_object_name(job.id), "jobs")
+    kube.run(pod)
+    with open(os.path.join(job.job_dir, "status.json"), "w") as f:
+        f.write('{"state": "failed", "exit_code": 3, "reason": "exit code 3"}')
+    kube.finish(pod, 0)
+    failed = await recorder.wait_for(job.id, FAILED)
+    assert (failed.exit_code, failed.reason) == (3, "exit code 3")
+    assert kube.calls["GET log (follow)"] == 0  # the runner writes output.log itself
+
+
+async def test_a_missing_server_pod_is_an_engine_error_not_a_silent_default(
+    kube, make_spawner, make_job
+):
+    spawner = await make_spawner(image="", inherit_server_pod=True, server_pod_name="nope")
+    with pytest.raises(EngineUnavailable, match="pod 'nope' not found"):
+        await spawner.submit(make_job())
+
+
+async def test_a_kernel_job_gets_fixed_ports_and_its_key_in_a_secret_owned_by_the_job(
+    kube, make_spawner, make_job, recorder
+):
+    spawner = await make_spawner()
+    job = make_job(kind="kernel", argv=["python", "-m", "ipykernel_launcher", "-f", "/x"])
+    with open(os.path.join(job.job_dir, "kernel.json"), "w") as f:
+        json.dump({"key": "s3cret", "signature_scheme": "hmac-sha256", "transport": "tcp"}, f)
+    await spawner.submit(job)
+    name = objects.job_object_name(job.id)
+    created = kube.jobs[("jobs", name)]
+    container = created["spec"]["template"]["spec"]["containers"][0]
+    assert [p["containerPort"] for p in container["ports"]] == [50001, 50002, 50003, 50004, 50005]
+    assert {"name": "jupyter-jobs-kernel", "mountPath": objects.KERNEL_MOUNT, "readOnly": True} in (
+        container["volumeMounts"]
+    )
+    secret = kube.secrets[("jobs", objects.kernel_secret_name(job.id))]
+    assert secret["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
+    conn = json.loads(base64.b64decode(secret["data"]["kernel.json"]))
+    assert conn["key"] == "s3cret" and conn["shell_port"] == 50001 and conn["ip"] == "0.0.0.0"
+    assert spawner.pod_ip(job.id) is None
+    kube.run(kube.pod_of(name, "jobs"), ip="10.4.5.6")
+    await recorder.wait_for(job.id, RUNNING)
+    info = spawner.kernel_connection_info(job)
+    assert info["ip"] == "10.4.5.6" and info["hb_port"] == 50005 and "key" not in info
+    job.status = "cancelling"
+    await spawner.cancel(job)
+    await recorder.wait_for(job.id, CANCELLED)
+    assert ("jobs", objects.kernel_secret_name(job.id)) not in kube.secrets  # collected with it
+
+
+async def test_users_cannot_set_pod_options_or_unlisted_images(kube, make_spawner):
+    spawner = await make_spawner(allowed_images=["python:3.12-slim"])
+    profile = spawner.resolve_profile(None)
+    with pytest.raises(BadRequest, match="cannot be set by users"):
+        spawner.validate_resources(profile, {"extra": {"extra_pod_config": {"hostNetwork": True}}})
+    with pytest.raises(BadRequest, match="not allowed"):
+        spawner.validate_resources(profile, {"image": "evil:latest"})
+    with pytest.raises(BadRequest, match="does not support resource 'partition'"):
+        spawner.validate_resources(profile, {"partition": "gpu"})
+    assert spawner.validate_resources(profile, {"cpus": 2, "image": "python:3.12-slim"}) == {
+        "cpus": 2,
+        "image": "python:3.12-slim",
+    }
