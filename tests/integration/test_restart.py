@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 import time
 
 import pytest
@@ -35,7 +36,8 @@ async def wait_all_final(server, ids, timeout=90):
 
 
 @pytest.mark.slow
-async def test_jobs_survive_server_sigkill_and_are_reattached(tmp_path):
+@pytest.mark.parametrize("sig,count", [(signal.SIGKILL, 22), (signal.SIGTERM, 6)])
+async def test_jobs_survive_server_stop_and_are_reattached(tmp_path, sig, count):
     workdir = str(tmp_path)
     config = {"LocalSpawner": {"max_concurrent": 20, "poll_interval": 0.5}}
     os.makedirs(tmp_path / "root")
@@ -43,7 +45,7 @@ async def test_jobs_survive_server_sigkill_and_are_reattached(tmp_path):
     first = ServerProcess(config=config, workdir=workdir).start()
     try:
         ids, expected = [], {}
-        for i in range(22):  # 20 run at once, 2 wait in the queue
+        for i in range(count):  # 20 run at once, the rest wait in the queue
             seconds = 2.5 if i % 2 else 8.0  # half end while the server is down
             _, job, _ = await request(
                 first,
@@ -58,10 +60,11 @@ async def test_jobs_survive_server_sigkill_and_are_reattached(tmp_path):
         for job_id in ids:
             _, job, _ = await request(first, "GET", f"jupyter-jobs/api/jobs/{job_id}", expect=200)
             statuses.append(job["status"])
-        assert statuses.count("running") == 20 and statuses.count("queued") == 2
+        assert statuses.count("running") == min(count, 20)
+        assert statuses.count("queued") == max(0, count - 20)
         await asyncio.sleep(1.0)
-        first.proc.kill()  # SIGKILL: no chance to clean up
-        first.proc.wait()
+        first.proc.send_signal(sig)  # SIGKILL: no chance to clean up; SIGTERM: a clean stop
+        first.proc.wait(30)
         await asyncio.sleep(3.0)  # the short jobs end while no server runs
     except BaseException:
         first._terminate()
