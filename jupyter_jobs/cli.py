@@ -136,7 +136,14 @@ def _env(text: str) -> tuple[str, str]:
 
 
 def _resource(text: str) -> tuple[str, Any]:
-    return _parameter(text)
+    """``-r partition=gpu``: a string (the server checks it); ``extra`` takes a JSON object."""
+    key, value = _key_value(text, "a resource")
+    if key == "extra":
+        try:
+            return key, json.loads(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"extra must be a JSON object, not {value!r}")
+    return key, value
 
 
 def build_parser() -> argparse.ArgumentParser:

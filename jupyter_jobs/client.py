@@ -27,7 +27,7 @@ import urllib.error
 import urllib.parse
 import urllib.request
 from collections.abc import Iterator, Sequence
-from typing import Any
+from typing import Any, Optional
 
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "lost"})
 API_PREFIX = "jupyter-jobs/api/"
@@ -35,6 +35,7 @@ LOG_CHUNK = 1 << 20  # bytes per GET jobs/{id}/log
 ENV_URL = "JUPYTER_JOBS_URL"
 ENV_TOKEN = "JUPYTER_JOBS_TOKEN"
 ENV_ROOT = "JUPYTER_JOBS_ROOT_DIR"
+Query = Optional[dict[str, Any]]
 
 
 class JobsClientError(Exception):
@@ -179,7 +180,7 @@ class JobsClient:
             url += "/"
         self.url: str = url
         self.token: str | None = token or None
-        self.root_dir: str | None = os.path.realpath(root_dir) if root_dir else None
+        self.root_dir: str | None = os.path.abspath(root_dir) if root_dir else None
         self.timeout = timeout
 
     @staticmethod
@@ -209,14 +210,7 @@ class JobsClient:
             h["Authorization"] = f"token {self.token}"
         return h
 
-    def request_raw(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: dict[str, Any] | None = None,
-        body: Any = None,
-    ) -> tuple[int, dict[str, str], bytes]:
+    def request_raw(self, method: str, path: str, *, query: Query = None, body: Any = None):
         """One request to ``{api}/{path}``; answers (status, headers, body) or raises."""
         url = self.api_url + path
         q = {k: v for k, v in (query or {}).items() if v is not None}
@@ -240,14 +234,12 @@ class JobsClient:
             ) from None
 
     def _http_error(self, e: urllib.error.HTTPError, method: str, path: str) -> JobsClientError:
-        raw = e.read() or b""
-        message = field = None
         try:
-            payload = json.loads(raw)
-            if isinstance(payload, dict):
-                message, field = payload.get("message"), payload.get("field")
-        except ValueError:
-            pass
+            payload = json.loads(e.read() or b"null")
+        except ValueError:  # an HTML error page
+            payload = None
+        payload = payload if isinstance(payload, dict) else {}
+        message, field = payload.get("message"), payload.get("field")
         if e.code in (401, 403) and message in (None, "", "Forbidden", "Unauthorized"):
             message = (
                 f"the Jupyter server at {self.url} refused the request ({e.code} {e.reason}): "
@@ -262,14 +254,7 @@ class JobsClient:
             message = f"{method} {path}: {e.code} {e.reason}"
         return JobsClientError(str(message), status=e.code, field=field)
 
-    def request(
-        self,
-        method: str,
-        path: str,
-        *,
-        query: dict[str, Any] | None = None,
-        body: Any = None,
-    ) -> Any:
+    def request(self, method: str, path: str, *, query: Query = None, body: Any = None) -> Any:
         """A JSON request; answers the decoded JSON (None for an empty answer)."""
         _status, _headers, raw = self.request_raw(method, path, query=query, body=body)
         if not raw:
@@ -294,15 +279,18 @@ class JobsClient:
                     field=what,
                 )
             return local.replace(os.sep, "/")
-        full = os.path.realpath(os.path.join(os.getcwd(), os.path.expanduser(local)))
-        if not _is_within(full, self.root_dir):
-            raise JobsClientError(
-                f"{what} {local!r} ({full}) is outside the Jupyter server's root directory "
-                f"{self.root_dir}; the server can only run files under it",
-                field=what,
-            )
-        rel = os.path.relpath(full, self.root_dir)
-        return "" if rel == "." else rel.replace(os.sep, "/")
+        full = os.path.abspath(os.path.join(os.getcwd(), os.path.expanduser(local)))
+        # lexically first (keeps a symlink's own name), then resolved; the server checks again
+        for path in (full, os.path.realpath(full)):
+            for root in (self.root_dir, os.path.realpath(self.root_dir)):
+                if _is_within(path, root):
+                    rel = os.path.relpath(path, root)
+                    return "" if rel == "." else rel.replace(os.sep, "/")
+        raise JobsClientError(
+            f"{what} {local!r} ({full}) is outside the Jupyter server's root directory "
+            f"{self.root_dir}; the server can only run files under it",
+            field=what,
+        )
 
     def default_cwd(self) -> str | None:
         """The current directory as a server path, or None when it is outside the root."""
@@ -341,35 +329,18 @@ class JobsClient:
             raise JobsClientError("give either a path or a command", field="path")
         if isinstance(args, str) or isinstance(command, str):
             raise JobsClientError("args and command are lists of strings (argv), not one string")
-        body: dict[str, Any] = {}
-        if path is not None:
-            body["path"] = self.server_path(os.fspath(path), "path")
-        if command is not None:
-            body["command"] = [str(c) for c in command]
-        if args:
-            body["args"] = [str(a) for a in args]
-        body["cwd"] = self.server_path(os.fspath(cwd), "cwd") if cwd else self.default_cwd()
-        for key, value in (
-            ("env", env),
-            ("name", name),
-            ("backend", backend),
-            ("profile", profile),
-            ("resources", resources),
-            ("parameters", parameters),
-            ("kind", kind),
-        ):
-            if value is not None:
-                body[key] = value
-        if body["cwd"] is None:
-            del body["cwd"]
+        given = {
+            "path": None if path is None else self.server_path(os.fspath(path), "path"),
+            "command": None if command is None else [str(c) for c in command],
+            "args": [str(a) for a in args] or None,
+            "cwd": self.server_path(os.fspath(cwd), "cwd") if cwd else self.default_cwd(),
+            **dict(env=env, name=name, backend=backend, profile=profile, kind=kind),
+            **dict(resources=resources, parameters=parameters),
+        }
+        body = {key: value for key, value in given.items() if value is not None}
         return Job(self, self.request("POST", "jobs", body=body))
 
-    def jobs(
-        self,
-        status: str | None = None,
-        backend: str | None = None,
-        limit: int | None = None,
-    ) -> list[Job]:
+    def jobs(self, status: str | None = None, backend: str | None = None, limit: int | None = None):
         """Jobs, newest first: at most ``limit`` (all when None), following ``next_cursor``."""
         out: list[Job] = []
         cursor = None
