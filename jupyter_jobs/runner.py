@@ -7,7 +7,8 @@ time and memory limits and the CPU set, and writes ``status.json`` atomically at
 SIGTERM (a cancel, ``scancel``, a deleted pod) stops the whole process tree: SIGTERM, then SIGKILL
 after the grace period. The same code runs on the server's machine and on a compute node.
 
-Only the standard library and psutil are imported: the runner starts in a few tens of ms.
+Only the standard library is imported before the command starts (psutil comes after, while the
+command starts up): the runner adds a few tens of ms to a job.
 """
 
 from __future__ import annotations
@@ -21,12 +22,13 @@ import socket
 import subprocess
 import sys
 import time
-from typing import Any
-
-import psutil
+from typing import TYPE_CHECKING, Any
 
 from .jobfiles import LOG, PROGRESS, SPEC, STATUS, USAGE, read_json, write_json
 from .progress import ENV_JOB_DIR, ENV_JOB_ID
+
+if TYPE_CHECKING:
+    import psutil
 
 TICK = 0.25  # seconds between two looks at the limits and the log
 #: tqdm: "desc:  45%|████▌     | 45/100 [00:01<00:01, 40.00it/s]"
@@ -134,12 +136,17 @@ class Runner:
             self.finish("failed", code, msg)
             return False
         os.close(log_fd)
+        import psutil  # after the start: it loads while the command starts up
+
         try:
             self.procs[self.proc.pid] = psutil.Process(self.proc.pid)
         except psutil.Error:
             pass
         self.write_status(
             state="running",
+            runner_pid=os.getpid(),
+            runner_create_time=psutil.Process().create_time(),
+            host=socket.gethostname(),
             pid=self.proc.pid,
             pgid=self.proc.pid,
             started_at=now_iso(),
@@ -151,6 +158,8 @@ class Runner:
 
     def tree(self) -> list[psutil.Process]:
         """The child and all its descendants (cached Process objects keep cpu_percent state)."""
+        import psutil
+
         assert self.proc is not None
         try:
             root = self.procs.get(self.proc.pid) or psutil.Process(self.proc.pid)
@@ -164,6 +173,8 @@ class Runner:
         return list(alive.values())
 
     def sample(self) -> tuple[float, int]:
+        import psutil
+
         cpu = 0.0
         rss = 0
         for p in self.tree():
@@ -206,6 +217,8 @@ class Runner:
 
     def kill_tree(self, grace: float) -> None:
         """SIGTERM to every process of the job, SIGKILL to those still there after ``grace``."""
+        import psutil
+
         assert self.proc is not None
         victims = self.job_processes()
         for p in victims:
@@ -237,24 +250,45 @@ class Runner:
 
     def job_processes(self) -> list[psutil.Process]:
         """Every live process of this job: the tree, plus escapees that kept the job's environment."""
+        import psutil
+
         found = {p.pid: p for p in self.tree()}
         job_id = str(self.spec.get("id", ""))
         if job_id:
-            me = os.getpid()
-            for p in psutil.process_iter():
-                if p.pid in found or p.pid == me:
-                    continue
-                try:
-                    if p.environ().get(ENV_JOB_ID) == job_id:
-                        found[p.pid] = p
-                except psutil.Error:
-                    continue
+            for pid in self.pids_with_env(f"{ENV_JOB_ID}={job_id}".encode()):
+                if pid not in found:
+                    try:
+                        found[pid] = psutil.Process(pid)
+                    except psutil.Error:
+                        continue
         return [p for p in found.values() if p.pid != os.getpid()]
+
+    @staticmethod
+    def pids_with_env(needle: bytes) -> list[int]:
+        """Pids whose environment holds ``needle`` (raw /proc reads: a few ms for hundreds)."""
+        me = os.getpid()
+        out = []
+        try:
+            entries = os.listdir("/proc")
+        except OSError:
+            return out
+        for entry in entries:
+            if not entry.isdigit() or int(entry) == me:
+                continue
+            try:
+                with open(f"/proc/{entry}/environ", "rb") as f:
+                    env = f.read()
+            except OSError:
+                continue
+            if needle + b"\0" in env or env.endswith(needle):
+                out.append(int(entry))
+        return out
 
     # ------------------------------------------------------------------ end
 
     def finish(self, state: str, exit_code: int | None, reason: str | None) -> None:
         self.final_state = state
+        self.status.setdefault("host", socket.gethostname())
         self.write_status(state=state, exit_code=exit_code, reason=reason, finished_at=now_iso())
 
     def on_signal(self, signum: int, frame: Any) -> None:
@@ -263,17 +297,13 @@ class Runner:
     def run(self) -> int:
         for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(s, self.on_signal)
-        self.write_status(
-            state="starting",
-            runner_pid=os.getpid(),
-            runner_create_time=psutil.Process().create_time(),
-            host=socket.gethostname(),
-        )
         if self.cancel_requested is not None:
             self.finish("cancelled", None, "cancelled before it started")
             return 0
         if not self.start_child():
             return 0
+        import psutil
+
         assert self.proc is not None
         started = time.monotonic()
         time_limit = self.spec.get("time_limit")
