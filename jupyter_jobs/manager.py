@@ -447,8 +447,8 @@ class JobManager(LoggingConfigurable):
             try:
                 update = await spawner.submit(job)
             except JobsError as e:
-                if job.status == PENDING and isinstance(e, BadRequest):
-                    # refused at submit time: the user sees a 4xx and the job is removed
+                if job.status == PENDING and isinstance(e, (BadRequest, EngineUnavailable)):
+                    # refused at submit time: the user sees the 4xx/503 and the job is removed
                     self._forget(job)
                     raise
                 update = JobUpdate(status=FAILED, reason=e.message)
