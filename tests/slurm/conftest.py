@@ -153,3 +153,14 @@ async def poll_until(spawner, job, statuses, timeout=60.0, interval=0.3):
         if time.monotonic() > deadline:
             raise AssertionError(f"job stayed {job.status} ({job.reason}); seen {seen}")
         await asyncio.sleep(interval)
+
+
+@pytest.fixture
+def running_manager(manager, jp_asyncio_loop):
+    """pytest-jupyter does not run the extension's async start: the poll loops start here."""
+    if manager._tasks:
+        yield manager
+        return
+    jp_asyncio_loop.run_until_complete(manager.start())
+    yield manager
+    jp_asyncio_loop.run_until_complete(manager.stop())

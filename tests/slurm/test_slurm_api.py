@@ -22,6 +22,8 @@ GPU_PROFILE = {
 }
 SMALL_PROFILE = {"name": "small", "resources": {"cpus": 1, "time_limit": 300}}
 
+pytestmark = pytest.mark.usefixtures("running_manager")
+
 
 @pytest.fixture
 def jobs_config():
@@ -29,17 +31,6 @@ def jobs_config():
         "JobManager": {"enabled_backends": ["local", "slurm"]},
         "SlurmSpawner": {"poll_interval": 0.5, "profiles": [SMALL_PROFILE, GPU_PROFILE]},
     }
-
-
-@pytest.fixture(autouse=True)
-def started(manager, jp_asyncio_loop):
-    """pytest-jupyter does not run the extension's async start: the poll loops start here."""
-    if manager._tasks:
-        yield
-        return
-    jp_asyncio_loop.run_until_complete(manager.start())
-    yield
-    jp_asyncio_loop.run_until_complete(manager.stop())
 
 
 def write(root, name, text):
