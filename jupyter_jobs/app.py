@@ -11,6 +11,7 @@ from traitlets import Integer, Unicode, default
 from . import events
 from ._version import __version__
 from .handlers import default_handlers
+from .kernels import server as kernels_server
 from .manager import JobManager
 from .store import JobStore
 
@@ -58,6 +59,7 @@ class JobsApp(ExtensionApp):
             emit=events.make_emitter(event_logger),
         )
         self.manager.load_spawners()
+        kernels_server.setup(self)
         self.settings.update(
             {"jupyter_jobs_manager": self.manager, "jupyter_jobs_max_body": self.max_body_size}
         )
@@ -68,7 +70,9 @@ class JobsApp(ExtensionApp):
 
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.manager.start()
+        await kernels_server.start(self)
 
     async def stop_extension(self) -> None:
         await self.manager.stop()
+        kernels_server.stop(self)
         self.store.close()

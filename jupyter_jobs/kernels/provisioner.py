@@ -1,0 +1,422 @@
+"""JobKernelProvisioner: a Jupyter kernel started as a job (SLURM, …) through the JobManager.
+
+Pull, not push: the server writes ``conn.json`` with all ports 0 and its own key into a private
+(0700) directory under the job root, which compute nodes share; the job runs
+``python -m ipykernel_launcher -f conn.json``; ipykernel binds free ports and rewrites the file with
+them; the provisioner reads the file and connects to the node (or through an SSH tunnel). No
+connect-back to the server, no port race.
+
+The kernel binds ``kernel_ip`` (default ``0.0.0.0``: the server on another host must reach it;
+every message is signed with the key, which only the owner's 0700 directory holds). The address
+the server connects to is the job's node, resolved here.
+
+Lifecycle: ``poll``/``wait`` read the job (and the runner's ``status.json``, which is final as soon
+as the kernel exits, before the batch system notices); ``kill``/``terminate`` cancel the job; a
+failed start raises with the job's log tail; a job still queued after ``launch_timeout`` is
+cancelled and the error gives the queue reason. Interrupts go as messages
+(``interrupt_mode: "message"`` in the kernel spec).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import signal
+import socket
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+from traitlets import Bool, Float, Integer, List, Unicode
+
+from .. import jobfiles
+from ..exceptions import Conflict, JobsError, NotFound
+from ..models import FINAL_STATUSES, normalize_resources
+from . import get_manager, kernel_jobs
+from . import tunnel as tunnels
+
+if TYPE_CHECKING:
+    from ..manager import JobManager
+    from ..models import Job
+
+CONN_DIR = ".kernels"
+PORTS = tunnels.PORT_NAMES
+
+
+class KernelLaunchError(RuntimeError):
+    """The kernel job could not start; the message says why (with the log tail)."""
+
+
+def log_tail(job_dir: str, lines: int = 20, max_bytes: int = 16384) -> str:
+    """The last ``lines`` lines of the job's output.log (empty when there is none)."""
+    try:
+        with open(os.path.join(job_dir, jobfiles.LOG), "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
+def ports_ready(info: Any) -> bool:
+    return isinstance(info, dict) and all(
+        isinstance(info.get(p), int) and info[p] > 0 for p in PORTS
+    )
+
+
+def find_manager(obj: Any) -> JobManager | None:
+    """The server's JobManager: through the parents' web_app settings, else the registry."""
+    seen = 0
+    while obj is not None and seen < 10:
+        web_app = getattr(obj, "web_app", None)
+        settings = getattr(web_app, "settings", None) or {}
+        if "jupyter_jobs_manager" in settings:
+            return settings["jupyter_jobs_manager"]
+        obj = getattr(obj, "parent", None)
+        seen += 1
+    return get_manager()
+
+
+class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
+    """Starts the kernel as a job of kind ``kernel`` on a jupyter-jobs backend.
+
+    The kernel spec says where: ``metadata.kernel_provisioner.config = {"backend": "slurm",
+    "profile": "gpu"}`` (written by :mod:`jupyter_jobs.kernels.specs`).
+    """
+
+    backend = Unicode("slurm", help="jupyter-jobs backend that runs the kernel.").tag(config=True)
+    profile = Unicode(
+        "", help="Profile of that backend (must offer kernels); empty: its first profile."
+    ).tag(config=True)
+
+    launch_timeout = Float(
+        300.0,
+        help="""Seconds a kernel job may wait (queued, then starting) for its kernel to come up.
+        After that the job is cancelled and the start fails with the queue reason. Example:
+        ``c.JobKernelProvisioner.launch_timeout = 600``.""",
+    ).tag(config=True)
+
+    default_time_limit = Integer(
+        8 * 3600,
+        help="""Time limit in seconds of kernel jobs whose profile sets none: no allocation
+        burns hours unseen. Example: ``c.JobKernelProvisioner.default_time_limit = 4 * 3600``.""",
+    ).tag(config=True)
+
+    kernel_ip = Unicode(
+        "0.0.0.0",
+        help="""Address the kernel binds on its node. ``0.0.0.0`` (default): reachable from the
+        server on another host; messages are signed with a key only the owner can read. Use
+        ``127.0.0.1`` with ``ssh_gateway`` when the node must not listen on the network (the
+        tunnel then forwards to ``127.0.0.1`` on the node).""",
+    ).tag(config=True)
+
+    ssh_gateway = Unicode(
+        "",
+        help="""Reach kernels through an SSH tunnel via this host (``[user@]host[:port]``), for
+        a server that cannot connect to compute nodes directly; empty (default): connect
+        directly. Example: ``c.JobKernelProvisioner.ssh_gateway = 'me@login01'``.""",
+    ).tag(config=True)
+
+    ssh_options = List(
+        Unicode(),
+        help="Extra ``ssh`` options for the tunnel, e.g. ``['-i', '/home/me/.ssh/id_hpc']``.",
+    ).tag(config=True)
+
+    tunnel_via_node = Bool(
+        False,
+        help="""With ``ssh_gateway``: forward to ``127.0.0.1`` as seen from the gateway (True: the
+        gateway *is* the node, e.g. ``ssh_gateway`` set per node) instead of the node's address.""",
+    ).tag(config=True)
+
+    poll_interval = Float(
+        0.1, help="Seconds between two looks at the connection file while the kernel starts."
+    ).tag(config=True)
+
+    def __init__(self, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.job_id: str | None = None
+        self.conn_dir: str | None = None
+        self._exit_code: int | None = None
+        self._tunnel: asyncio.subprocess.Process | None = None
+
+    # ------------------------------------------------------------------ helpers
+
+    @property
+    def manager(self) -> JobManager:
+        manager = find_manager(self.parent)
+        if manager is None:
+            raise KernelLaunchError(
+                "jupyter-jobs is not running in this server: remote kernels need the jupyter_jobs"
+                " server extension"
+            )
+        return manager
+
+    def _job(self) -> Job | None:
+        if not self.job_id:
+            return None
+        try:
+            return self.manager.get(self.job_id)
+        except (NotFound, KernelLaunchError):
+            return None
+
+    def _runner_status(self, job: Job) -> dict[str, Any]:
+        status = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS))
+        return status if isinstance(status, dict) else {}
+
+    def _exit_of(self, job: Job | None) -> int | None:
+        """The kernel's exit code once it is over (the runner knows first), else None."""
+        if job is None:
+            return self._exit_code if self._exit_code is not None else (1 if self.job_id else 0)
+        if job.status in FINAL_STATUSES:
+            return job.exit_code if job.exit_code is not None else 1
+        status = self._runner_status(job)
+        if status.get("state") in ("completed", "failed", "cancelled"):
+            code = status.get("exit_code")
+            return code if isinstance(code, int) else 1
+        return None
+
+    # ------------------------------------------------------------------ the provisioner API
+
+    @property
+    def has_process(self) -> bool:
+        return self.job_id is not None
+
+    async def poll(self) -> int | None:
+        if self.job_id is None:
+            return self._exit_code if self._exit_code is not None else 0
+        return self._exit_of(self._job())
+
+    async def wait(self) -> int | None:
+        while True:
+            code = await self.poll()
+            if code is not None:
+                self._forget_job(code)
+                return code
+            await asyncio.sleep(0.1)
+
+    async def send_signal(self, signum: int) -> None:
+        """Signals cannot cross to the node one by one: 0 is a liveness check, and SIGTERM or
+        SIGKILL end the job; interrupts go as messages (``interrupt_mode: "message"``)."""
+        if signum in (signal.SIGTERM, signal.SIGKILL):
+            await self._cancel()
+        elif signum != 0:
+            self.log.warning("jupyter-jobs: signal %s not sent to a remote kernel", signum)
+
+    async def kill(self, restart: bool = False) -> None:
+        await self._cancel()
+
+    async def terminate(self, restart: bool = False) -> None:
+        await self._cancel()
+
+    def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
+        # the manager waits half of this for the kernel to exit, then cancels the job
+        return min(recommended, 3.0)
+
+    def get_stable_start_time(self, recommended: float = 10.0) -> float:
+        return max(recommended, self.launch_timeout)
+
+    async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
+        """Write ``conn.json`` (ports 0, our key) and build the argv with its path."""
+        km = self.parent
+        manager = self.manager  # fail early, with the reason, if the extension is missing
+        self.conn_dir = os.path.join(manager.job_root, CONN_DIR, uuid.uuid4().hex)
+        os.makedirs(os.path.dirname(self.conn_dir), mode=0o700, exist_ok=True)
+        os.makedirs(self.conn_dir, mode=0o700)
+        conn_file = os.path.join(self.conn_dir, "conn.json")
+        key = km.session.key if km is not None else uuid.uuid4().hex.encode()
+        info = {
+            "transport": "tcp",
+            "ip": self.kernel_ip,
+            "key": key.decode() if isinstance(key, bytes) else key,
+            "signature_scheme": km.session.signature_scheme if km is not None else "hmac-sha256",
+            "kernel_name": getattr(km, "kernel_name", ""),
+            **{p: 0 for p in PORTS},
+        }
+        old = os.umask(0o077)
+        try:
+            jobfiles.write_json(conn_file, info)
+        finally:
+            os.umask(old)
+        kwargs.pop("extra_arguments", None)
+        cmd = [a.replace("{connection_file}", conn_file) for a in self.kernel_spec.argv]
+        kwargs = await super().pre_launch(cmd=cmd, **kwargs)
+        kwargs["conn_file"] = conn_file
+        return kwargs
+
+    def _kernel_env(self, env: dict[str, str]) -> dict[str, str]:
+        """Only what the kernel needs; the batch system passes the rest of the environment."""
+        out = {k: str(v) for k, v in (self.kernel_spec.env or {}).items()}
+        if env.get("JPY_SESSION_NAME"):
+            out["JPY_SESSION_NAME"] = env["JPY_SESSION_NAME"]
+        return out
+
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
+        manager = self.manager
+        conn_file = kwargs["conn_file"]
+        spawner = manager.get_spawner(self.backend)
+        profile = spawner.resolve_profile(self.profile or None)
+        resources: dict[str, Any] = {}
+        if "time_limit" not in normalize_resources(profile.get("resources") or {}):
+            resources["time_limit"] = self.default_time_limit
+        name = f"kernel {self.kernel_spec.display_name}"[:100]
+        job = await manager.create_kernel_job(
+            backend=self.backend,
+            profile=profile["name"],
+            argv=list(cmd),
+            name=name,
+            env=self._kernel_env(kwargs.get("env") or {}),
+            resources=resources,
+            cwd=kwargs.get("cwd") or None,
+        )
+        self.job_id = job.id
+        self._exit_code = None
+        if self.kernel_id:
+            kernel_jobs[self.kernel_id] = job.id
+        self.log.info("jupyter-jobs: kernel %s runs as job %s", self.kernel_id, job.id)
+        try:
+            info = await self._wait_for_ports(conn_file)
+            self.connection_info = await self._connection_info(info)
+        except BaseException:
+            await self._cancel()
+            raise
+        return self.connection_info
+
+    async def _wait_for_ports(self, conn_file: str) -> dict[str, Any]:
+        """Wait for ipykernel to write its ports; fail with the log tail or the queue reason."""
+        start = time.monotonic()
+        while True:
+            info = jobfiles.read_json(conn_file)
+            if ports_ready(info):
+                return info
+            job = self._job()
+            if job is None or job.is_final or self._exit_of(job) is not None:
+                raise KernelLaunchError(self._failure_message(job))
+            if time.monotonic() - start > self.launch_timeout:
+                reason = job.reason or job.status
+                ref = f" {job.backend_ref}" if job.backend_ref else ""
+                await self._cancel()
+                raise KernelLaunchError(
+                    f"the kernel job{ref} did not start within {self.launch_timeout:g} s"
+                    f" ({job.status}: {reason}); it was cancelled. Try a smaller profile or"
+                    " try again later."
+                )
+            await asyncio.sleep(self.poll_interval)
+
+    def _failure_message(self, job: Job | None) -> str:
+        if job is None:
+            return "the kernel job disappeared before the kernel started"
+        status = self._runner_status(job)
+        why = job.reason or status.get("reason") or job.status
+        tail = log_tail(job.job_dir)
+        msg = f"the kernel job {job.backend_ref or job.id} ended before the kernel started: {why}"
+        if tail:
+            msg += f"\n--- last lines of the job's log ---\n{tail}"
+        return msg
+
+    async def _node_address(self) -> str:
+        """Where the kernel listens: the job's node, resolved (SLURM names nodes)."""
+        host = ""
+        for _ in range(50):  # the runner writes its host before it starts the kernel
+            job = self._job()
+            if job is not None:
+                host = self._runner_status(job).get("host") or job.host or ""
+            if host:
+                break
+            await asyncio.sleep(0.1)
+        if not host:
+            raise KernelLaunchError("the kernel job's node is unknown")
+        try:
+            infos = await asyncio.get_running_loop().getaddrinfo(
+                host, None, family=socket.AF_INET, type=socket.SOCK_STREAM
+            )
+        except OSError:
+            return host  # zmq resolves names too
+        return infos[0][4][0] if infos else host
+
+    async def _connection_info(self, info: dict[str, Any]) -> dict[str, Any]:
+        km = self.parent
+        key = km.session.key if km is not None else str(info["key"]).encode()
+        conn: dict[str, Any] = {
+            "transport": "tcp",
+            "signature_scheme": info.get("signature_scheme", "hmac-sha256"),
+            "key": key,
+            **{p: int(info[p]) for p in PORTS},
+        }
+        bound = str(info.get("ip") or self.kernel_ip)
+        node = await self._node_address()
+        if not self.ssh_gateway:
+            conn["ip"] = node if bound in ("0.0.0.0", "*", "") else bound
+            return conn
+        remote = "127.0.0.1" if self.tunnel_via_node else node
+        local_ports = tunnels.free_local_ports(len(PORTS))
+        forwards, local = tunnels.plan_forwards(conn, remote, local_ports)
+        argv = tunnels.tunnel_argv(self.ssh_gateway, forwards, options=list(self.ssh_options))
+        self._tunnel = await tunnels.start_tunnel(argv, local_ports)
+        return local
+
+    async def _cancel(self) -> None:
+        job = self._job()
+        if job is None or job.is_final:
+            return
+        for _ in range(50):
+            try:
+                await self.manager.cancel(job.id)
+                return
+            except Conflict as e:
+                if "being started" not in e.message:
+                    return  # already final
+                await asyncio.sleep(0.1)
+            except JobsError as e:
+                self.log.warning("jupyter-jobs: cancelling kernel job %s: %s", job.id, e.message)
+                return
+
+    def _forget_job(self, code: int | None) -> None:
+        self._exit_code = code
+
+    async def cleanup(self, restart: bool = False) -> None:
+        """Cancel the job if it still runs, stop the tunnel, remove the connection directory."""
+        await self._cancel()
+        if self._tunnel is not None and self._tunnel.returncode is None:
+            self._tunnel.kill()
+            await self._tunnel.wait()
+        self._tunnel = None
+        if self.conn_dir:
+            shutil.rmtree(self.conn_dir, ignore_errors=True)
+            self.conn_dir = None
+        if self.kernel_id and kernel_jobs.get(self.kernel_id) == self.job_id:
+            if not restart:
+                kernel_jobs.pop(self.kernel_id, None)
+        self.job_id = None
+
+    async def get_provisioner_info(self) -> dict[str, Any]:
+        info = await super().get_provisioner_info()
+        conn = dict(info.get("connection_info") or {})
+        if isinstance(conn.get("key"), bytes):
+            conn["key"] = conn["key"].decode()
+        info["connection_info"] = conn
+        info.update({"job_id": self.job_id, "backend": self.backend, "profile": self.profile})
+        return info
+
+    async def load_provisioner_info(self, provisioner_info: dict) -> None:
+        info = dict(provisioner_info)
+        conn = dict(info.get("connection_info") or {})
+        if isinstance(conn.get("key"), str):
+            conn["key"] = conn["key"].encode()
+        info["connection_info"] = conn
+        await super().load_provisioner_info(info)
+        self.job_id = info.get("job_id")
+        self.backend = info.get("backend") or self.backend
+        self.profile = info.get("profile") or self.profile
+
+
+def describe_time_left(job: Job, now: float | None = None) -> int | None:
+    """Seconds left of the job's time limit (None when it has none or has not started)."""
+    limit = (job.resources or {}).get("time_limit")
+    if not limit or job.started_at is None:
+        return None
+    now = time.time() if now is None else now
+    return max(0, int(job.started_at.timestamp() + int(limit) - now))

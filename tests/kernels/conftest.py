@@ -1,0 +1,196 @@
+"""Remote-kernel tests against the real one-node SLURM cluster of ``scripts/slurm-up.sh``.
+
+The test command starts the cluster and exports ``JUPYTER_JOBS_SLURM_BASE`` (or ``SLURM_CONF``);
+without a cluster that answers, the cluster tests here are skipped with the reason. Pure tests
+(``test_specs_unit.py``, ``test_tunnel.py``) need no cluster.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import subprocess
+import time
+
+import pytest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _find_conf() -> str | None:
+    conf = os.environ.get("SLURM_CONF")
+    base = os.environ.get("JUPYTER_JOBS_SLURM_BASE")
+    if not conf and base:
+        conf = os.path.join(base, "etc", "slurm.conf")
+    return conf if conf and os.path.isfile(conf) else None
+
+
+def _cluster_problem() -> str | None:
+    if shutil.which("sbatch") is None:
+        return "no SLURM here: sbatch is not on PATH (the README test command installs it)"
+    conf = _find_conf()
+    if conf is None:
+        return (
+            "no SLURM cluster: start one with scripts/slurm-up.sh BASE and set"
+            " JUPYTER_JOBS_SLURM_BASE=BASE (the README test command does both)"
+        )
+    os.environ["SLURM_CONF"] = conf
+    r = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0 or " is UP" not in r.stdout:
+        return f"the SLURM cluster of {conf} does not answer: {(r.stdout + r.stderr).strip()}"
+    return None
+
+
+_PROBLEM: list[str | None] = []
+
+
+@pytest.fixture
+def slurm_cluster():
+    """The cluster's slurm.conf; skips the test when no cluster answers."""
+    if not _PROBLEM:
+        _PROBLEM.append(_cluster_problem())
+    if _PROBLEM[0]:
+        pytest.skip(_PROBLEM[0])
+    return os.environ["SLURM_CONF"]
+
+
+def active_slurm_jobs() -> list[str]:
+    """Ids of this user's jobs that SLURM still runs or queues (finished ones stay listed)."""
+    user = os.environ.get("USER") or "root"
+    out = subprocess.run(
+        ["squeue", "-h", "-u", user, "-t", "PD,R,CG,S,CF", "-o", "%i"],
+        capture_output=True,
+        text=True,
+    ).stdout
+    return out.split()
+
+
+def slurm_state(ref: str) -> str:
+    out = subprocess.run(
+        ["squeue", "-h", "-j", ref, "-t", "all", "-o", "%T"], capture_output=True, text=True
+    ).stdout.strip()
+    return out or "GONE"
+
+
+async def wait_until(predicate, timeout=30.0, interval=0.1, what="condition"):
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if asyncio.iscoroutine(value):
+            value = await value
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        await asyncio.sleep(interval)
+
+
+KERNEL_PROFILES = [
+    {
+        "name": "default",
+        "display_name": "Cluster defaults",
+        "resources": {"cpus": 1, "time_limit": "00:10:00"},
+        "kernels": True,
+    },
+    {
+        "name": "gpu",
+        "display_name": "GPU",
+        "resources": {"cpus": 2, "gpus": 1, "memory": "1G", "time_limit": "00:10:00"},
+        "kernels": True,
+    },
+    {"name": "batch", "display_name": "Batch only", "resources": {"cpus": 1}},
+]
+
+
+@pytest.fixture
+def jobs_config(slurm_cluster):
+    return {
+        "JobManager": {"enabled_backends": ["local", "slurm"], "cancel_grace_period": 1.0},
+        "SlurmSpawner": {"poll_interval": 0.5, "profiles": KERNEL_PROFILES},
+    }
+
+
+@pytest.fixture(autouse=True)
+def _cancel_our_leftovers(request):
+    """Cancel SLURM jobs a kernel test left behind (only jobs named jupyter-kernel*)."""
+    yield
+    if not _PROBLEM or _PROBLEM[0]:
+        return
+    user = os.environ.get("USER") or "root"
+    subprocess.run(["scancel", "-u", user, "-n", ",".join(_our_names())], capture_output=True)
+
+
+def _our_names() -> list[str]:
+    out = subprocess.run(
+        ["squeue", "-h", "-u", os.environ.get("USER") or "root", "-o", "%j"],
+        capture_output=True,
+        text=True,
+    ).stdout.split()
+    return sorted({n for n in out if n.startswith("jupyter-kernel")}) or ["jupyter-kernel-none"]
+
+
+class KernelsAPI:
+    """The server's own kernels API (``api/kernels``), as JupyterLab uses it."""
+
+    def __init__(self, fetch, serverapp):
+        self.fetch = fetch
+        self.serverapp = serverapp
+
+    async def ready(self):
+        """Start the extension as a running server does (``_post_start``, which pytest-jupyter's
+        server never calls: it does not run ``start_ioloop``)."""
+        app = jobs_app(self.serverapp)
+        if not hasattr(app, "remote_kernel_specs"):
+            await app._start_jupyter_server_extension(self.serverapp)
+
+    async def start(self, name: str, expect: int = 201):
+        await self.ready()
+        r = await self.fetch(
+            "api", "kernels", method="POST", body=json.dumps({"name": name}), raise_error=False
+        )
+        assert r.code == expect, r.body
+        return json.loads(r.body)
+
+    async def post(self, kernel_id: str, action: str):
+        r = await self.fetch(
+            "api", "kernels", kernel_id, action, method="POST", body="", raise_error=False
+        )
+        return r
+
+    async def delete(self, kernel_id: str):
+        r = await self.fetch("api", "kernels", kernel_id, method="DELETE", raise_error=False)
+        assert r.code == 204, r.body
+
+    def km(self, kernel_id: str):
+        return self.serverapp.kernel_manager.get_kernel(kernel_id)
+
+    async def client(self, kernel_id: str):
+        client = self.km(kernel_id).client()
+        client.start_channels()
+        await client.wait_for_ready(timeout=30)
+        return client
+
+
+async def run_code(client, code: str, timeout: float = 30.0) -> tuple[str, dict]:
+    """Execute ``code``; (stdout text, the execute_reply content)."""
+    out: list[str] = []
+
+    def hook(msg):
+        if msg["header"]["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+        elif msg["header"]["msg_type"] == "error":
+            out.append("\n".join(msg["content"]["traceback"]))
+
+    reply = await client.execute_interactive(code, output_hook=hook, timeout=timeout)
+    return "".join(out), reply["content"]
+
+
+def jobs_app(serverapp):
+    return serverapp.extension_manager.extension_points["jupyter_jobs"].app
+
+
+@pytest.fixture
+def kernels_api(jp_fetch, jp_serverapp):
+    return KernelsAPI(jp_fetch, jp_serverapp)

@@ -1,0 +1,137 @@
+"""Remote kernels on the real SLURM cluster, through the server's kernels API (``api/kernels``)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+from jupyter_jobs.kernels import kernel_jobs
+from jupyter_jobs.kernels.specs import TIMES
+
+from .conftest import active_slurm_jobs, jobs_app, run_code, wait_until
+
+DEFAULT = "jupyter-jobs-slurm-default"
+GPU = "jupyter-jobs-slurm-gpu"
+
+
+def job_of(manager, kernel_id):
+    return manager.get(kernel_jobs[kernel_id])
+
+
+async def test_kernel_specs_of_kernel_profiles_are_offered_by_the_server(kernels_api):
+    await kernels_api.ready()
+    r = await kernels_api.fetch("api", "kernelspecs")
+    specs = json.loads(r.body)["kernelspecs"]
+    assert (
+        specs[GPU]["spec"]["display_name"]
+        == f"Python 3 — SLURM: GPU 1{TIMES}, 2 CPUs, 1 GB, 10 min"
+    )
+    assert specs[GPU]["spec"]["interrupt_mode"] == "message"
+    assert specs[GPU]["spec"]["metadata"]["kernel_provisioner"]["config"] == {
+        "backend": "slurm",
+        "profile": "gpu",
+    }
+    assert "jupyter-jobs-slurm-batch" not in specs  # that profile offers no kernels
+
+
+async def test_kernel_runs_inside_the_allocation_and_sees_its_cpus_and_gpus(kernels_api, manager):
+    kernel = await kernels_api.start(GPU)
+    job = job_of(manager, kernel["id"])
+    assert job.kind == "kernel" and job.backend == "slurm" and job.profile == "gpu"
+    client = await kernels_api.client(kernel["id"])
+    try:
+        out, reply = await run_code(
+            client,
+            "import os; print(os.environ['SLURM_JOB_ID'], os.environ.get('SLURM_CPUS_PER_TASK'),"
+            " os.environ.get('CUDA_VISIBLE_DEVICES'), len(os.sched_getaffinity(0)) > 0)",
+        )
+    finally:
+        client.stop_channels()
+    assert reply["status"] == "ok", out
+    slurm_id, cpus, gpus, _ = out.split()
+    assert slurm_id == job.backend_ref
+    assert cpus == "2"
+    assert gpus not in ("", "None") and len(gpus.split(",")) == 1
+    await kernels_api.delete(kernel["id"])
+
+
+async def test_interrupt_stops_a_long_sleep_and_the_kernel_lives_on(kernels_api, manager):
+    kernel = await kernels_api.start(DEFAULT)
+    client = await kernels_api.client(kernel["id"])
+    try:
+        task = asyncio.ensure_future(run_code(client, "import time; time.sleep(120)", 90))
+        await asyncio.sleep(1.0)  # the cell is running
+        r = await kernels_api.post(kernel["id"], "interrupt")
+        assert r.code == 204
+        out, reply = await asyncio.wait_for(task, 20)
+        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
+        out, reply = await run_code(client, "print(6 * 7)")
+        assert out.strip() == "42"
+    finally:
+        client.stop_channels()
+    assert job_of(manager, kernel["id"]).status == "running"
+    await kernels_api.delete(kernel["id"])
+
+
+async def test_restart_runs_the_kernel_in_a_new_job_and_ends_the_old_one(kernels_api, manager):
+    kernel = await kernels_api.start(DEFAULT)
+    first = job_of(manager, kernel["id"])
+    r = await kernels_api.post(kernel["id"], "restart")
+    assert r.code == 200, r.body
+    second = job_of(manager, kernel["id"])
+    assert second.id != first.id and second.backend_ref != first.backend_ref
+    client = await kernels_api.client(kernel["id"])
+    try:
+        out, _ = await run_code(client, "import os; print(os.environ['SLURM_JOB_ID'])")
+    finally:
+        client.stop_channels()
+    assert out.strip() == second.backend_ref
+    await wait_until(lambda: first.backend_ref not in active_slurm_jobs(), 20, what="old job end")
+    await kernels_api.delete(kernel["id"])
+
+
+async def test_shutdown_leaves_no_job_in_the_queue(kernels_api, manager):
+    kernel = await kernels_api.start(DEFAULT)
+    job = job_of(manager, kernel["id"])
+    assert job.backend_ref in active_slurm_jobs()
+    await kernels_api.delete(kernel["id"])
+    await wait_until(lambda: job.backend_ref not in active_slurm_jobs(), 15, what="job gone")
+    await wait_until(lambda: manager.get(job.id).is_final, 15, what="job final")
+    assert manager.get(job.id).status in ("completed", "cancelled")
+
+
+async def test_failed_start_shows_the_log_tail_instead_of_kernel_died(
+    kernels_api, jp_serverapp, tmp_path
+):
+    from jupyter_jobs.kernels.specs import kernel_name
+
+    bad = tmp_path / "bad-python"
+    bad.write_text("#!/bin/sh\necho 'no ipykernel in this environment' >&2\nexit 3\n")
+    bad.chmod(0o755)
+    spawner = jp_serverapp.web_app.settings["jupyter_jobs_manager"].spawners["slurm"]
+    spawner.profiles = [
+        *spawner.profiles,
+        {"name": "broken", "python": str(bad), "resources": {"cpus": 1}, "kernels": True},
+    ]
+    from jupyter_jobs.kernels import server
+
+    await server.start(jobs_app(jp_serverapp))
+    r = await kernels_api.fetch(
+        "api",
+        "kernels",
+        method="POST",
+        body=json.dumps({"name": kernel_name("slurm", "broken")}),
+        raise_error=False,
+    )
+    assert r.code == 500
+    message = json.loads(r.body)["message"]
+    assert "ended before the kernel started" in message
+    assert "no ipykernel in this environment" in message
+
+
+async def test_server_stop_cancels_every_kernel_job(kernels_api, manager):
+    kernel = await kernels_api.start(DEFAULT)
+    job = job_of(manager, kernel["id"])
+    await manager.stop()
+    assert manager.get(job.id).status == "cancelled"
+    await wait_until(lambda: job.backend_ref not in active_slurm_jobs(), 15, what="job gone")

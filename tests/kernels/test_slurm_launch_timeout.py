@@ -1,0 +1,66 @@
+"""A kernel job that waits in the queue longer than the launch timeout is cancelled, with why."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+
+import pytest
+
+from .conftest import KERNEL_PROFILES, active_slurm_jobs, slurm_state, wait_until
+
+DEFAULT = "jupyter-jobs-slurm-default"
+
+
+@pytest.fixture
+def jobs_config(slurm_cluster):
+    return {
+        "JobManager": {"enabled_backends": ["slurm"], "cancel_grace_period": 1.0},
+        "SlurmSpawner": {"poll_interval": 0.5, "profiles": KERNEL_PROFILES},
+        "JobKernelProvisioner": {"launch_timeout": 3.0},
+    }
+
+
+async def test_launch_timeout_cancels_a_queued_kernel_job_and_says_why(kernels_api, manager):
+    cpus = int(
+        subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[
+            0
+        ]
+    )
+    filler = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            "-J",
+            "jupyter-kernel-test-filler",
+            "-c",
+            str(cpus),
+            "-o",
+            "/dev/null",
+            "--wrap",
+            "sleep 120",
+        ],
+        capture_output=True,
+        text=True,
+        cwd="/tmp",
+        check=True,
+    ).stdout.strip()
+    try:
+        await wait_until(lambda: slurm_state(filler) == "RUNNING", 20, what="node full")
+        r = await kernels_api.fetch(
+            "api",
+            "kernels",
+            method="POST",
+            body=json.dumps({"name": DEFAULT}),
+            raise_error=False,
+        )
+        assert r.code == 500
+        message = json.loads(r.body)["message"]
+        assert "did not start within 3 s" in message and "cancelled" in message
+        assert "Resources" in message  # SLURM's queue reason
+        kernel_job = manager.list(kind=["kernel"])[0][0]
+        await wait_until(
+            lambda: kernel_job["backend_ref"] not in active_slurm_jobs(), 15, what="job gone"
+        )
+    finally:
+        subprocess.run(["scancel", filler], capture_output=True)
