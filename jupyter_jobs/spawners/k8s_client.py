@@ -278,6 +278,19 @@ class KubeClient:
         finally:
             resp.release()
 
+    async def copy_log(self, namespace: str, pod: str, container: str, path: str) -> None:
+        """Append the container's log to ``path`` as it grows, skipping the bytes the file has
+        already (a copy resumed after a cut stream or a server restart repeats nothing)."""
+        have = os.path.getsize(path) if os.path.exists(path) else 0
+        seen = 0
+        with open(path, "ab") as out:
+            async for chunk in self.follow_log(namespace, pod, container):
+                skip = max(0, min(len(chunk), have - seen))
+                seen += len(chunk)
+                if skip < len(chunk):
+                    out.write(chunk[skip:])
+                    out.flush()
+
 
 class PodReflector:
     """One list+watch of the pods matching a selector in a namespace, kept in :attr:`pods`.
@@ -348,10 +361,10 @@ class PodReflector:
             if name not in fresh:
                 self._apply("DELETED", old)
         for name, pod in fresh.items():
-            old = self.pods.get(name)
-            if old is None:
+            known = self.pods.get(name)
+            if known is None:
                 self._apply("ADDED", pod)
-            elif old["metadata"].get("resourceVersion") != pod["metadata"].get("resourceVersion"):
+            elif known["metadata"].get("resourceVersion") != pod["metadata"].get("resourceVersion"):
                 self._apply("MODIFIED", pod)
         self.resource_version = rv
         self.error = None

@@ -10,6 +10,7 @@ value; an unknown key is an error.
 from __future__ import annotations
 
 import hashlib
+import json
 import re
 from datetime import datetime
 from typing import Any
@@ -18,6 +19,7 @@ from ..models import (
     CANCELLED,
     COMPLETED,
     FAILED,
+    LOST,
     QUEUED,
     RUNNING,
     JobUpdate,
@@ -138,7 +140,7 @@ def _model_keys(kind: str) -> dict[str, str] | None:
         from kubernetes_asyncio.client import models
     except ImportError:
         return None
-    model = models.V1PodSpec if kind == "pod" else models.V1Container
+    model: Any = models.V1PodSpec if kind == "pod" else models.V1Container
     return dict(model.attribute_map)
 
 
@@ -336,6 +338,26 @@ def make_secret(
     }
 
 
+def make_kernel_secret(
+    job_id: str,
+    namespace: str,
+    user: str,
+    connection: dict[str, Any],
+    ports: dict[str, int],
+    owner_job: dict[str, Any],
+) -> dict[str, Any]:
+    """The kernel's connection file (its key, the fixed ports, listening on all addresses) in a
+    Secret owned by the created Job, so Kubernetes deletes it with the Job."""
+    info = {**connection, "ip": "0.0.0.0", **ports}
+    return make_secret(
+        name=kernel_secret_name(job_id),
+        namespace=namespace,
+        string_data={KERNEL_CONNECTION_FILE: json.dumps(info)},
+        labels={**base_labels(user), LABEL_JOB_ID: label_value(job_id)},
+        owner=owner_reference(owner_job) if (owner_job.get("metadata") or {}).get("uid") else None,
+    )
+
+
 def kernel_volume(secret_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
     """The volume and mount that put a kernel's connection file at ``KERNEL_MOUNT``."""
     volume = {
@@ -517,3 +539,27 @@ def job_failure(job: dict[str, Any]) -> str | None:
                 return "time limit exceeded (activeDeadlineSeconds): the Job was stopped"
             return f"{reason}: {cond.get('message') or ''}".rstrip(": ")
     return None
+
+
+def update_without_pod(
+    name: str, job: dict[str, Any] | None, runner_status: dict[str, Any] | None
+) -> JobUpdate:
+    """A job whose pod is gone or never came: the runner's final status, else the Job's."""
+    if isinstance(runner_status, dict) and runner_status.get("state") in (
+        COMPLETED,
+        FAILED,
+        CANCELLED,
+    ):
+        return JobUpdate(
+            status=runner_status["state"],
+            exit_code=runner_status.get("exit_code"),
+            reason=runner_status.get("reason"),
+        )
+    if job is None:
+        return JobUpdate(
+            status=LOST, reason=f"the Kubernetes Job {name} is gone and its result was never seen"
+        )
+    failure = job_failure(job)
+    if failure:
+        return JobUpdate(status=FAILED, reason=failure)
+    return JobUpdate(status=QUEUED, reason="the Job has no pod yet (see kubectl describe job)")

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import asyncio
 import getpass
-import json
 import os
 import socket
 import sys
@@ -33,11 +32,20 @@ from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
 
 from .. import jobfiles
 from ..exceptions import BadRequest, EngineUnavailable
-from ..models import CANCELLED, CANCELLING, FAILED, FINAL_STATUSES, LOST, Job, JobUpdate
+from ..models import CANCELLED, CANCELLING, FINAL_STATUSES, Job, JobUpdate
 from . import k8s_objects as objects
 from .base import LogReader, Spawner
 from .k8s_client import KubeClient, PodReflector, find_config, in_cluster_namespace
 
+#: dict options where a profile's ``extra`` adds to the spawner's config
+MERGED_KEYS = (
+    "extra_resource_limits",
+    "extra_resource_guarantees",
+    "extra_labels",
+    "extra_annotations",
+    "extra_pod_config",
+    "extra_container_config",
+)
 #: keys a profile's ``resources.extra`` may hold (merged over the spawner's config)
 EXTRA_KEYS = (
     "node_selector",
@@ -397,6 +405,8 @@ class KubernetesSpawner(Spawner):
             volumes.append(volume)
             mounts.append(mount)
             ports = {k.replace("_port", ""): v for k, v in self.kernel_ports.items()}
+        # the profile's dict options are merged over the spawner's
+        merged: dict[str, Any] = {k: {**getattr(self, k), **extra.get(k, {})} for k in MERGED_KEYS}
         time_limit = res.get("time_limit")
         if time_limit and runner:
             time_limit += 60  # the runner stops the job first, with its own message
@@ -415,14 +425,6 @@ class KubernetesSpawner(Spawner):
             memory=res.get("memory"),
             gpus=res.get("gpus"),
             gpu_resource_key=self.gpu_resource_key,
-            extra_resource_limits={
-                **self.extra_resource_limits,
-                **extra.get("extra_resource_limits", {}),
-            },
-            extra_resource_guarantees={
-                **self.extra_resource_guarantees,
-                **extra.get("extra_resource_guarantees", {}),
-            },
             time_limit=time_limit,
             ttl_seconds_after_finished=self.ttl_seconds_after_finished,
             node_selector=extra.get("node_selector", self.node_selector),
@@ -436,15 +438,9 @@ class KubernetesSpawner(Spawner):
             pod_security_context=inherited.get("pod_security_context"),
             container_security_context=inherited.get("container_security_context"),
             ports=ports,
-            extra_labels={**self.extra_labels, **extra.get("extra_labels", {})},
-            extra_annotations={**self.extra_annotations, **extra.get("extra_annotations", {})},
             job_dir=job.job_dir,
             runner=runner,
-            extra_pod_config={**self.extra_pod_config, **extra.get("extra_pod_config", {})},
-            extra_container_config={
-                **self.extra_container_config,
-                **extra.get("extra_container_config", {}),
-            },
+            **merged,
         )
 
     # ------------------------------------------------------------------ the engine
@@ -542,7 +538,7 @@ class KubernetesSpawner(Spawner):
 
     def _pod_is_final(self, job_id: str) -> bool:
         pod = self._pods_by_job().get(job_id)
-        return bool(pod) and pod["status"].get("phase") in ("Succeeded", "Failed")
+        return pod is not None and pod["status"].get("phase") in ("Succeeded", "Failed")
 
     async def cancel(self, job: Job) -> JobUpdate | None:
         api = self._api()
@@ -612,7 +608,7 @@ class KubernetesSpawner(Spawner):
             if job_id in self._cancelling:
                 self._push(job_id, JobUpdate(status=CANCELLED, reason="cancelled"))
             else:  # deleted under us (activeDeadlineSeconds, someone's kubectl): ask the Job why
-                self._job_checks[job_id] = 0.0
+                self._job_checks[job_id] = float("-inf")
                 self._spawn(self._explain_deleted(job_id, pod))
             return
         update = self._update_for(job_id, pod)
@@ -664,26 +660,10 @@ class KubernetesSpawner(Spawner):
         self._job_checks[job.id] = time.monotonic()
         name = job.state.get("job_name") or objects.job_object_name(job.id)
         k8s_job = await self._api().get_job(job.state.get("namespace") or self._ns, name)
-        runner_status = (
+        status = (
             jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS)) if job.job_dir else None
         )
-        if isinstance(runner_status, dict) and runner_status.get("state") in FINAL_STATUSES:
-            return JobUpdate(
-                status=runner_status["state"],
-                exit_code=runner_status.get("exit_code"),
-                reason=runner_status.get("reason"),
-            )
-        if k8s_job is None:
-            return JobUpdate(
-                status=LOST,
-                reason=f"the Kubernetes Job {name} is gone and its result was never seen",
-            )
-        failure = objects.job_failure(k8s_job)
-        if failure:
-            return JobUpdate(status=FAILED, reason=failure)
-        return JobUpdate(
-            status="queued", reason="the Job has no pod yet (see kubectl describe job)"
-        )
+        return objects.update_without_pod(name, k8s_job, status)
 
     # ------------------------------------------------------------------ logs of direct jobs
 
@@ -708,18 +688,8 @@ class KubernetesSpawner(Spawner):
         delay = self.retry_delay
         try:
             while True:
-                have = os.path.getsize(path) if os.path.exists(path) else 0
-                seen = 0
                 try:
-                    with open(path, "ab") as out:
-                        async for chunk in self._api().follow_log(
-                            self._ns, name, objects.CONTAINER
-                        ):
-                            skip = max(0, min(len(chunk), have - seen))
-                            seen += len(chunk)
-                            if skip < len(chunk):
-                                out.write(chunk[skip:])
-                                out.flush()
+                    await self._api().copy_log(self._ns, name, objects.CONTAINER, path)
                 except EngineUnavailable as e:
                     self.log.info("jupyter-jobs: log of %s: %s; retrying", name, e.message)
                 except BadRequest:
@@ -744,19 +714,11 @@ class KubernetesSpawner(Spawner):
         info = jobfiles.read_json(os.path.join(job.job_dir, "kernel.json"))
         if not isinstance(info, dict) or not info.get("key"):
             raise BadRequest("a kernel job needs kernel.json with its key in the job directory")
-        info = {**info, "ip": "0.0.0.0", **self.kernel_ports}
-        name = objects.kernel_secret_name(job.id)
-        secret = objects.make_secret(
-            name=name,
-            namespace=self._ns,
-            string_data={objects.KERNEL_CONNECTION_FILE: json.dumps(info)},
-            labels={**objects.base_labels(self.user), objects.LABEL_JOB_ID: job.id},
-            owner=objects.owner_reference(created)
-            if created.get("metadata", {}).get("uid")
-            else None,
+        secret = objects.make_kernel_secret(
+            job.id, self._ns, self.user, info, self.kernel_ports, created
         )
         await self._api().create_secret(self._ns, secret)
-        return name
+        return secret["metadata"]["name"]
 
     def pod_ip(self, job_id: str) -> str | None:
         """The kernel pod's IP once the watch has seen it (None before)."""
