@@ -32,6 +32,7 @@ from typing import Any, Optional
 FINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "lost"})
 API_PREFIX = "jupyter-jobs/api/"
 LOG_CHUNK = 1 << 20  # bytes per GET jobs/{id}/log
+RECONNECT_PATIENCE = 60.0  # seconds a log follower waits for a restarting server
 ENV_URL = "JUPYTER_JOBS_URL"
 ENV_TOKEN = "JUPYTER_JOBS_TOKEN"
 ENV_ROOT = "JUPYTER_JOBS_ROOT_DIR"
@@ -57,6 +58,11 @@ class ServerNotFound(JobsClientError):
 
 class JobsTimeout(JobsClientError, TimeoutError):
     """``Job.wait(timeout=...)`` ran out of time; the job keeps running."""
+
+
+def _transient(e: JobsClientError) -> bool:
+    """The server is away (restarting, or a proxy says so): worth asking again soon."""
+    return isinstance(e, ServerNotFound) or e.status in (502, 503, 504)
 
 
 # ------------------------------------------------------------------------------- discovery
@@ -433,12 +439,20 @@ class Job:
     def wait(self, timeout: float | None = None, poll: float = 0.5) -> Job:
         """Block until the job is final; raises :class:`JobsTimeout` after ``timeout`` seconds."""
         deadline = None if timeout is None else time.monotonic() + timeout
-        while self.status not in FINAL_STATUSES:
+        unreachable_since = None
+        while True:
+            try:
+                if self.status in FINAL_STATUSES:
+                    return self
+                unreachable_since = None
+            except JobsClientError as e:  # ride out a server restart: the job outlives it
+                unreachable_since = unreachable_since or time.monotonic()
+                if not _transient(e) or time.monotonic() - unreachable_since > RECONNECT_PATIENCE:
+                    raise
             if deadline is not None and time.monotonic() >= deadline:
                 raise JobsTimeout(f"job {self.id} still {self.data['status']} after {timeout} s")
             left = poll if deadline is None else deadline - time.monotonic()
             time.sleep(max(0.0, min(poll, left)))
-        return self
 
     def log(self, offset: int = 0) -> str:
         """The job's output so far (stdout and stderr), from byte ``offset``."""
@@ -499,7 +513,7 @@ class _WebSocketReader(threading.Thread):
     def run(self) -> None:
         try:
             asyncio.run(self._read())
-        except Exception as e:
+        except BaseException as e:  # whatever happened, the reader must hear of it
             self.messages.put(("failed", e))
 
     async def _read(self) -> None:
@@ -516,7 +530,10 @@ class _WebSocketReader(threading.Thread):
                 self.messages.put(("message", message))
 
         request = HTTPRequest(self.url, headers=self.headers, connect_timeout=10)
-        conn = await websocket_connect(request, on_message_callback=on_message)
+        # pings notice a connection that died silently (a sleeping laptop, a dropped NAT entry)
+        conn = await websocket_connect(
+            request, on_message_callback=on_message, ping_interval=20, ping_timeout=60
+        )
         self.messages.put(("open", None))
         while not closed.is_set() and not self.stopping.is_set():
             try:
@@ -555,16 +572,27 @@ def _follow_ws(client: JobsClient, job: Job, state: dict[str, Any]) -> Iterator[
 
 
 def _follow_poll(client: JobsClient, job: Job, offset: int, poll: float) -> Iterator[bytes]:
-    """Yield log bytes by polling ``GET jobs/{id}/log?offset=``: the fallback."""
+    """Yield log bytes by polling ``GET jobs/{id}/log?offset=``: the fallback. Rides out a server
+    restart (the job outlives it) for up to ``RECONNECT_PATIENCE`` seconds."""
+    unreachable_since = None
     while True:
-        final = job.status in FINAL_STATUSES  # asked before reading, so nothing is missed
-        while True:
-            data, size = client.read_log(job.id, offset)
-            if data:
-                offset += len(data)
-                yield data
-            if not data or offset >= size:
-                break
+        try:
+            final = job.status in FINAL_STATUSES  # asked before reading, so nothing is missed
+            while True:
+                data, size = client.read_log(job.id, offset)
+                if data:
+                    offset += len(data)
+                    yield data
+                if not data or offset >= size:
+                    break
+            unreachable_since = None
+        except JobsClientError as e:
+            if not _transient(e):
+                raise
+            unreachable_since = unreachable_since or time.monotonic()
+            if time.monotonic() - unreachable_since > RECONNECT_PATIENCE:
+                raise
+            final = False
         if final:
             return
         time.sleep(poll)

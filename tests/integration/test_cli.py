@@ -104,34 +104,34 @@ def base_env(runtime_dir: Path) -> dict[str, str]:
     return env
 
 
-@pytest.fixture(scope="module", name="server")
-def jobs_server(tmp_path_factory):
-    """A real ``jupyter server`` with the extension, in a temp root and runtime dir."""
-    base = tmp_path_factory.mktemp("jobs-cli")
+def start_server(base: Path, port: int | None = None, token: str | None = None) -> Server:
+    """Start ``jupyter server`` with the extension in ``base`` (root, runtime dir, job root);
+    again on the same base, port and token, it is the same server after a restart."""
     root, runtime = base / "root", base / "runtime"
-    (root / "sub").mkdir(parents=True)
-    runtime.mkdir()
-    (root / "train.py").write_text(TRAIN)
-    (root / "block.py").write_text(BLOCK)
-    write_notebook(root / "params.ipynb")
+    if not root.exists():
+        (root / "sub").mkdir(parents=True)
+        runtime.mkdir()
+        (root / "train.py").write_text(TRAIN)
+        (root / "block.py").write_text(BLOCK)
+        write_notebook(root / "params.ipynb")
+        config = {
+            "ServerApp": {"jpserver_extensions": {"jupyter_jobs": True}},
+            "JobsApp": {"job_root": str(base / "job-root")},
+            "JobManager": {"cancel_grace_period": 2.0},
+            "LocalSpawner": {"poll_interval": 0.3},
+        }
+        (base / "config").mkdir()
+        (base / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
     env = base_env(runtime)
-    config = {
-        "ServerApp": {"jpserver_extensions": {"jupyter_jobs": True}},
-        "JobsApp": {"job_root": str(base / "job-root")},
-        "JobManager": {"cancel_grace_period": 2.0},
-        "LocalSpawner": {"poll_interval": 0.3},
-    }
-    (base / "config").mkdir()
-    (base / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
     env["JUPYTER_CONFIG_DIR"] = str(base / "config")  # and no user config leaks in
-    token, port = secrets.token_hex(16), free_port()
-    log = open(base / "server.log", "wb")
+    token, port = token or secrets.token_hex(16), port or free_port()
     argv = [
         sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
         f"--port={port}", "--ServerApp.port_retries=0", "--ServerApp.ip=127.0.0.1",
         f"--ServerApp.token={token}", f"--ServerApp.root_dir={root}",
     ]  # fmt: skip
-    proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=base)
+    with open(base / "server.log", "ab") as log:
+        proc = subprocess.Popen(argv, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=base)
     srv = Server(f"http://127.0.0.1:{port}/", token, root, base, env, proc)
     deadline = time.monotonic() + 60
     while True:
@@ -139,21 +139,32 @@ def jobs_server(tmp_path_factory):
         if (runtime / f"jpserver-{proc.pid}.json").exists():
             try:
                 srv.api("GET", "backends")
-                break
+                return srv
             except OSError:
                 pass
         assert time.monotonic() < deadline, (base / "server.log").read_text()
         time.sleep(0.2)
-    yield srv
-    for job in srv.api("GET", "jobs?limit=1000")["jobs"]:  # leave no job running behind
-        if job["status"] not in FINAL:
-            srv.api("POST", f"jobs/{job['id']}/cancel")
-    proc.terminate()
+
+
+def stop_server(srv: Server, cancel_jobs: bool = True) -> None:
+    if cancel_jobs:  # leave no job running behind
+        for job in srv.api("GET", "jobs?limit=1000")["jobs"]:
+            if job["status"] not in FINAL:
+                srv.api("POST", f"jobs/{job['id']}/cancel")
+    srv.proc.terminate()
     try:
-        proc.wait(20)
+        srv.proc.wait(20)
     except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
+        srv.proc.kill()
+        srv.proc.wait()
+
+
+@pytest.fixture(scope="module", name="server")
+def jobs_server(tmp_path_factory):
+    """A real ``jupyter server`` with the extension, in a temp root and runtime dir."""
+    srv = start_server(tmp_path_factory.mktemp("jobs-cli"))
+    yield srv
+    stop_server(srv)
 
 
 def jj(server: Server, *args: str, cwd: Path | None = None, env=None, timeout=120):
@@ -356,6 +367,32 @@ def test_logs_follow_streams_while_the_job_runs(server, transport):
         proc.kill()
     assert proc.returncode == 0, err
     assert rest == "released\n"
+
+
+def test_logs_follow_survives_a_server_restart(tmp_path):
+    """The job outlives the server; so does a follower: it reconnects and reads the rest."""
+    srv = start_server(tmp_path)
+    release = tmp_path / "release-restart"
+    job_id = submit_id(srv, "block.py", str(release))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_jobs.cli", "logs", "-f", job_id],
+        cwd=srv.root, env=srv.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert proc.stdout.readline() == "started\n"
+        stop_server(srv, cancel_jobs=False)
+        srv = start_server(
+            tmp_path, port=int(srv.url.rsplit(":", 1)[1].strip("/")), token=srv.token
+        )
+        assert proc.poll() is None  # still following, across the restart
+        release.touch()
+        rest, err = proc.communicate(timeout=120)
+        assert proc.returncode == 0, err
+        assert rest == "released\n"
+    finally:
+        release.touch()
+        proc.kill()
+        stop_server(srv)
 
 
 # --------------------------------------------------------------- cancel / rerun / rm
