@@ -54,7 +54,7 @@ def pytest_collection_modifyitems(config, items):
             item.add_marker(pytest.mark.slurm)
 
 
-@pytest.fixture(autouse=True)
+@pytest.fixture(scope="session", autouse=True)
 def slurm_cluster():
     """The cluster's slurm.conf; skips the test when no cluster answers."""
     if not _PROBLEM:
