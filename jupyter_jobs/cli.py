@@ -69,6 +69,12 @@ def _status_text(job: dict[str, Any]) -> str:
     return status
 
 
+def _progress_text(progress: dict[str, Any]) -> str:
+    fraction = progress.get("fraction")
+    percent = "" if fraction is None else f"{float(fraction) * 100:.0f}%"
+    return f"{percent} {progress.get('message') or ''}".strip()
+
+
 def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True))
 
@@ -92,7 +98,7 @@ def _describe(job: dict[str, Any]) -> str:
         ("status", job.get("status")),
         ("reason", job.get("reason")),
         ("exit code", job.get("exit_code")),
-        ("progress", f"{progress.get('fraction')} {progress.get('message') or ''}".strip()),
+        ("progress", _progress_text(progress)),
         ("host", job.get("host")),
         ("backend ref", job.get("backend_ref")),
         ("created", _local_time(job.get("created_at"))),

@@ -137,15 +137,19 @@ def find_server(cwd: str | None = None, runtime_dir: str | None = None) -> dict[
 
 
 def _split_token(url: str) -> tuple[str, str | None]:
-    """``http://h:8888/lab?token=abc`` → (``http://h:8888/``, ``abc``): pasted URLs just work."""
+    """``http://h:8888/user/me/lab/tree/x?token=abc`` → (``http://h:8888/user/me/``, ``abc``):
+    a URL pasted from the browser works."""
     parts = urllib.parse.urlsplit(url)
     token = urllib.parse.parse_qs(parts.query).get("token", [None])[0]
-    path = parts.path
-    for suffix in ("/lab", "/tree", "/notebooks"):
-        if path.endswith(suffix) or path.endswith(suffix + "/"):
-            path = path[: path.rindex(suffix)]
-    if not path.endswith("/"):
-        path += "/"
+    segs = parts.path.strip("/").split("/") if parts.path.strip("/") else []
+    cut = next(  # JupyterLab: {base}lab, {base}lab/tree/..., {base}lab/workspaces/...
+        (i for i, seg in enumerate(segs)
+         if seg == "lab" and (segs[i + 1 : i + 2] or ["tree"])[0] in ("tree", "workspaces", "doc")),
+        None,
+    )  # fmt: skip
+    if cut is None:  # the classic UI: {base}tree/..., {base}notebooks/...
+        cut = next((i for i, seg in enumerate(segs) if seg in ("tree", "notebooks", "edit")), None)
+    path = "/" + "".join(seg + "/" for seg in segs[:cut])
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", "")), token
 
 

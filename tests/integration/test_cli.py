@@ -185,6 +185,48 @@ def submit_id(server: Server, *args: str, cwd: Path | None = None) -> str:
     return r.stdout.strip()
 
 
+# ------------------------------------------------------------------ parsing (no server)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("lr=0.01", ("lr", 0.01)),
+        ("epochs=3", ("epochs", 3)),
+        ("flag=true", ("flag", True)),
+        ("sizes=[1, 2]", ("sizes", [1, 2])),
+        ("name=alice", ("name", "alice")),
+        ("expr=a=b", ("expr", "a=b")),
+        ("empty=", ("empty", "")),
+    ],
+)
+def test_parameters_are_json_when_they_parse_else_strings(text, expected):
+    from jupyter_jobs.cli import _parameter
+
+    assert _parameter(text) == expected
+
+
+def test_options_before_path_and_everything_after_it_goes_to_the_script():
+    from jupyter_jobs.cli import _split_command, build_parser
+
+    parser = build_parser()
+    a = parser.parse_args(["submit", "--cpus", "2", "-p", "x=1", "nb.ipynb", "--name", "-f"])
+    assert (a.cpus, a.params, a.path, a.args) == (2, [("x", 1)], "nb.ipynb", ["--name", "-f"])
+    head, command = _split_command(["submit", "--wait", "--", "make", "-j4", "--", "x"])
+    assert (head, command) == (["submit", "--wait"], ["make", "-j4", "--", "x"])
+
+
+def test_a_pasted_browser_url_gives_server_url_and_token():
+    from jupyter_jobs.client import _split_token
+
+    assert _split_token("http://h:8888/lab?token=abc") == ("http://h:8888/", "abc")
+    assert _split_token("https://hub/user/me/lab/tree/x") == ("https://hub/user/me/", None)
+    assert _split_token("https://hub/user/lab/lab?token=t") == ("https://hub/user/lab/", "t")
+    assert _split_token("http://h:8888/tree/lab/x.py") == ("http://h:8888/", None)
+    assert _split_token("http://h:8888") == ("http://h:8888/", None)
+    assert _split_token("http://h:8888/base/") == ("http://h:8888/base/", None)
+
+
 # ------------------------------------------------------------------------------ discovery
 
 
