@@ -63,9 +63,14 @@ def schema_validator(pointer: str) -> Draft202012Validator:
 
 def assert_valid(pointer: str, instance, what: str) -> None:
     errors = sorted(schema_validator(pointer).iter_errors(instance), key=lambda e: e.path)
-    assert not errors, f"{what} does not match {pointer}:\n" + "\n".join(
-        f"  at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}" for e in errors[:10]
-    ) + f"\nanswer: {json.dumps(instance)[:2000]}"
+    assert not errors, (
+        f"{what} does not match {pointer}:\n"
+        + "\n".join(
+            f"  at {'/'.join(map(str, e.absolute_path)) or '(root)'}: {e.message}"
+            for e in errors[:10]
+        )
+        + f"\nanswer: {json.dumps(instance)[:2000]}"
+    )
 
 
 def operation_id(template: str, method: str) -> str:
@@ -242,7 +247,9 @@ class Sleeper:
         self.contract = contract
 
     async def __aenter__(self) -> dict:
-        self.job = await self.contract.api.submit({"command": python("import time; time.sleep(120)")})
+        self.job = await self.contract.api.submit(
+            {"command": python("import time; time.sleep(120)")}
+        )
         return await self.contract.api.wait(self.job["id"], statuses=("running",))
 
     async def __aexit__(self, *exc):
@@ -298,9 +305,16 @@ async def test_create_and_get_job_answer_as_documented(contract, jp_root_dir):
         "time.sleep(1)\n"
     )
     job = await contract.call(
-        "post", "/jobs", 201,
-        body={"path": "hello.py", "name": "contract", "args": ["a"], "env": {"X": "1"},
-              "resources": {"cpus": 1, "memory": "1G", "time_limit": "00:05:00"}},
+        "post",
+        "/jobs",
+        201,
+        body={
+            "path": "hello.py",
+            "name": "contract",
+            "args": ["a"],
+            "env": {"X": "1"},
+            "resources": {"cpus": 1, "memory": "1G", "time_limit": "00:05:00"},
+        },
     )
     await contract.api.wait(job["id"])
     done = await contract.call("get", "/jobs/{job_id}", 200, job_id=job["id"])
@@ -384,7 +398,9 @@ async def test_log_and_usage_answer_as_documented(contract):
     job = await finished_job(contract, code="import time; print('héllo ✓'); time.sleep(1.2)")
     r = await contract.call("get", "/jobs/{job_id}/log", 200, job_id=job["id"])
     assert r.body.decode() == "héllo ✓\n" and r.headers["X-Log-Size"] == str(len(r.body))
-    tail = await contract.call("get", "/jobs/{job_id}/log", 200, job_id=job["id"], offset="1", limit="2")
+    tail = await contract.call(
+        "get", "/jobs/{job_id}/log", 200, job_id=job["id"], offset="1", limit="2"
+    )
     assert tail.body == "héllo".encode()[1:3] and tail.headers["X-Log-Offset"] == "1"
     for params in ({"offset": "-1"}, {"offset": "x"}, {"limit": "0"}):
         await contract.call("get", "/jobs/{job_id}/log", 400, job_id=job["id"], **params)
@@ -440,7 +456,7 @@ ANONYMOUS_CASES = {
 @covers("getJobUsage", 403)
 @covers("getOpenAPI", 403)
 async def test_refusals_answer_with_the_documented_error(contract):
-    """403 bodies match the Error schema (who is refused is tests/integration/test_auth.py's job)."""
+    """403 bodies match the Error schema (who gets refused is test_auth.py's business)."""
     ops = operations()
     for op, kwargs in ANONYMOUS_CASES.items():
         path, method = ops[op]
