@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import json
 
-from jupyter_server.auth.decorator import ws_authenticated
+from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
@@ -49,9 +49,8 @@ class LogFollowHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, 
         return self.settings["jupyter_jobs_manager"]
 
     @ws_authenticated
+    @authorized
     async def get(self, job_id):
-        if not await self._is_authorized():
-            raise web.HTTPError(403)
         try:
             self.manager.get(job_id)
         except JobsError as e:
@@ -63,12 +62,6 @@ class LogFollowHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, 
         self.offset = int(raw)
         self._task: asyncio.Task | None = None
         await super().get(job_id)
-
-    async def _is_authorized(self) -> bool:
-        result = self.authorizer.is_authorized(self, self.current_user, "execute", AUTH_RESOURCE)
-        if asyncio.iscoroutine(result):
-            result = await result
-        return bool(result)
 
     def open(self, job_id):
         super().open()
