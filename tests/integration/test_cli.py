@@ -104,7 +104,9 @@ def base_env(runtime_dir: Path) -> dict[str, str]:
     return env
 
 
-def start_server(base: Path, port: int | None = None, token: str | None = None) -> Server:
+def start_server(
+    base: Path, port: int | None = None, token: str | None = None, extra_config: dict | None = None
+) -> Server:
     """Start ``jupyter server`` with the extension in ``base`` (root, runtime dir, job root);
     again on the same base, port and token, it is the same server after a restart."""
     root, runtime = base / "root", base / "runtime"
@@ -119,6 +121,7 @@ def start_server(base: Path, port: int | None = None, token: str | None = None) 
             "JobsApp": {"job_root": str(base / "job-root")},
             "JobManager": {"cancel_grace_period": 2.0},
             "LocalSpawner": {"poll_interval": 0.3},
+            **(extra_config or {}),
         }
         (base / "config").mkdir()
         (base / "config" / "jupyter_server_config.json").write_text(json.dumps(config))
@@ -434,6 +437,44 @@ def test_logs_follow_survives_a_server_restart(tmp_path):
     finally:
         release.touch()
         proc.kill()
+        stop_server(srv)
+
+
+def slurm_conf() -> str | None:
+    """The running one-node cluster's slurm.conf (``scripts/slurm-up.sh``), or None."""
+    base = os.environ.get("JUPYTER_JOBS_SLURM_BASE")
+    conf = os.environ.get("SLURM_CONF") or (base and os.path.join(base, "etc", "slurm.conf"))
+    if not conf or not os.path.isfile(conf) or shutil.which("scontrol") is None:
+        return None
+    env = {**os.environ, "SLURM_CONF": conf}
+    r = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, env=env, timeout=30)
+    return conf if " is UP" in r.stdout else None
+
+
+@pytest.mark.slurm
+def test_submit_to_slurm_follow_and_cancel(tmp_path, monkeypatch):
+    conf = slurm_conf()
+    if conf is None:
+        pytest.skip("no SLURM cluster: scripts/slurm-up.sh BASE; JUPYTER_JOBS_SLURM_BASE=BASE")
+    monkeypatch.setenv("SLURM_CONF", conf)  # the server subprocess inherits it via base_env
+    srv = start_server(
+        tmp_path,
+        extra_config={
+            "JobManager": {"enabled_backends": ["local", "slurm"], "cancel_grace_period": 2.0},
+            "SlurmSpawner": {"poll_interval": 0.5},
+        },
+    )
+    try:
+        r = jj(srv, "submit", "--backend", "slurm", "--cpus", "1", "--time", "00:05:00",
+               "-f", "train.py", "on-slurm")  # fmt: skip
+        assert r.returncode == 0, r.stderr
+        assert "args ['on-slurm']" in r.stdout
+        job_id = submit_id(srv, "--backend", "slurm", "block.py", str(tmp_path / "never"))
+        jobs = json.loads(jj(srv, "list", "--backend", "slurm", "--json").stdout)
+        assert job_id in [j["id"] for j in jobs] and {j["backend"] for j in jobs} == {"slurm"}
+        assert jj(srv, "cancel", job_id[:8]).returncode == 0
+        assert srv.wait_final(job_id)["status"] == "cancelled"
+    finally:
         stop_server(srv)
 
 
