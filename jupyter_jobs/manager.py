@@ -110,6 +110,7 @@ class JobManager(LoggingConfigurable):
         self.waiting: dict[str, deque[str]] = {}
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Future] = set()
+        self._started = False
         self._engine_down: dict[str, str] = {}
         self._starting: set[str] = set()
         self._listeners: list[Callable[[str, Job], None]] = []
@@ -135,6 +136,10 @@ class JobManager(LoggingConfigurable):
             self.waiting[name] = deque()
 
     async def start(self) -> None:
+        """Start the spawners, re-attach active jobs, start polling. Runs once; later calls return."""
+        if self._started:
+            return
+        self._started = True
         if not self.spawners:
             self.load_spawners()
         for name, spawner in list(self.spawners.items()):
@@ -346,7 +351,7 @@ class JobManager(LoggingConfigurable):
         spawner = self.get_spawner(req.backend)
         available, reason = await spawner.check_available()
         if not available:
-            raise BadRequest(
+            raise EngineUnavailable(
                 f"the {spawner.name} backend is not available: {reason}", field="backend"
             )
         profile = spawner.resolve_profile(req.profile)

@@ -79,10 +79,17 @@ class JobsAPI:
 
 
 @pytest.fixture
-def jobs_api(jp_fetch, jp_root_dir, jp_serverapp):
-    return JobsAPI(jp_fetch, jp_root_dir)
+def manager(jp_serverapp, jp_asyncio_loop):
+    """The server's JobManager, started as a real server starts it.
+
+    pytest-jupyter's ``jp_serverapp`` calls ``start_app()`` but never the extensions' start hooks
+    (``ServerApp._post_start``), so poll loops and re-attachment would not run without this.
+    """
+    manager = jp_serverapp.web_app.settings["jupyter_jobs_manager"]
+    jp_asyncio_loop.run_until_complete(manager.start())
+    return manager
 
 
 @pytest.fixture
-def manager(jp_serverapp):
-    return jp_serverapp.web_app.settings["jupyter_jobs_manager"]
+def jobs_api(jp_fetch, jp_root_dir, manager):
+    return JobsAPI(jp_fetch, jp_root_dir)

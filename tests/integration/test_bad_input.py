@@ -167,3 +167,16 @@ async def test_unicode_and_metacharacters_are_kept_literally(jobs_api, jp_root_d
     done = await jobs_api.wait(job["id"])
     assert done["status"] == "completed", await jobs_api.log(job["id"])
     assert (await jobs_api.log(job["id"])).strip() == "['✓ $HOME', '`id`'] héllo | wörld"
+
+
+async def test_unavailable_backend_is_503_with_the_reason(jobs_api, files, monkeypatch):
+    r = await jobs_api.request("GET", "backends")
+    backends = {b["name"]: b for b in json.loads(r.body)["backends"]}
+    down = [b for b in backends.values() if not b["available"]]
+    if not down:
+        pytest.skip("every backend is available here")
+    r = await jobs_api.request("POST", "jobs", {"path": "ok.py", "backend": down[0]["name"]})
+    assert r.code == 503
+    body = json.loads(r.body)
+    assert "not available" in body["message"] and down[0]["reason"] in body["message"]
+    assert body["field"] == "backend"
