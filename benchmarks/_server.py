@@ -8,13 +8,16 @@ so the SLURM and Kubernetes benchmarks can reuse it.
 
 The clients use tornado (a jupyter_server dependency): :func:`request` for REST calls and
 :class:`EventStream` for jupyter_server's ``/api/events/subscribe`` websocket, which timestamps each
-frame the moment it arrives.
+frame the moment it arrives. :class:`RssSampler` follows a process's memory from a thread.
+:class:`Row` and :func:`print_table` print the table every benchmark ends with: metric, ours,
+baseline, ratio, added, target, met?.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import json
 import os
 import shutil
@@ -56,6 +59,9 @@ class ServerError(RuntimeError):
 class ServerProcess:
     """A real Jupyter server with jupyter_jobs in a subprocess; a context manager.
 
+    ``python`` is the interpreter that runs it (another virtualenv's, to compare with another
+    extension) and ``extensions`` the server extensions it enables (default: jupyter_jobs).
+
     ``workdir`` holds ``root/`` (the server's root_dir unless ``root_dir`` is given), ``job-root/``,
     the Jupyter dirs and ``server.log``; a temporary one is made (and removed) when not given.
     """
@@ -69,6 +75,8 @@ class ServerProcess:
         workdir: str | None = None,
         env: dict[str, str] | None = None,
         startup_timeout: float = 60.0,
+        python: str = sys.executable,
+        extensions: dict[str, bool] | None = None,
     ):
         self._own_workdir = workdir is None
         self.workdir = os.path.abspath(workdir or tempfile.mkdtemp(prefix="jupyter-jobs-bench-"))
@@ -77,6 +85,8 @@ class ServerProcess:
         self.config = config or {}
         self.extra_env = env or {}
         self.startup_timeout = startup_timeout
+        self.python = python
+        self.extensions = {"jupyter_jobs": True} if extensions is None else extensions
         self.token = uuid.uuid4().hex
         self.port = 0
         self.proc: subprocess.Popen | None = None
@@ -112,7 +122,7 @@ class ServerProcess:
     def _write_config(self, config_dir: str) -> None:
         config: dict[str, dict[str, Any]] = {
             "ServerApp": {
-                "jpserver_extensions": {"jupyter_jobs": True},
+                "jpserver_extensions": dict(self.extensions),
                 "root_dir": self.root_dir,
                 "open_browser": False,
                 "allow_root": True,
@@ -145,7 +155,7 @@ class ServerProcess:
         env.update(self.extra_env)
         for attempt in range(3):  # the free port may be taken between bind and listen
             self.port = free_port()
-            argv = [sys.executable, "-m", "jupyter_server", f"--ServerApp.port={self.port}"]
+            argv = [self.python, "-m", "jupyter_server", f"--ServerApp.port={self.port}"]
             log = open(self.log_path, "ab")
             try:
                 self.proc = subprocess.Popen(
@@ -373,3 +383,74 @@ class RssSampler:
     @property
     def growth(self) -> int:
         return self.peak - self.first
+
+
+# ---------------------------------------------------------------------- report
+
+
+@dataclasses.dataclass
+class Row:
+    """One line of the result table (lower is better); ``target`` bounds the ``checked`` figure."""
+
+    key: str
+    metric: str
+    ours: float
+    baseline: float
+    unit: str
+    target: float | None  # None: compared, not targeted
+    checked: str  # "ours" or "added": which figure the target bounds
+    notes: list[str] = dataclasses.field(default_factory=list)
+
+    @property
+    def added(self) -> float:
+        return self.ours - self.baseline
+
+    @property
+    def ratio(self) -> float:
+        return self.ours / self.baseline if self.baseline else float("inf")
+
+    @property
+    def met(self) -> bool | None:
+        if self.target is None:
+            return None
+        value = self.added if self.checked == "added" else self.ours
+        return value <= self.target
+
+    def as_dict(self) -> dict[str, Any]:
+        d = dataclasses.asdict(self)
+        d["target_applies_to"] = d.pop("checked")
+        return {**d, "added": self.added, "ratio": self.ratio, "met": self.met}
+
+
+def fmt(value: float, unit: str) -> str:
+    return f"{value:.1f} {unit}"
+
+
+def print_table(rows: list[Row], out=sys.stdout) -> None:
+    header = ["", "metric", "ours", "baseline", "ratio", "added", "target", "met?"]
+    lines = [header]
+    for r in rows:
+        target = "-"
+        if r.target is not None:
+            target = f"{'added' if r.checked == 'added' else 'ours'} <= {r.target:g} {r.unit}"
+        lines.append(
+            [
+                f"({r.key})",
+                r.metric,
+                fmt(r.ours, r.unit),
+                fmt(r.baseline, r.unit),
+                f"{r.ratio:.2f}x",
+                f"{r.added:+.1f} {r.unit}",
+                target,
+                {True: "yes", False: "NO", None: "-"}[r.met],
+            ]
+        )
+    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+    sep = "+".join("-" * (w + 2) for w in widths)
+    for n, line in enumerate(lines):
+        print("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |", file=out)
+        if n == 0:
+            print("|" + sep + "|", file=out)
+    for r in rows:
+        for note in r.notes:
+            print(f"  ({r.key}) {note}", file=out)

@@ -14,7 +14,8 @@ Prints, in one run, each figure next to a baseline measured in the same run (rat
 
 Usage: ``python benchmarks/local_jobs.py [--quick] [--only a,b] [--json out.json]``.
 ``--quick`` makes every part tiny (it is what the smoke test runs). ``--scheduler-venv DIR`` adds a
-comparison with jupyter-scheduler installed in another virtualenv (see ``_scheduler.py``).
+comparison with jupyter-scheduler installed in another virtualenv (never in ours): the same list
+with the same history size, and a one-cell notebook from submit to completed.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import random
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
@@ -37,10 +37,13 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from _server import (
     EventStream,
+    Row,
     RssSampler,
     ServerError,
     ServerProcess,
+    fmt,
     median,
+    print_table,
     request,
     ws_connect,
 )
@@ -74,48 +77,6 @@ with open(stamp + ".tmp", "w") as f:
     f.write(repr(time.monotonic()))
 os.replace(stamp + ".tmp", stamp)
 """
-
-
-@dataclass
-class Row:
-    """One line of the result table (lower is better); ``target`` bounds the ``checked`` figure."""
-
-    key: str
-    metric: str
-    ours: float
-    baseline: float
-    unit: str
-    target: float
-    checked: str  # "ours" or "added": which figure the target bounds
-    notes: list[str] = field(default_factory=list)
-
-    @property
-    def added(self) -> float:
-        return self.ours - self.baseline
-
-    @property
-    def ratio(self) -> float:
-        return self.ours / self.baseline if self.baseline else float("inf")
-
-    @property
-    def met(self) -> bool:
-        value = self.added if self.checked == "added" else self.ours
-        return value <= self.target
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "key": self.key,
-            "metric": self.metric,
-            "ours": self.ours,
-            "baseline": self.baseline,
-            "added": self.added,
-            "ratio": self.ratio,
-            "unit": self.unit,
-            "target": self.target,
-            "target_applies_to": self.checked,
-            "met": self.met,
-            "notes": self.notes,
-        }
 
 
 def write_script(server: ServerProcess, name: str, text: str) -> str:
@@ -388,39 +349,150 @@ async def bench_exit(runs: int, warmup: int, pause: float) -> Row:
     )
 
 
-# ---------------------------------------------------------------------- report
+# ---------------------------------------------------------------------- jupyter-scheduler
+
+SCHEDULER_FILL = """\
+import random, sys, time, uuid
+from jupyter_scheduler.orm import Job, create_session, create_tables
+db_url, n = sys.argv[1], int(sys.argv[2])
+create_tables(db_url)
+rng = random.Random(42)
+now = int(time.time() * 1000)
+rows = []
+for i in range(n):
+    created = now - (n - i) * 30 * 86400 * 1000 // n
+    stem = f"report_{i % 97}"
+    rows.append(dict(
+        job_id=str(uuid.uuid4()), name=stem, input_filename=stem + ".ipynb",
+        runtime_environment_name="python3", output_formats=["ipynb"],
+        parameters={"alpha": "0.5"} if i % 3 == 0 else None, tags=[],
+        status=rng.choices(["COMPLETED", "FAILED", "STOPPED"], [80, 15, 5])[0],
+        create_time=created, update_time=created + 60000, start_time=created + 500,
+        end_time=created + 60000, url=f"/jobs/{i}", packaged_files=[],
+        output_filename_template="{{input_filename}}-{{create_time}}",
+    ))
+with create_session(db_url)() as session:
+    session.bulk_insert_mappings(Job, rows)
+    session.commit()
+"""
+NOTEBOOK = {
+    "cells": [
+        {
+            "cell_type": "code",
+            "execution_count": None,
+            "id": "c1",
+            "metadata": {},
+            "outputs": [],
+            "source": "print('hello from a trivial notebook')",
+        }
+    ],
+    "metadata": {
+        "kernelspec": {"name": "python3", "display_name": "Python 3", "language": "python"}
+    },
+    "nbformat": 4,
+    "nbformat_minor": 5,
+}
 
 
-def fmt(value: float, unit: str) -> str:
-    return f"{value:.1f} {unit}"
+async def scheduler_list(python: str, n_jobs: int, runs: int) -> float:
+    """Median ``GET scheduler/jobs?max_items=100`` with ``n_jobs`` finished jobs in its database."""
+    server = ServerProcess(python=python, extensions={"jupyter_scheduler": True})
+    db_url = f"sqlite:///{server.workdir}/scheduler.sqlite"
+    server.config = {"SchedulerApp": {"db_url": db_url}}
+    subprocess.run([python, "-c", SCHEDULER_FILL, db_url, str(n_jobs)], check=True)
+    times = []
+    with server:
+        for i in range(runs + 3):
+            t0 = time.monotonic()
+            _, data, _ = await request(server, "GET", "scheduler/jobs?max_items=100", expect=200)
+            if i >= 3:
+                times.append(time.monotonic() - t0)
+            if len(data["jobs"]) != min(100, n_jobs):
+                raise ServerError(f"scheduler listed {len(data['jobs'])} jobs")
+    return median(times) * 1000
 
 
-def print_table(rows: list[Row], out=sys.stdout) -> None:
-    header = ["", "metric", "ours", "baseline", "ratio", "added", "target", "met?"]
-    lines = [header]
-    for r in rows:
-        target = f"{'added' if r.checked == 'added' else 'ours'} <= {r.target:g} {r.unit}"
-        lines.append(
-            [
-                f"({r.key})",
-                r.metric,
-                fmt(r.ours, r.unit),
-                fmt(r.baseline, r.unit),
-                f"{r.ratio:.2f}x",
-                f"{r.added:+.1f} {r.unit}",
-                target,
-                "yes" if r.met else "NO",
-            ]
+async def notebook_latency(server: ServerProcess, runs: int, scheduler: bool) -> float:
+    """Median submit -> completed of a one-cell notebook: ours by event, the scheduler's by
+    polling its job every 20 ms (it pushes no status events)."""
+    with open(os.path.join(server.root_dir, "hello.ipynb"), "w") as f:
+        json.dump(NOTEBOOK, f)
+    times = []
+    async with EventStream(server) as events:
+        for _ in range(runs + 1):
+            t0 = time.monotonic()
+            if scheduler:
+                body = {
+                    "input_uri": "hello.ipynb",
+                    "name": "hello",
+                    "output_formats": ["ipynb"],
+                    "runtime_environment_name": "python3",
+                }
+                _, job, _ = await request(server, "POST", "scheduler/jobs", body, expect=200)
+                deadline = t0 + 120
+                while True:  # a new job is STOPPED until it is queued: wait for an end
+                    _, info, _ = await request(server, "GET", f"scheduler/jobs/{job['job_id']}")
+                    if info["status"] in ("COMPLETED", "FAILED") or time.monotonic() > deadline:
+                        break
+                    await asyncio.sleep(0.02)
+                status = info["status"].lower()
+            else:
+                job = await submit(server, {"path": "hello.ipynb"})
+                _, data = await events.wait_final(job["id"])
+                status = data["status"]
+            if status != "completed":
+                raise ServerError(f"notebook job ended {status}")
+            times.append(time.monotonic() - t0)
+    return median(times[1:]) * 1000
+
+
+async def compare_scheduler(venv: str, quick: bool) -> list[Row]:
+    """The same figures for jupyter-scheduler (installed in ``venv``, never in ours)."""
+    python = os.path.join(venv, "bin", "python")
+    n_jobs, runs, nb_runs = (300, 5, 2) if quick else (10_000, 30, 10)
+    rows = []
+    theirs = await scheduler_list(python, n_jobs, runs)
+    server = ServerProcess(config=SERVER_CONFIG, env=SERVER_ENV)
+    fill_store(server.job_root, server.root_dir, n_jobs)
+    with server:
+        ours = []
+        for i in range(runs + 3):
+            t0 = time.monotonic()
+            await request(server, "GET", JOBS_API, expect=200)
+            if i >= 3:
+                ours.append(time.monotonic() - t0)
+    rows.append(
+        Row(
+            "b-js",
+            f"GET jobs first page, {n_jobs:,} jobs: ours vs jupyter-scheduler",
+            median(ours) * 1000,
+            theirs,
+            "ms",
+            20.0,
+            "ours",
+            ["baseline: GET scheduler/jobs?max_items=100, same history size"],
         )
-    widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-    sep = "+".join("-" * (w + 2) for w in widths)
-    for n, line in enumerate(lines):
-        print("| " + " | ".join(c.ljust(w) for c, w in zip(line, widths)) + " |", file=out)
-        if n == 0:
-            print("|" + sep + "|", file=out)
-    for r in rows:
-        for note in r.notes:
-            print(f"  ({r.key}) {note}", file=out)
+    )
+    with ServerProcess(python=python, extensions={"jupyter_scheduler": True}) as server:
+        theirs = await notebook_latency(server, nb_runs, scheduler=True)
+    with ServerProcess(config=SERVER_CONFIG, env=SERVER_ENV) as server:
+        ours_nb = await notebook_latency(server, nb_runs, scheduler=False)
+    rows.append(
+        Row(
+            "a-js",
+            f"one-cell notebook: submit -> completed (median of {nb_runs})",
+            ours_nb,
+            theirs,
+            "ms",
+            None,
+            "ours",
+            ["baseline: jupyter-scheduler POST scheduler/jobs, status polled every 20 ms"],
+        )
+    )
+    return rows
+
+
+# ---------------------------------------------------------------------- report
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -505,9 +577,10 @@ def main(argv: list[str] | None = None) -> int:
         "rows": [r.as_dict() for r in rows],
     }
     if args.scheduler_venv:
-        from _scheduler import compare_scheduler
-
-        results["jupyter_scheduler"] = compare_scheduler(args.scheduler_venv, quick=args.quick)
+        print("comparison with jupyter-scheduler (its own virtualenv):", flush=True)
+        sched_rows = asyncio.run(compare_scheduler(args.scheduler_venv, args.quick))
+        print_table(sched_rows)
+        results["jupyter_scheduler"] = [r.as_dict() for r in sched_rows]
     if args.json:
         with open(args.json, "w") as f:
             json.dump(results, f, indent=1)
