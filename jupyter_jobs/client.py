@@ -29,7 +29,8 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
-FINAL_STATUSES = frozenset({"completed", "failed", "cancelled", "lost"})
+from .models import FINAL_STATUSES  # light: models imports nothing from the server
+
 API_PREFIX = "jupyter-jobs/api/"
 LOG_CHUNK = 1 << 20  # bytes per GET jobs/{id}/log
 RECONNECT_PATIENCE = 60.0  # seconds a log follower waits for a restarting server
@@ -536,7 +537,7 @@ class _WebSocketReader(threading.Thread):
         request = HTTPRequest(self.url, headers=self.headers, connect_timeout=10)
         # pings notice a connection that died silently (a sleeping laptop, a dropped NAT entry)
         conn = await websocket_connect(
-            request, on_message_callback=on_message, ping_interval=20, ping_timeout=60
+            request, on_message_callback=on_message, ping_interval=20, ping_timeout=20
         )
         self.messages.put(("open", None))
         while not closed.is_set() and not self.stopping.is_set():
