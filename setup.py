@@ -102,6 +102,7 @@ setup(
             "pytest-jupyter[server]>=0.10",
             "pytest-timeout",
             "jsonschema>=4",
+            "openapi-spec-validator>=0.7",
             "kubernetes_asyncio>=29",
             "kubernetes-validate>=1.30",
             "playwright>=1.40",

@@ -35,12 +35,14 @@ from .models import (
     new_job_id,
     utcnow,
 )
-from .spawners.base import Spawner
+from .spawners.base import LogReader, Spawner
 from .spawners.factory import SpawnerFactory
 from .store import JobStore
 from .validation import SCRIPT_LANGUAGES, JobRequest, parse_request, script_argv
 
 Emit = Callable[[str, Job], None]
+#: what clients see of a profile (admin-only keys such as interpreter paths stay on the server)
+PUBLIC_PROFILE_KEYS = ("name", "display_name", "description", "resources", "max_resources", "kernels")
 #: fields whose change is worth an event (log_size alone is not: it changes all the time)
 EVENT_FIELDS = (
     "status",
@@ -316,7 +318,10 @@ class JobManager(LoggingConfigurable):
                 available, reason = await spawner.check_available()
             except Exception as e:
                 available, reason = False, str(e)
-            profiles = spawner.get_profiles()
+            profiles = [
+                {k: v for k, v in p.items() if k in PUBLIC_PROFILE_KEYS}
+                for p in spawner.get_profiles()
+            ]
             out.append(
                 {
                     "name": name,
@@ -672,8 +677,11 @@ class JobManager(LoggingConfigurable):
 
     async def read_log(self, job_id: str, offset: int, limit: int) -> tuple[bytes, int]:
         job = self.get(job_id)
-        spawner = self.get_spawner(job.backend)
-        reader = spawner.log_reader(job)
+        spawner = self.spawners.get(job.backend)
+        if spawner is not None:
+            reader = spawner.log_reader(job)
+        else:  # a job of a backend no longer enabled: its log is still in its directory
+            reader = LogReader(os.path.join(job.job_dir, jobfiles.LOG))
         size = await reader.size()
         data = await reader.read(offset, limit) if offset < size else b""
         return data, size

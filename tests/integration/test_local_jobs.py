@@ -393,3 +393,27 @@ async def test_log_follow_websocket_resumes_from_offset(jobs_api, jp_ws_fetch, j
     full = await jobs_api.log(job["id"])
     assert first + rest == full
     assert final_offset == len(full.encode())
+
+
+async def test_job_of_a_disabled_backend_stays_readable(jobs_api, manager):
+    job = await jobs_api.submit({"command": ["echo", "kept"]})
+    await jobs_api.wait(job["id"])
+    stored = manager.store.get(job["id"])
+    stored.backend = "retired"  # as if the admin disabled the backend it ran on
+    manager.store.save(stored)
+    assert (await jobs_api.get(job["id"]))["backend"] == "retired"
+    assert await jobs_api.log(job["id"]) == "kept\n"
+    r = await jobs_api.request("DELETE", f"jobs/{job['id']}")
+    assert r.code == 204
+
+
+async def test_backends_hide_admin_only_profile_keys(jobs_api, manager):
+    manager.spawners["local"].profiles = [
+        {"name": "ml", "display_name": "ML", "python": "/opt/secret/env/bin/python",
+         "resources": {"cpus": 1}}
+    ]
+    r = await jobs_api.request("GET", "backends")
+    local = next(b for b in json.loads(r.body)["backends"] if b["name"] == "local")
+    assert local["profiles"][0]["name"] == "ml"
+    assert "python" not in local["profiles"][0]
+    assert "/opt/secret" not in r.body.decode()
