@@ -373,7 +373,9 @@ class SlurmSpawner(Spawner):
             message = _last_line(err) or _last_line(out) or f"sbatch exit code {rc}"
             if _unreachable(err):
                 raise EngineUnavailable(f"slurmctld not answering: {message}")
-            raise BadRequest(f"SLURM refused the job: {message}", field=self._field_of(message))
+            raise BadRequest(
+                f"SLURM refused the job: {message}", field=script.field_of_message(message)
+            )
         try:
             job_id = script.parse_sbatch_output(out)
         except ValueError as e:
@@ -384,23 +386,6 @@ class SlurmSpawner(Spawner):
             reason=f"submitted to SLURM as job {job_id}",
             state={"slurm_job_id": job_id},
         )
-
-    @staticmethod
-    def _field_of(message: str) -> str | None:
-        text = message.lower()
-        for word, field in (
-            ("partition", "resources.partition"),
-            ("account", "resources.account"),
-            ("qos", "resources.qos"),
-            ("time limit", "resources.time_limit"),
-            ("memory", "resources.memory"),
-            ("gres", "resources.gpus"),
-            ("gpu", "resources.gpus"),
-            ("cpu", "resources.cpus"),
-        ):
-            if word in text:
-                return field
-        return None
 
     # ------------------------------------------------------------------ status
 
@@ -490,6 +475,11 @@ class SlurmSpawner(Spawner):
                 ended[ref] = rec
                 continue
             self._misses.pop(ref, None)
+            if job.status == CANCELLING and not job.state.get("scancel_done"):
+                try:  # the cancel met a controller that was away: again
+                    await self._scancel(job)
+                except EngineError as e:
+                    self.log.warning("jupyter-jobs: %s", e.message)
             if update.status == RUNNING:
                 self._files_update(job, update)
             updates[job.id] = update
@@ -574,13 +564,18 @@ class SlurmSpawner(Spawner):
         job.state["cancel_requested"] = True
         if not await self._owned(ref):
             return None  # gone already (the next poll settles it) or not this user's job
+        await self._scancel(job)
+        return JobUpdate(state={"cancel_requested": True, "scancel_done": True})
+
+    async def _scancel(self, job: Job) -> None:
+        ref = job.backend_ref or ""
         rc, _out, err = await self.run(["scancel", f"--user={self.slurm_user}", ref])
         if rc != 0:
             message = _last_line(err) or f"exit code {rc}"
             if _unreachable(err):
                 raise EngineUnavailable(f"slurmctld not answering: {message}")
             raise EngineError(f"scancel {ref} failed: {message}")
-        return JobUpdate(state={"cancel_requested": True})
+        job.state["scancel_done"] = True
 
     async def signal(self, job: Job, signum: int) -> None:
         if signum not in FORWARDED_SIGNALS:

@@ -199,6 +199,24 @@ def sbatch_argv(script_path: str, *, job_name: str, job_dir: str) -> list[str]:
     ]
 
 
+def field_of_message(message: str) -> str | None:
+    """The request field an sbatch error is about, for the dialog to show it in place."""
+    text = message.lower()
+    for word, field in (
+        ("partition", "resources.partition"),
+        ("account", "resources.account"),
+        ("qos", "resources.qos"),
+        ("time limit", "resources.time_limit"),
+        ("memory", "resources.memory"),
+        ("gres", "resources.gpus"),
+        ("gpu", "resources.gpus"),
+        ("cpu", "resources.cpus"),
+    ):
+        if word in text:
+            return field
+    return None
+
+
 def parse_sbatch_output(stdout: str) -> str:
     """``--parsable`` prints ``jobid`` or ``jobid;cluster``: the job id."""
     lines = [ln.strip() for ln in stdout.splitlines() if ln.strip()]

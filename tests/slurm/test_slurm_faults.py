@@ -81,11 +81,20 @@ async def test_controller_outage_keeps_jobs_and_they_finish_right(
     jobs_api, stop_controller, node_cpus
 ):
     stop, start = stop_controller
+    doomed = await jobs_api.submit(
+        {
+            "command": ["sleep", "300"],
+            "backend": "slurm",
+            "resources": {"cpus": 1, "time_limit": 600},
+        }
+    )
+    await wait_for(jobs_api, doomed["id"], lambda j: j["status"] == "running")
+
     running = await jobs_api.submit(
         {
             "command": ["bash", "-c", "sleep 15; echo outlived the controller"],
             "backend": "slurm",
-            "resources": {"cpus": node_cpus, "time_limit": 600},
+            "resources": {"cpus": node_cpus - 1, "time_limit": 600},
         }
     )
     await wait_for(jobs_api, running["id"], lambda j: j["status"] == "running")
@@ -93,7 +102,7 @@ async def test_controller_outage_keeps_jobs_and_they_finish_right(
         {
             "command": ["bash", "-c", "echo ran after; exit 5"],
             "backend": "slurm",
-            "resources": {"cpus": 1, "time_limit": 600},
+            "resources": {"cpus": 2, "time_limit": 600},
         }
     )
     await wait_for(jobs_api, waiting["id"], lambda j: "(Resources)" in (j["reason"] or ""))
@@ -109,8 +118,11 @@ async def test_controller_outage_keeps_jobs_and_they_finish_right(
     r = await jobs_api.request("GET", "backends")
     slurm = {b["name"]: b for b in json.loads(r.body)["backends"]}["slurm"]
     assert slurm["available"] is False and "slurmctld not answering" in slurm["reason"]
+    r = await jobs_api.request("POST", f"jobs/{doomed['id']}/cancel")
+    assert r.code == 503 and "slurmctld not answering" in json.loads(r.body)["message"], r.body
+    assert (await jobs_api.get(doomed["id"]))["status"] == "cancelling"
     r = await jobs_api.request("POST", "jobs", {"command": ["true"], "backend": "slurm"})
-    assert r.code == 400 and "slurmctld not answering" in json.loads(r.body)["message"]
+    assert r.code == 503 and "slurmctld not answering" in json.loads(r.body)["message"]
     while loop.time() < end:  # nothing is failed or lost while the controller is away
         assert (await jobs_api.get(running["id"]))["status"] == "running"
         assert (await jobs_api.get(waiting["id"]))["status"] == "queued"
@@ -124,3 +136,5 @@ async def test_controller_outage_keeps_jobs_and_they_finish_right(
     after = await jobs_api.wait(waiting["id"], timeout=120)
     assert after["status"] == "failed" and after["exit_code"] == 5, after
     assert await jobs_api.log(waiting["id"]) == "ran after\n"
+    cancelled = await jobs_api.wait(doomed["id"], timeout=60)
+    assert cancelled["status"] == "cancelled", cancelled

@@ -191,3 +191,22 @@ async def test_final_state_after_slurm_forgot_the_job_comes_from_accounting(spaw
         text=True,
     ).stdout
     assert out.strip() == "COMPLETED"
+
+
+async def test_admin_template_and_prologue_reach_the_job(tmp_path):
+    template = (
+        "#!/bin/bash\n#SBATCH --comment=from-admin-template\n"
+        "{% if req_nprocs %}#SBATCH --cpus-per-task={{ req_nprocs }}\n{% endif %}"
+        "{{ req_prologue }}\nexec {{ cmd }}\n"
+    )
+    sp = SlurmSpawner(batch_script=template, req_prologue="export SITE_GREETING=hello-from-site")
+    job = make_job(
+        tmp_path,
+        ["bash", "-c", "echo $SITE_GREETING $SLURM_CPUS_PER_TASK"],
+        {"cpus": 2, "time_limit": 60},
+    )
+    await submit(sp, job)
+    await poll_until(sp, job, FINAL)
+    assert job.status == "completed", job.reason
+    assert open(os.path.join(job.job_dir, "output.log")).read() == "hello-from-site 2\n"
+    assert slurm_field(job.backend_ref, "Comment") == "from-admin-template"
