@@ -150,16 +150,22 @@ def start_server(
 
 
 def stop_server(srv: Server, cancel_jobs: bool = True) -> None:
-    if cancel_jobs:  # leave no job running behind
-        for job in srv.api("GET", "jobs?limit=1000")["jobs"]:
-            if job["status"] not in FINAL:
-                srv.api("POST", f"jobs/{job['id']}/cancel")
-    srv.proc.terminate()
     try:
-        srv.proc.wait(20)
+        if cancel_jobs:  # leave no job running behind
+            for job in srv.api("GET", "jobs?limit=1000")["jobs"]:
+                if job["status"] not in FINAL:
+                    srv.api("POST", f"jobs/{job['id']}/cancel")
+    finally:
+        stop_process(srv.proc)
+
+
+def stop_process(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(20)
     except subprocess.TimeoutExpired:
-        srv.proc.kill()
-        srv.proc.wait()
+        proc.kill()
+        proc.wait()
 
 
 @pytest.fixture(scope="module", name="server")
