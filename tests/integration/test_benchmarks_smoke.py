@@ -100,6 +100,29 @@ def test_a_missed_target_is_reported_as_not_met():
     assert verdicts == ["NO", "yes"]
 
 
+def test_rss_sampler_sees_a_process_grow_by_what_it_allocates(tmp_path):
+    """(c) reports a small growth: make sure the sampler would see a big one."""
+    from _server import RssSampler
+
+    go = tmp_path / "go"
+    script = (
+        "import os, time\n"
+        f"while not os.path.exists({str(go)!r}): time.sleep(0.01)\n"
+        "block = bytearray(64 << 20)\n"  # zero-filled: every page is touched
+        "time.sleep(0.5)\n"
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        with RssSampler(proc.pid, interval=0.01) as sampler:
+            go.touch()
+            proc.wait(30)
+        assert sampler.growth >= 60 << 20, sampler.samples
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 def test_fake_history_fills_the_store_with_finished_jobs_the_server_can_list(tmp_path):
     from jupyter_jobs.models import FINAL_STATUSES
     from jupyter_jobs.store import JobStore
