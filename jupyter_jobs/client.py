@@ -408,16 +408,13 @@ class Job:
     def __repr__(self) -> str:
         return f"<Job {self.id[:8]} {self.data.get('name')!r} {self.data.get('status')}>"
 
-    def _get(self, key: str) -> Any:
-        return self.data.get(key)
-
     id = property(lambda self: self.data["id"])
-    name = property(lambda self: self._get("name"))
-    kind = property(lambda self: self._get("kind"))
-    backend = property(lambda self: self._get("backend"))
-    exit_code = property(lambda self: self._get("exit_code"), doc="as of the last refresh")
-    reason = property(lambda self: self._get("reason"))
-    progress = property(lambda self: self._get("progress"))
+    name = property(lambda self: self.data.get("name"))
+    kind = property(lambda self: self.data.get("kind"))
+    backend = property(lambda self: self.data.get("backend"))
+    exit_code = property(lambda self: self.data.get("exit_code"), doc="as of the last refresh")
+    reason = property(lambda self: self.data.get("reason"))
+    progress = property(lambda self: self.data.get("progress"))
 
     @property
     def status(self) -> str:
@@ -425,10 +422,6 @@ class Job:
         if self.data.get("status") not in FINAL_STATUSES:
             self.refresh()
         return self.data["status"]
-
-    @property
-    def done(self) -> bool:
-        return self.status in FINAL_STATUSES
 
     @property
     def outputs(self) -> list[str]:
