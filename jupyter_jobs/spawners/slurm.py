@@ -247,14 +247,9 @@ class SlurmSpawner(Spawner):
 
     # ------------------------------------------------------------------ lifecycle
 
-    async def start(self) -> None:
-        try:
-            await self.accounting_mode()
-        except (EngineUnavailable, EngineError) as e:
-            self.log.warning("jupyter-jobs: SLURM not reachable at start: %s", e.message)
-
     async def accounting_mode(self) -> str:
-        """``sacct``, ``jobcomp`` or ``none`` (``auto`` is resolved once from the config)."""
+        """``sacct``, ``jobcomp`` or ``none``; ``auto`` is read once from the controller's config,
+        when first needed (not at start: a controller that is down would delay the server)."""
         if self.accounting != "auto":
             return self.accounting
         if self._accounting_mode is None:
