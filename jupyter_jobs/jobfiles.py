@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from typing import Any
 
 SPEC = "spec.json"
@@ -21,7 +20,8 @@ RUNNER_LOG = "runner.log"
 def write_json(path: str, data: Any) -> None:
     """Write JSON atomically (temp file + rename), so a reader never sees half a file."""
     d = os.path.dirname(path) or "."
-    fd, tmp = tempfile.mkstemp(prefix=".tmp-", dir=d)
+    tmp = os.path.join(d, f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f)

@@ -37,6 +37,22 @@ TQDM_RE = re.compile(
 )
 
 
+SUBREAPER = False
+
+
+def set_child_subreaper() -> None:
+    """Make orphaned descendants of the job our children (Linux >= 3.4), so we can tell cheaply
+    whether any outlived the command."""
+    global SUBREAPER
+    try:
+        import ctypes
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        SUBREAPER = libc.prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        pass
+
+
 def now_iso() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() % 1 * 1e6):06d}Z"
 
@@ -291,6 +307,19 @@ class Runner:
         self.status.setdefault("host", socket.gethostname())
         self.write_status(state=state, exit_code=exit_code, reason=reason, finished_at=now_iso())
 
+    def may_have_leftovers(self) -> bool:
+        """False when no process of the job is left: as a child subreaper the runner inherits
+        every orphaned descendant, so no child at all means nothing escaped (no /proc scan)."""
+        if not SUBREAPER:
+            return True
+        try:
+            while True:
+                pid, _ = os.waitpid(-1, os.WNOHANG)  # reaps orphans that already exited
+                if pid == 0:
+                    return True  # a descendant still runs
+        except ChildProcessError:
+            return False
+
     def on_signal(self, signum: int, frame: Any) -> None:
         self.cancel_requested = signum
 
@@ -300,6 +329,7 @@ class Runner:
         if self.cancel_requested is not None:
             self.finish("cancelled", None, "cancelled before it started")
             return 0
+        set_child_subreaper()
         if not self.start_child():
             return 0
         import psutil
@@ -358,7 +388,13 @@ class Runner:
             if pidfd is not None:
                 os.close(pidfd)
         # the main process is gone: so is the job (as SLURM does): no background child survives it
-        leftovers = [p for p in self.job_processes() if p.is_running()]
+        leftovers = []
+        if self.may_have_leftovers():
+            # the job's processes by tree and environment, plus orphans we inherited as subreaper
+            found = {p.pid: p for p in self.job_processes()}
+            for p in psutil.Process().children(recursive=True):
+                found.setdefault(p.pid, p)
+            leftovers = [p for p in found.values() if p.is_running()]
         if leftovers:
             for p in leftovers:
                 try:
@@ -388,4 +424,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(code)  # skip the interpreter teardown: the server waits for this exit

@@ -79,3 +79,15 @@ def test_utf8_cut_never_splits_a_character():
         cut = utf8_cut(text[:n])
         text[:cut].decode("utf-8")  # must not raise
         assert cut <= n and n - cut < 4
+
+
+def test_no_process_outlives_the_job_even_one_that_hid(tmp_path):
+    # an escapee in its own session without the job's environment: found as an orphan we reap
+    job_dir, proc = run(
+        tmp_path, ["bash", "-c", "env -u JUPYTER_JOBS_JOB_ID setsid sleep 333 & sleep 0.3; exit 0"]
+    )
+    assert proc.wait(30) == 0
+    assert status(job_dir)["state"] == "completed"
+    time.sleep(0.2)
+    out = subprocess.run(["pgrep", "-f", "sleep 333"], capture_output=True, text=True)
+    assert out.stdout.strip() == ""
