@@ -29,11 +29,12 @@ import uuid
 from typing import TYPE_CHECKING, Any
 
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
+from tornado import web
 from traitlets import Bool, Float, Integer, List, Unicode
 
 from .. import jobfiles
 from ..exceptions import Conflict, JobsError, NotFound
-from ..models import FINAL_STATUSES, normalize_resources
+from ..models import CANCELLING, FINAL_STATUSES, normalize_resources
 from . import get_manager, kernel_jobs
 from . import tunnel as tunnels
 
@@ -45,8 +46,20 @@ CONN_DIR = ".kernels"
 PORTS = tunnels.PORT_NAMES
 
 
-class KernelLaunchError(RuntimeError):
-    """The kernel job could not start; the message says why (with the log tail)."""
+class KernelLaunchError(web.HTTPError):
+    """The kernel job could not start; the message says why (with the log tail).
+
+    An HTTPError so that jupyter_server answers ``POST api/kernels`` with this message (any other
+    exception becomes "Unhandled error") and JupyterLab shows it in its "Error Starting Kernel"
+    dialog: 503 when the job did not get resources in time, 502 when it started and failed.
+    """
+
+    def __init__(self, message: str, status_code: int = 502):
+        super().__init__(status_code, message, reason="Remote kernel did not start")
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def log_tail(job_dir: str, lines: int = 20, max_bytes: int = 16384) -> str:
@@ -161,6 +174,9 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         try:
             return self.manager.get(self.job_id)
         except (NotFound, KernelLaunchError):
+            return None
+        except Exception as e:  # the extension stopped before the kernels (server shutdown)
+            self.log.debug("jupyter-jobs: job %s unreadable: %s", self.job_id, e)
             return None
 
     def _runner_status(self, job: Job) -> dict[str, Any]:
@@ -302,7 +318,8 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                 raise KernelLaunchError(
                     f"the kernel job{ref} did not start within {self.launch_timeout:g} s"
                     f" ({job.status}: {reason}); it was cancelled. Try a smaller profile or"
-                    " try again later."
+                    " try again later.",
+                    503,
                 )
             await asyncio.sleep(self.poll_interval)
 
@@ -360,8 +377,10 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
 
     async def _cancel(self) -> None:
         job = self._job()
-        if job is None or job.is_final:
+        if job is None or job.is_final or job.status == CANCELLING:
             return
+        if self._runner_status(job).get("state") in ("completed", "failed", "cancelled"):
+            return  # the kernel exited: the job ends by itself (scancel would be refused)
         for _ in range(50):
             try:
                 await self.manager.cancel(job.id)
@@ -372,6 +391,9 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                 await asyncio.sleep(0.1)
             except JobsError as e:
                 self.log.warning("jupyter-jobs: cancelling kernel job %s: %s", job.id, e.message)
+                return
+            except Exception as e:  # the extension stopped first; it cancelled kernel jobs
+                self.log.debug("jupyter-jobs: cancelling kernel job %s: %s", job.id, e)
                 return
 
     def _forget_job(self, code: int | None) -> None:

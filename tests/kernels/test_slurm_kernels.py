@@ -123,7 +123,7 @@ async def test_failed_start_shows_the_log_tail_instead_of_kernel_died(
         body=json.dumps({"name": kernel_name("slurm", "broken")}),
         raise_error=False,
     )
-    assert r.code == 500
+    assert r.code == 502
     message = json.loads(r.body)["message"]
     assert "ended before the kernel started" in message
     assert "no ipykernel in this environment" in message

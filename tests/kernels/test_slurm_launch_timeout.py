@@ -45,7 +45,10 @@ async def test_launch_timeout_cancels_a_queued_kernel_job_and_says_why(kernels_a
         cwd="/tmp",
         check=True,
     ).stdout.strip()
+    kernel_jobs = []
+    manager.add_listener(lambda action, job: kernel_jobs.append(job) if job.kind == "kernel" else 0)
     try:
+        await kernels_api.ready()
         await wait_until(lambda: slurm_state(filler) == "RUNNING", 20, what="node full")
         r = await kernels_api.fetch(
             "api",
@@ -54,13 +57,13 @@ async def test_launch_timeout_cancels_a_queued_kernel_job_and_says_why(kernels_a
             body=json.dumps({"name": DEFAULT}),
             raise_error=False,
         )
-        assert r.code == 500
+        assert r.code == 503
         message = json.loads(r.body)["message"]
         assert "did not start within 3 s" in message and "cancelled" in message
         assert "Resources" in message  # SLURM's queue reason
-        kernel_job = manager.list(kind=["kernel"])[0][0]
-        await wait_until(
-            lambda: kernel_job["backend_ref"] not in active_slurm_jobs(), 15, what="job gone"
-        )
+        ref = kernel_jobs[0].backend_ref
+        assert ref and ref in message
+        await wait_until(lambda: ref not in active_slurm_jobs(), 15, what="job gone")
+        await wait_until(lambda: manager.get(kernel_jobs[0].id).status == "cancelled", 15)
     finally:
         subprocess.run(["scancel", filler], capture_output=True)
