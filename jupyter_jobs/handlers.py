@@ -196,6 +196,7 @@ class OpenAPIHandler(JobsHandler):
 
 
 def default_handlers() -> list[tuple[str, type]]:
+    from .kernels.sessions import SessionsHandler
     from .logstream import LogFollowHandler
 
     base = "jupyter-jobs/api"
@@ -208,5 +209,6 @@ def default_handlers() -> list[tuple[str, type]]:
         (f"{base}/jobs/{_ID}/log", LogHandler),
         (f"{base}/jobs/{_ID}/log/follow", LogFollowHandler),
         (f"{base}/jobs/{_ID}/usage", UsageHandler),
+        (f"{base}/sessions", SessionsHandler),
         (f"{base}/openapi.json", OpenAPIHandler),
     ]

@@ -135,3 +135,32 @@ async def test_server_stop_cancels_every_kernel_job(kernels_api, manager):
     await manager.stop()
     assert manager.get(job.id).status == "cancelled"
     await wait_until(lambda: job.backend_ref not in active_slurm_jobs(), 15, what="job gone")
+
+
+async def test_sessions_list_each_remote_kernel_with_its_notebook_and_job(kernels_api, jp_root_dir):
+    await kernels_api.ready()
+    (jp_root_dir / "analysis.ipynb").write_text("{}")
+    r = await kernels_api.fetch(
+        "api",
+        "sessions",
+        method="POST",
+        body=json.dumps(
+            {"path": "analysis.ipynb", "type": "notebook", "kernel": {"name": DEFAULT}}
+        ),
+    )
+    session = json.loads(r.body)
+    r = await kernels_api.fetch("jupyter-jobs", "api", "sessions")
+    rows = json.loads(r.body)["sessions"]
+    assert len(rows) == 1
+    row = rows[0]
+    assert row["kernel_id"] == session["kernel"]["id"]
+    assert row["path"] == "analysis.ipynb"
+    assert row["kernel_name"] == DEFAULT
+    job = row["job"]
+    assert job["backend"] == "slurm" and job["profile"] == "default" and job["kind"] == "kernel"
+    assert job["backend_ref"] in active_slurm_jobs()
+    assert 0 < row["time_left"] <= 600 and row["elapsed"] >= 0
+    r = await kernels_api.fetch("api", "sessions", session["id"], method="DELETE")
+    await wait_until(lambda: job["backend_ref"] not in active_slurm_jobs(), 15, what="job gone")
+    r = await kernels_api.fetch("jupyter-jobs", "api", "sessions")
+    assert json.loads(r.body)["sessions"] == []
