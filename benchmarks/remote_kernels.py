@@ -1,0 +1,245 @@
+"""Remote-kernels benchmark: a real ``jupyter server`` with jupyter_jobs and a real SLURM cluster.
+
+Prints, in one run, each figure next to a local-ipykernel baseline measured in the same run
+(interleaved, medians; ratios, not pass/fail):
+
+(a) ``POST api/kernels`` → ``kernel_info_reply`` on the kernel's websocket: a kernel in a SLURM job
+    against a local ipykernel on the server's machine.
+(b) Job running → kernel ready: from the moment the runner starts on the node (``started_at`` in
+    the job's ``status.json``) to the ``kernel_info_reply``; target ≤ 1.5 s. Baseline: the whole
+    local kernel start of (a).
+(c) ``DELETE api/kernels/{id}`` → answered, SLURM kernel against local kernel; target ≤ 2 s.
+(d) ``DELETE`` → the job is gone from ``squeue`` (no allocation left); target ≤ 2 s. Baseline: the
+    local ``DELETE`` of (c).
+
+Needs a cluster: ``JUPYTER_JOBS_SLURM_BASE=DIR`` (``scripts/slurm-up.sh DIR``) or ``SLURM_CONF``.
+Usage: ``python benchmarks/remote_kernels.py [--rounds N] [--quick] [--json out.json]``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import subprocess
+import sys
+import time
+import uuid
+from datetime import datetime
+from typing import Any
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+from _server import Row, ServerProcess, median, print_table, request, ws_connect
+
+SLURM_KERNEL = "jupyter-jobs-slurm-default"
+LOCAL_KERNEL = "python3"
+
+
+def slurm_conf() -> str:
+    conf = os.environ.get("SLURM_CONF")
+    base = os.environ.get("JUPYTER_JOBS_SLURM_BASE")
+    if not conf and base:
+        conf = os.path.join(base, "etc", "slurm.conf")
+    if not conf or not os.path.isfile(conf):
+        sys.exit(
+            "no SLURM cluster: run scripts/slurm-up.sh DIR and set JUPYTER_JOBS_SLURM_BASE=DIR"
+        )
+    return conf
+
+
+def active_refs(env: dict[str, str]) -> set[str]:
+    out = subprocess.run(
+        ["squeue", "-h", "-t", "PD,R,CG,S,CF", "-o", "%i"],
+        capture_output=True,
+        text=True,
+        env=env,
+    ).stdout
+    return set(out.split())
+
+
+async def kernel_info(server: ServerProcess, kernel_id: str, timeout: float = 60.0) -> float:
+    """Send kernel_info_request on the kernel's websocket; wall-clock time of the reply."""
+    ws = await ws_connect(server, f"api/kernels/{kernel_id}/channels")
+    try:
+        msg_id = uuid.uuid4().hex
+        deadline = time.monotonic() + timeout
+        while True:  # the kernel may not answer the very first request while it starts
+            await ws.write_message(
+                json.dumps(
+                    {
+                        "header": {
+                            "msg_id": msg_id,
+                            "msg_type": "kernel_info_request",
+                            "username": "b",
+                            "session": "bench",
+                            "version": "5.3",
+                            "date": "",
+                        },
+                        "parent_header": {},
+                        "metadata": {},
+                        "content": {},
+                        "channel": "shell",
+                    }
+                )
+            )
+            try:
+                while True:
+                    raw = await asyncio.wait_for(ws.read_message(), 1.0)
+                    if raw is None:
+                        raise RuntimeError("kernel websocket closed")
+                    msg = json.loads(raw)
+                    if (
+                        msg.get("msg_type") == "kernel_info_reply"
+                        and msg.get("parent_header", {}).get("msg_id") == msg_id
+                    ):
+                        return time.time()
+            except asyncio.TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+                msg_id = uuid.uuid4().hex
+    finally:
+        ws.close()
+
+
+async def start_kernel(server: ServerProcess, name: str) -> tuple[str, float, float]:
+    """(kernel id, seconds to kernel_info_reply, wall-clock time of the reply)."""
+    t0 = time.time()
+    _, kernel, _ = await request(server, "POST", "api/kernels", {"name": name}, expect=201)
+    ready = await kernel_info(server, kernel["id"])
+    return kernel["id"], ready - t0, ready
+
+
+def job_started_at(server: ServerProcess, job: dict[str, Any]) -> float:
+    """When the runner started on the node (its status.json), epoch seconds."""
+    path = os.path.join(server.job_root, job["id"], "status.json")
+    with open(path) as f:
+        started = json.load(f)["started_at"]
+    if isinstance(started, (int, float)):
+        return float(started)
+    return datetime.fromisoformat(started.replace("Z", "+00:00")).timestamp()
+
+
+async def one_round(server: ServerProcess, env: dict[str, str], res: dict[str, list[float]]):
+    kid, local_start, _ = await start_kernel(server, LOCAL_KERNEL)
+    t0 = time.monotonic()
+    await request(server, "DELETE", f"api/kernels/{kid}", expect=204)
+    res["local_shutdown"].append(time.monotonic() - t0)
+
+    kid, slurm_start, ready_at = await start_kernel(server, SLURM_KERNEL)
+    _, data, _ = await request(server, "GET", "jupyter-jobs/api/sessions", expect=200)
+    job = next(s["job"] for s in data["sessions"] if s["kernel_id"] == kid)
+    res["local_start"].append(local_start)
+    res["slurm_start"].append(slurm_start)
+    res["after_running"].append(ready_at - job_started_at(server, job))
+    t0 = time.monotonic()
+    await request(server, "DELETE", f"api/kernels/{kid}", expect=204)
+    res["slurm_shutdown"].append(time.monotonic() - t0)
+    while job["backend_ref"] in active_refs(env):
+        await asyncio.sleep(0.02)
+    res["slurm_gone"].append(time.monotonic() - t0)
+
+
+async def run(args: argparse.Namespace) -> list[Row]:
+    conf = slurm_conf()
+    env = {**os.environ, "SLURM_CONF": conf}
+    config = {
+        "JobManager": {"enabled_backends": ["local", "slurm"]},
+        "SlurmSpawner": {
+            "poll_interval": 1.0,
+            "profiles": [
+                {
+                    "name": "default",
+                    "display_name": "Cluster defaults",
+                    "resources": {"cpus": 1, "time_limit": "00:10:00"},
+                    "kernels": True,
+                }
+            ],
+        },
+    }
+    res: dict[str, list[float]] = {
+        k: []
+        for k in (
+            "local_start",
+            "slurm_start",
+            "after_running",
+            "local_shutdown",
+            "slurm_shutdown",
+            "slurm_gone",
+        )
+    }
+    with ServerProcess(config=config, env={"SLURM_CONF": conf}) as server:
+        for i in range(args.rounds):
+            await one_round(server, env, res)
+            print(
+                f"round {i + 1}/{args.rounds}: SLURM kernel ready in {res['slurm_start'][-1]:.2f}"
+                f" s ({res['after_running'][-1]:.2f} s after its job ran), shut down in"
+                f" {res['slurm_shutdown'][-1]:.2f} s",
+                file=sys.stderr,
+            )
+    local_start = median(res["local_start"])
+    local_shutdown = median(res["local_shutdown"])
+    n = f"median of {args.rounds}"
+    return [
+        Row(
+            "a",
+            "POST api/kernels → kernel_info_reply",
+            median(res["slurm_start"]),
+            local_start,
+            "s",
+            None,
+            "ours",
+            [f"{n}; includes sbatch and the queue"],
+        ),
+        Row(
+            "b",
+            "job running → kernel ready",
+            median(res["after_running"]),
+            local_start,
+            "s",
+            1.5,
+            "ours",
+            [f"{n}; baseline: a whole local ipykernel start"],
+        ),
+        Row(
+            "c",
+            "DELETE api/kernels/{id} answered",
+            median(res["slurm_shutdown"]),
+            local_shutdown,
+            "s",
+            2.0,
+            "ours",
+            [n],
+        ),
+        Row(
+            "d",
+            "DELETE → job gone from squeue",
+            median(res["slurm_gone"]),
+            local_shutdown,
+            "s",
+            2.0,
+            "ours",
+            [f"{n}; baseline: the local DELETE"],
+        ),
+    ]
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    p.add_argument("--rounds", type=int, default=5, help="kernels started of each kind")
+    p.add_argument("--quick", action="store_true", help="one round: a smoke run, not figures")
+    p.add_argument("--json", help="also write the rows to this file")
+    args = p.parse_args(argv)
+    if args.quick:
+        args.rounds = 1
+    rows = asyncio.run(run(args))
+    print_table(rows)
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump([r.as_dict() for r in rows], f, indent=1)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
