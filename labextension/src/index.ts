@@ -22,7 +22,7 @@ import { RowAction } from './job-row';
 import { LogViewer } from './log-viewer';
 import { JobsModel } from './model';
 import { connectNotifications } from './notifications';
-import { addRemoteSessions } from './sessions';
+import { remoteSessionsPlugin } from './sessions';
 import { JobsSidebar } from './sidebar';
 import { JobsStatusItem } from './status-bar';
 import { CommandIDs, IJob, IJobsSidebar, PLUGIN_ID } from './tokens';
@@ -100,7 +100,6 @@ const plugin: JupyterFrontEndPlugin<IJobsSidebar> = {
     };
 
     const sidebar = new JobsSidebar({ model, onAction, translator });
-    addRemoteSessions(app, sidebar, model, translator);
     app.shell.add(sidebar, 'left', { rank: 600, type: 'Jobs' });
 
     const tracker = new WidgetTracker<MainAreaWidget<LogViewer>>({ namespace: 'jupyter-jobs-log' });
@@ -162,4 +161,4 @@ const plugin: JupyterFrontEndPlugin<IJobsSidebar> = {
   }
 };
 
-export default [plugin];
+export default [plugin, remoteSessionsPlugin];

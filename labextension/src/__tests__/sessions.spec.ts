@@ -57,7 +57,7 @@ function session(
     path: "work/analysis.ipynb",
     notebook_name: "analysis.ipynb",
     elapsed: 65,
-    time_left: 3 * 3600 + 58 * 60,
+    time_left: 3 * 3600 + 58 * 60 + 30,
     job: makeJob({
       id: "j1",
       kind: "kernel",
