@@ -51,13 +51,21 @@ export function registerCommands(app: JupyterFrontEnd, deps: ICommandDeps): void
     return item && !item.done ? item.value.path : null;
   };
 
-  const currentPath = (): string | null => {
+  /** The current document; when focus is elsewhere (the palette), the visible one. */
+  const currentDocument = (): DocumentWidget | null => {
     const widget = shell.currentWidget;
     if (widget instanceof DocumentWidget) {
-      return widget.context.path;
+      return widget;
+    }
+    for (const w of shell.widgets('main')) {
+      if (w instanceof DocumentWidget && w.isVisible) {
+        return w;
+      }
     }
     return null;
   };
+
+  const currentPath = (): string | null => currentDocument()?.context.path ?? null;
 
   const run = async (path: string) => {
     try {
@@ -104,8 +112,8 @@ export function registerCommands(app: JupyterFrontEnd, deps: ICommandDeps): void
       return !!path && isRunnable(path);
     },
     execute: async () => {
-      const widget = shell.currentWidget;
-      if (!(widget instanceof DocumentWidget)) {
+      const widget = currentDocument();
+      if (!widget) {
         return null;
       }
       if (widget.context.model.dirty) {

@@ -157,8 +157,10 @@ export class RunJobForm extends Widget {
     const node = target ?? this._generalError;
     node.textContent = message;
     node.hidden = false;
-    const row = node.closest('.jp-JobsDialog-row');
-    row?.classList.add('jp-mod-error');
+    const row = node.closest(
+      '.jp-JobsDialog-resource, .jp-JobsDialog-parameter, .jp-JobsDialog-row'
+    );
+    row?.classList.add('jp-JobsDialog-invalid');
     const input = row?.querySelector('input, select, textarea') as HTMLElement | null;
     input?.setAttribute('aria-invalid', 'true');
     input?.focus();
@@ -169,7 +171,9 @@ export class RunJobForm extends Widget {
       node.textContent = '';
       node.hidden = true;
     });
-    this.node.querySelectorAll('.jp-mod-error').forEach(n => n.classList.remove('jp-mod-error'));
+    this.node
+      .querySelectorAll('.jp-JobsDialog-invalid')
+      .forEach(n => n.classList.remove('jp-JobsDialog-invalid'));
     this.node
       .querySelectorAll('[aria-invalid]')
       .forEach(n => n.removeAttribute('aria-invalid'));

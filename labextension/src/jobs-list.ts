@@ -30,7 +30,9 @@ export class JobsList extends Widget {
     this.node.setAttribute('role', 'list');
     this._spacer = h('div', { class: 'jp-JobsList-spacer' });
     this._empty = h('div', { class: 'jp-JobsList-empty' }, options.emptyText);
-    this.node.append(this._spacer, this._empty);
+    // rows live in their own host, kept in list order (for screen readers and tests)
+    this._host = h('div', { class: 'jp-JobsList-rows' });
+    this.node.append(this._spacer, this._empty, this._host);
     this.node.addEventListener('scroll', this._schedule, { passive: true });
     this.node.addEventListener('click', this._onClick);
     this.node.addEventListener('keydown', this._onKeydown);
@@ -77,7 +79,10 @@ export class JobsList extends Widget {
         row = this._spare.pop() ?? new JobRow(this._options.trans);
         row.job = null;
         this._rows.set(job.id, row);
-        this.node.appendChild(row.node);
+      }
+      const at = this._host.children[i - first] ?? null;
+      if (at !== row.node) {
+        this._host.insertBefore(row.node, at);
       }
       row.update(job, now);
       row.node.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
@@ -193,6 +198,7 @@ export class JobsList extends Widget {
   private _rows = new Map<string, JobRow>();
   private _spare: JobRow[] = [];
   private _spacer: HTMLElement;
+  private _host: HTMLElement;
   private _empty: HTMLElement;
   private _frame = 0;
   private _ticker = 0;

@@ -150,7 +150,7 @@ export class LogViewer extends Widget {
     try {
       const job = this._model.get(this.jobId) ?? (await client.getJob(this.jobId));
       this._setJob(job);
-      const probe = await client.log(this.jobId, 0, 0);
+      const probe = await client.log(this.jobId, 0, 1);
       let start = 0;
       if (probe.size > this._tailBytes) {
         start = probe.size - this._tailBytes;

@@ -1,14 +1,14 @@
 /**
  * Remote sessions: each remote kernel (a kernel running inside a SLURM job) with its notebook and
- * its job, from `GET {base}jupyter-jobs/api/sessions`. Refreshed when a job changes (the Jobs
+ * its job, from `GET {base}jupyter-jobs/api/remote-sessions`. Refreshed when a job changes (the Jobs
  * model's events) or a kernel starts or stops, and every `interval` ms while a session waits or
  * runs (elapsed time and time left tick locally between refreshes).
  */
-import { ServerConnection } from "@jupyterlab/services";
-import { ISignal, Signal } from "@lumino/signaling";
+import { ServerConnection } from '@jupyterlab/services';
+import { ISignal, Signal } from '@lumino/signaling';
 
-import { requestAPI } from "../handler";
-import { IJob } from "../tokens";
+import { requestAPI } from '../handler';
+import { IJob } from '../tokens';
 
 export interface IRemoteSession {
   kernel_id: string;
@@ -75,11 +75,7 @@ export class RemoteSessionsModel {
 
   private async _fetch(): Promise<void> {
     try {
-      const data = await requestAPI<{ sessions: IRemoteSession[] }>(
-        "sessions",
-        {},
-        this._settings,
-      );
+      const data = await requestAPI<{ sessions: IRemoteSession[] }>('remote-sessions', {}, this._settings);
       this._sessions = data.sessions ?? [];
       this._error = null;
     } catch (error) {
@@ -109,7 +105,7 @@ export namespace RemoteSessionsModel {
 /** Seconds → `3h 59m`, `12m 5s`, `40s`. */
 export function formatSpan(seconds: number | null): string {
   if (seconds === null || seconds === undefined) {
-    return "–";
+    return '–';
   }
   const s = Math.max(0, Math.floor(seconds));
   const h = Math.floor(s / 3600);
@@ -127,14 +123,11 @@ export function formatSpan(seconds: number | null): string {
 export function ticking(
   session: IRemoteSession,
   fetchedAt: number,
-  now: number,
+  now: number
 ): { elapsed: number | null; timeLeft: number | null } {
   const delta = Math.max(0, (now - fetchedAt) / 1000);
   return {
     elapsed: session.elapsed === null ? null : session.elapsed + delta,
-    timeLeft:
-      session.time_left === null
-        ? null
-        : Math.max(0, session.time_left - delta),
+    timeLeft: session.time_left === null ? null : Math.max(0, session.time_left - delta)
   };
 }

@@ -3,24 +3,15 @@
  * backend/profile, job id, node, state (with the queue reason while it waits), elapsed time and
  * time left, and the actions open the notebook, interrupt and shut down.
  */
-import {
-  ITranslator,
-  nullTranslator,
-  TranslationBundle,
-} from "@jupyterlab/translation";
-import { PanelWithToolbar } from "@jupyterlab/ui-components";
-import { Widget } from "@lumino/widgets";
+import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import { PanelWithToolbar } from '@jupyterlab/ui-components';
+import { Widget } from '@lumino/widgets';
 
-import { h } from "../dom";
-import { basename } from "../format";
-import {
-  IRemoteSession,
-  RemoteSessionsModel,
-  formatSpan,
-  ticking,
-} from "./sessions-model";
+import { h } from '../dom';
+import { basename } from '../format';
+import { IRemoteSession, RemoteSessionsModel, formatSpan, ticking } from './sessions-model';
 
-export type SessionAction = "open" | "interrupt" | "shutdown";
+export type SessionAction = 'open' | 'interrupt' | 'shutdown';
 
 export namespace RemoteSessionsPanel {
   export interface IOptions {
@@ -35,13 +26,11 @@ export namespace RemoteSessionsPanel {
 /** What the state cell says: the queue reason while the job waits, else the kernel's state. */
 export function stateText(trans: TranslationBundle, s: IRemoteSession): string {
   const job = s.job;
-  if (job.status === "queued" || job.status === "pending") {
-    return job.reason ? trans.__("queued: %1", job.reason) : trans.__("queued");
+  if (job.status === 'queued' || job.status === 'pending') {
+    return job.reason ? trans.__('queued: %1', job.reason) : trans.__('queued');
   }
-  if (job.status === "running") {
-    return s.execution_state === "starting"
-      ? trans.__("starting")
-      : s.execution_state;
+  if (job.status === 'running') {
+    return s.execution_state === 'starting' ? trans.__('starting') : s.execution_state;
   }
   return job.status;
 }
@@ -49,13 +38,13 @@ export function stateText(trans: TranslationBundle, s: IRemoteSession): string {
 export class RemoteSessionsPanel extends PanelWithToolbar {
   constructor(options: RemoteSessionsPanel.IOptions) {
     super();
-    this._trans = (options.translator ?? nullTranslator).load("jupyter_jobs");
+    this._trans = (options.translator ?? nullTranslator).load('jupyter_jobs');
     this._model = options.model;
     this._onAction = options.onAction;
-    this.id = "jp-jobs-section-remote-sessions";
-    this.addClass("jp-JobsRemoteSessions");
-    this.title.label = this._trans.__("Remote sessions");
-    this._body = new Widget({ node: h("div", { class: "jp-JobsSessions" }) });
+    this.id = 'jp-jobs-section-remote-sessions';
+    this.addClass('jp-JobsRemoteSessions');
+    this.title.label = this._trans.__('Remote sessions');
+    this._body = new Widget({ node: h('div', { class: 'jp-JobsSessions' }) });
     this.addWidget(this._body);
     this._model.changed.connect(() => this.update(), this);
     if (options.tick ?? 1000) {
@@ -74,22 +63,18 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
 
   protected onUpdateRequest(): void {
     const node = this._body.node;
-    node.textContent = "";
+    node.textContent = '';
     const sessions = this._model.sessions;
     if (this._model.error) {
-      node.appendChild(
-        h("div", { class: "jp-JobsSessions-error" }, this._model.error),
-      );
+      node.appendChild(h('div', { class: 'jp-JobsSessions-error' }, this._model.error));
     }
     if (!sessions.length) {
       node.appendChild(
         h(
-          "div",
-          { class: "jp-JobsSessions-empty" },
-          this._trans.__(
-            "No remote kernels. Start one from the Launcher with a SLURM kernel.",
-          ),
-        ),
+          'div',
+          { class: 'jp-JobsSessions-empty' },
+          this._trans.__('No remote kernels. Start one from the Launcher with a SLURM kernel.')
+        )
       );
       return;
     }
@@ -104,79 +89,59 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
     const { elapsed, timeLeft } = ticking(s, this._model.fetchedAt, Date.now());
     const button = (action: SessionAction, label: string, disabled = false) => {
       const b = h(
-        "button",
+        'button',
         {
           class: `jp-JobsSessions-action jp-mod-styled`,
-          "data-action": action,
+          'data-action': action,
           disabled,
-          title: label,
+          title: label
         },
-        label,
+        label
       );
-      b.addEventListener("click", (event) => {
+      b.addEventListener('click', event => {
         event.stopPropagation();
         this._onAction(action, s);
       });
       return b;
     };
-    const running = job.status === "running";
+    const running = job.status === 'running';
     return h(
-      "div",
+      'div',
       {
-        class: "jp-JobsSessions-row",
-        "data-kernel-id": s.kernel_id,
-        "data-status": job.status,
+        class: 'jp-JobsSessions-row',
+        'data-kernel-id': s.kernel_id,
+        'data-status': job.status
       },
       h(
-        "div",
-        { class: "jp-JobsSessions-title" },
+        'div',
+        { class: 'jp-JobsSessions-title' },
         h(
-          "span",
-          { class: "jp-JobsSessions-notebook" },
-          s.path ? basename(s.path) : t.__("(no notebook)"),
+          'span',
+          { class: 'jp-JobsSessions-notebook' },
+          s.path ? basename(s.path) : t.__('(no notebook)')
         ),
-        h(
-          "span",
-          { class: "jp-JobsSessions-state", "data-field": "state" },
-          stateText(t, s),
-        ),
+        h('span', { class: 'jp-JobsSessions-state', 'data-field': 'state' }, stateText(t, s))
       ),
       h(
-        "div",
-        { class: "jp-JobsSessions-detail" },
-        h("span", { "data-field": "backend" }, `${job.backend}/${job.profile}`),
-        h(
-          "span",
-          { "data-field": "job" },
-          t.__("job %1", job.backend_ref ?? "…"),
-        ),
-        h(
-          "span",
-          { "data-field": "host" },
-          job.host ? t.__("on %1", job.host) : "",
-        ),
+        'div',
+        { class: 'jp-JobsSessions-detail' },
+        h('span', { 'data-field': 'backend' }, `${job.backend}/${job.profile}`),
+        h('span', { 'data-field': 'job' }, t.__('job %1', job.backend_ref ?? '…')),
+        h('span', { 'data-field': 'host' }, job.host ? t.__('on %1', job.host) : '')
       ),
       h(
-        "div",
-        { class: "jp-JobsSessions-detail" },
-        h(
-          "span",
-          { "data-field": "elapsed" },
-          t.__("elapsed %1", formatSpan(elapsed)),
-        ),
-        h(
-          "span",
-          { "data-field": "time-left" },
-          t.__("left %1", formatSpan(timeLeft)),
-        ),
+        'div',
+        { class: 'jp-JobsSessions-detail' },
+        h('span', { 'data-field': 'elapsed' }, t.__('elapsed %1', formatSpan(elapsed))),
+        h('span', { 'data-field': 'time-left' }, t.__('left %1', formatSpan(timeLeft)))
       ),
       h(
-        "div",
-        { class: "jp-JobsSessions-actions" },
-        button("open", t.__("Open"), !s.path),
-        button("interrupt", t.__("Interrupt"), !running),
-        button("shutdown", t.__("Shut down")),
-      ),
+        'div',
+        { class: 'jp-JobsSessions-actions' },
+        button('open', t.__('Open'), !s.path),
+        button('interrupt', t.__('Interrupt'), !running),
+        button('shutdown', t.__('Shut down'))
+      )
     );
   }
 

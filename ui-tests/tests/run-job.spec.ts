@@ -1,0 +1,171 @@
+import { expect, test } from '@jupyterlab/galata';
+
+import {
+  openJobs,
+  openRunDialog,
+  parameterNotebook,
+  row,
+  rowAction,
+  screenshotPath,
+  script,
+  upload
+} from './helpers';
+
+test.describe('Run as Background Job', () => {
+  test('a script runs from the file browser, streams its log and notifies when done', async ({
+    page,
+    tmpPath
+  }) => {
+    await upload(page, `${tmpPath}/stream_me.py`, script(8, 0.5));
+    await openJobs(page);
+    const dialog = await openRunDialog(page, 'stream_me.py');
+    await expect(dialog.locator('input[name="name"]')).toHaveValue('stream_me.py');
+    await dialog.locator('input[name="name"]').fill('stream me');
+    await dialog.locator('input[name="args"]').fill('--flag "two words"');
+    await page.screenshot({ path: screenshotPath('run-dialog.png') });
+    // Enter submits
+    await dialog.locator('input[name="name"]').press('Enter');
+    await expect(dialog).toBeHidden();
+
+    const r = row(page, 'stream me');
+    await expect(r).toHaveAttribute('data-status', /pending|queued|running/);
+    await expect(r).toHaveAttribute('data-status', 'running');
+    await expect(r.locator('.jp-JobsRow-where')).toHaveText('local · default');
+
+    await r.click();
+    const viewer = page.locator('.jp-JobsLogViewer').last();
+    await expect(viewer.locator('.jp-JobsLog-text')).toContainText('step 2 working');
+    await expect(viewer.locator('.jp-JobsLog-text .jp-JobsAnsi-fg-green').first()).toHaveText('step 0');
+    await expect(viewer.locator('[data-fact="command"]')).toContainText('two words');
+    await expect(viewer.locator('.jp-JobsLog-progressText')).toContainText('%');
+
+    await expect(r).toHaveAttribute('data-status', 'completed', { timeout: 60000 });
+    await expect(viewer.locator('.jp-JobsLog-text')).toContainText('all done');
+    await expect(viewer.locator('.jp-JobsLog-text .jp-JobsAnsi-fg-red')).toHaveText('all done');
+    await expect(viewer.locator('[data-fact="exit-code"]')).toHaveText('0');
+    await expect(viewer.locator('.jp-JobsUsage-chart polyline.jp-JobsUsage-cpu')).toHaveAttribute(
+      'points',
+      /\d/
+    );
+
+    const toast = page.locator('.Toastify__toast', { hasText: 'Job “stream me” completed' });
+    await expect(toast).toBeVisible();
+    await expect(toast.locator('button:has-text("Show log")')).toBeVisible();
+
+    await page.screenshot({ path: screenshotPath('log-viewer.png') });
+    await page.locator('#jp-jobs-sidebar').screenshot({ path: screenshotPath('jobs-sidebar.png') });
+  });
+
+  test('a failing script shows its exit code and an error notification', async ({ page, tmpPath }) => {
+    await upload(page, `${tmpPath}/fails.py`, script(1, 0.1, 3));
+    await openJobs(page);
+    const dialog = await openRunDialog(page, 'fails.py');
+    await dialog.locator('input[name="name"]').fill('fails on purpose');
+    await page.locator('.jp-Dialog-footer button:has-text("Run")').click();
+    const r = row(page, 'fails on purpose');
+    await expect(r).toHaveAttribute('data-status', 'failed', { timeout: 60000 });
+    await expect(r.locator('.jp-JobsRow-detail')).toContainText('3');
+    const toast = page.locator('.Toastify__toast', { hasText: 'fails on purpose' });
+    await expect(toast).toBeVisible();
+    await toast.locator('button:has-text("Show log")').click();
+    await expect(page.locator('.jp-JobsLogViewer .jp-JobsLog-text').last()).toContainText('all done');
+  });
+
+  test('a notebook runs with a changed parameter and its executed copy opens', async ({
+    page,
+    tmpPath
+  }) => {
+    await upload(page, `${tmpPath}/greet.ipynb`, parameterNotebook('hello'));
+    await openJobs(page);
+    const dialog = await openRunDialog(page, 'greet.ipynb');
+    const greeting = dialog.locator('input[name="parameters.greeting"]');
+    await expect(greeting).toHaveValue('"hello"');
+    await expect(dialog.locator('input[name="parameters.repeat"]')).toHaveValue('2');
+    await greeting.fill('"bonjour"');
+    await dialog.locator('input[name="name"]').fill('greet in french');
+    await page.screenshot({ path: screenshotPath('run-dialog-notebook.png') });
+    await greeting.press('Enter');
+    const r = row(page, 'greet in french');
+    await expect(r).toHaveAttribute('data-status', 'completed', { timeout: 90000 });
+    await rowAction(page, 'greet in french', 'output');
+    const notebook = page.locator('.jp-NotebookPanel').last();
+    await expect(notebook).toBeVisible();
+    await expect(notebook.locator('.jp-OutputArea-output').first()).toContainText(
+      'bonjour from the job'
+    );
+  });
+
+  test('the dialog remembers the last choices for a file', async ({ page, tmpPath }) => {
+    await upload(page, `${tmpPath}/again.py`, script(1, 0.1));
+    await openJobs(page);
+    let dialog = await openRunDialog(page, 'again.py');
+    await dialog.locator('input[name="name"]').fill('remembered run');
+    await dialog.locator('select[name="profile"]').selectOption('large');
+    await dialog.locator('input[name="args"]').fill('-v');
+    await dialog.locator('input[name="args"]').press('Enter');
+    await expect(dialog).toBeHidden();
+    dialog = await openRunDialog(page, 'again.py');
+    await expect(dialog.locator('input[name="name"]')).toHaveValue('remembered run');
+    await expect(dialog.locator('select[name="profile"]')).toHaveValue('large');
+    await expect(dialog.locator('input[name="args"]')).toHaveValue('-v');
+    await page.locator('.jp-Dialog-footer button:has-text("Cancel")').click();
+  });
+
+  test('a server validation error appears next to its field and the dialog stays open', async ({
+    page,
+    tmpPath
+  }) => {
+    await upload(page, `${tmpPath}/toobig.py`, script(1, 0.1));
+    await openJobs(page);
+    const dialog = await openRunDialog(page, 'toobig.py');
+    await dialog.locator('input[name="resources.cpus"]').fill('64');
+    await page.locator('.jp-Dialog-footer button:has-text("Run")').click();
+    const error = dialog.locator('.jp-JobsDialog-error[data-field="resources.cpus"]');
+    await expect(error).toBeVisible();
+    await expect(error).toContainText('cpus');
+    await expect(dialog).toBeVisible();
+    await page.screenshot({ path: screenshotPath('run-dialog-error.png') });
+    // fixing the field submits
+    await dialog.locator('input[name="resources.cpus"]').fill('1');
+    await dialog.locator('input[name="name"]').fill('fixed cpus');
+    await dialog.locator('input[name="name"]').press('Enter');
+    await expect(dialog).toBeHidden();
+    await expect(row(page, 'fixed cpus')).toBeVisible();
+  });
+
+  test('unavailable backends are listed greyed out with the reason', async ({ page, tmpPath }) => {
+    await upload(page, `${tmpPath}/where.py`, script(1, 0.1));
+    const dialog = await openRunDialog(page, 'where.py');
+    const options = dialog.locator('select[name="backend"] option');
+    await expect(options.first()).toHaveAttribute('value', 'local');
+    const unavailable = dialog.locator('select[name="backend"] option[disabled]');
+    expect(await unavailable.count()).toBeGreaterThan(0);
+    await expect(unavailable.first()).toContainText('unavailable');
+    await page.locator('.jp-Dialog-footer button:has-text("Cancel")').click();
+  });
+
+  test('the notebook toolbar and the command palette offer the run command', async ({
+    page,
+    tmpPath
+  }) => {
+    await upload(page, `${tmpPath}/tool.ipynb`, parameterNotebook('hi'));
+    await page.filebrowser.open('tool.ipynb');
+    const button = page.locator(
+      '.jp-NotebookPanel-toolbar [data-command="jupyter-jobs:run-current"]'
+    );
+    await expect(button).toBeVisible();
+    await button.click();
+    const dialog = page.locator('.jp-JobsSubmitDialog');
+    await expect(dialog).toBeVisible();
+    await expect(dialog.locator('input[name="parameters.greeting"]')).toHaveValue('"hi"');
+    await page.locator('.jp-Dialog-footer button:has-text("Cancel")').click();
+
+    await page.keyboard.press('Control+Shift+C');
+    await page.locator('.lm-CommandPalette-input').fill('Run as background job');
+    const item = page.locator('.lm-CommandPalette-item', { hasText: 'Run as background job' });
+    await expect(item.first()).toHaveClass(/lm-mod-active/);
+    await page.keyboard.press('Enter');
+    await expect(page.locator('.jp-JobsSubmitDialog')).toBeVisible();
+    await page.locator('.jp-Dialog-footer button:has-text("Cancel")').click();
+  });
+});
