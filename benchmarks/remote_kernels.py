@@ -128,7 +128,7 @@ async def one_round(server: ServerProcess, env: dict[str, str], res: dict[str, l
     res["local_shutdown"].append(time.monotonic() - t0)
 
     kid, slurm_start, ready_at = await start_kernel(server, SLURM_KERNEL)
-    _, data, _ = await request(server, "GET", "jupyter-jobs/api/sessions", expect=200)
+    _, data, _ = await request(server, "GET", "jupyter-jobs/api/remote-sessions", expect=200)
     job = next(s["job"] for s in data["sessions"] if s["kernel_id"] == kid)
     res["local_start"].append(local_start)
     res["slurm_start"].append(slurm_start)

@@ -209,6 +209,6 @@ def default_handlers() -> list[tuple[str, type]]:
         (f"{base}/jobs/{_ID}/log", LogHandler),
         (f"{base}/jobs/{_ID}/log/follow", LogFollowHandler),
         (f"{base}/jobs/{_ID}/usage", UsageHandler),
-        (f"{base}/sessions", SessionsHandler),
+        (f"{base}/remote-sessions", SessionsHandler),
         (f"{base}/openapi.json", OpenAPIHandler),
     ]

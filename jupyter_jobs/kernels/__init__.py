@@ -4,7 +4,7 @@
   ``jupyter_client.kernel_provisioners``) that starts a kernel as a job of kind ``kernel``.
 - :mod:`.specs` — kernel specs, one per profile that offers kernels, written at server start.
 - :mod:`.cli` — ``jupyter jobs kernelspec install|list|remove``.
-- :mod:`.sessions` — ``GET jupyter-jobs/api/sessions``: each remote kernel with its job.
+- :mod:`.sessions` — ``GET jupyter-jobs/api/remote-sessions``: each remote kernel with its job.
 
 The provisioner is created by jupyter_client, not by us, so it finds the server's
 :class:`~jupyter_jobs.manager.JobManager` through the kernel manager's parents (the ServerApp's

@@ -1,4 +1,4 @@
-"""``GET jupyter-jobs/api/sessions``: each remote kernel with its notebook and its job.
+"""``GET jupyter-jobs/api/remote-sessions``: each remote kernel with its notebook and its job.
 
 Joins three things the server keeps apart: the kernel (jupyter_server's kernel manager: name,
 execution state), the session (the notebook it serves) and the job that runs it (backend, profile,

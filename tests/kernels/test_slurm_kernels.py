@@ -149,7 +149,7 @@ async def test_sessions_list_each_remote_kernel_with_its_notebook_and_job(kernel
         ),
     )
     session = json.loads(r.body)
-    r = await kernels_api.fetch("jupyter-jobs", "api", "sessions")
+    r = await kernels_api.fetch("jupyter-jobs", "api", "remote-sessions")
     rows = json.loads(r.body)["sessions"]
     assert len(rows) == 1
     row = rows[0]
@@ -162,5 +162,5 @@ async def test_sessions_list_each_remote_kernel_with_its_notebook_and_job(kernel
     assert 0 < row["time_left"] <= 600 and row["elapsed"] >= 0
     r = await kernels_api.fetch("api", "sessions", session["id"], method="DELETE")
     await wait_until(lambda: job["backend_ref"] not in active_slurm_jobs(), 15, what="job gone")
-    r = await kernels_api.fetch("jupyter-jobs", "api", "sessions")
+    r = await kernels_api.fetch("jupyter-jobs", "api", "remote-sessions")
     assert json.loads(r.body)["sessions"] == []

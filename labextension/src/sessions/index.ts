@@ -72,8 +72,11 @@ function shutDownOnClose(panel: NotebookPanel, notebooks: INotebookTracker, app:
   // remember the kernel while the panel lives: its session is gone by the time it is disposed
   let kernel: { id: string; name: string } | null = null;
   const remember = () => {
+    // the session context sets its kernel to null while it is disposed: keep the last one
     const k = panel.sessionContext.session?.kernel;
-    kernel = k ? { id: k.id, name: k.name } : null;
+    if (k) {
+      kernel = { id: k.id, name: k.name };
+    }
   };
   panel.sessionContext.kernelChanged.connect(remember);
   void panel.sessionContext.ready.then(remember);

@@ -75,7 +75,11 @@ export class RemoteSessionsModel {
 
   private async _fetch(): Promise<void> {
     try {
-      const data = await requestAPI<{ sessions: IRemoteSession[] }>('remote-sessions', {}, this._settings);
+      const data = await requestAPI<{ sessions: IRemoteSession[] }>(
+        'remote-sessions',
+        {},
+        this._settings
+      );
       this._sessions = data.sessions ?? [];
       this._error = null;
     } catch (error) {

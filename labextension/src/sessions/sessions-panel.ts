@@ -91,7 +91,7 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
       const b = h(
         'button',
         {
-          class: `jp-JobsSessions-action jp-mod-styled`,
+          class: 'jp-JobsSessions-action',
           'data-action': action,
           disabled,
           title: label
