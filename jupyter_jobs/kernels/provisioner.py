@@ -26,8 +26,9 @@ import signal
 import socket
 import time
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
+from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
 from tornado import web
 from traitlets import Bool, Float, Integer, List, Unicode
@@ -270,7 +271,7 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             out["JPY_SESSION_NAME"] = env["JPY_SESSION_NAME"]
         return out
 
-    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> dict[str, Any]:
+    async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         manager = self.manager
         conn_file = kwargs["conn_file"]
         spawner = manager.get_spawner(self.backend)
@@ -352,9 +353,9 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             )
         except OSError:
             return host  # zmq resolves names too
-        return infos[0][4][0] if infos else host
+        return str(infos[0][4][0]) if infos else host
 
-    async def _connection_info(self, info: dict[str, Any]) -> dict[str, Any]:
+    async def _connection_info(self, info: dict[str, Any]) -> KernelConnectionInfo:
         km = self.parent
         key = km.session.key if km is not None else str(info["key"]).encode()
         conn: dict[str, Any] = {
@@ -367,13 +368,13 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         node = await self._node_address()
         if not self.ssh_gateway:
             conn["ip"] = node if bound in ("0.0.0.0", "*", "") else bound
-            return conn
+            return cast(KernelConnectionInfo, conn)
         remote = "127.0.0.1" if self.tunnel_via_node else node
         local_ports = tunnels.free_local_ports(len(PORTS))
         forwards, local = tunnels.plan_forwards(conn, remote, local_ports)
         argv = tunnels.tunnel_argv(self.ssh_gateway, forwards, options=list(self.ssh_options))
         self._tunnel = await tunnels.start_tunnel(argv, local_ports)
-        return local
+        return cast(KernelConnectionInfo, local)
 
     async def _cancel(self) -> None:
         job = self._job()

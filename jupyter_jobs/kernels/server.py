@@ -37,17 +37,20 @@ def setup(app: Any) -> None:
 
 async def start(app: Any) -> list[str]:
     """Write the specs of every available backend's kernel profiles; returns their names."""
+    writer = RemoteKernelSpecs(parent=app, config=app.config)
     available = {}
     for name, spawner in app.manager.spawners.items():
+        if name not in writer.backends or not spawner.supports_kernels:
+            continue
         try:
             ok, reason = await spawner.check_available()
         except Exception as e:  # a broken backend must not stop the server
             ok, reason = False, str(e)
         if ok:
             available[name] = spawner
-        elif spawner.supports_kernels:
+        else:
             app.log.info("jupyter-jobs: no %s kernels: %s", name, reason)
-    specs = RemoteKernelSpecs(parent=app, config=app.config).specs(available)
+    specs = writer.specs(available)
     written, removed = sync_dir(specs_dir(app), specs)
     app.remote_kernel_specs = written  # read by tests and the sessions handler
     if written or removed:

@@ -165,9 +165,9 @@ def write_spec_dir(parent: str, name: str, spec: dict[str, Any]) -> str:
     os.makedirs(d, exist_ok=True)
     resources = _resources_dir()
     if resources:
-        for f in os.listdir(resources):
-            if f.startswith("logo"):
-                shutil.copyfile(os.path.join(resources, f), os.path.join(d, f))
+        for logo in os.listdir(resources):
+            if logo.startswith("logo"):
+                shutil.copyfile(os.path.join(resources, logo), os.path.join(d, logo))
     tmp = os.path.join(d, ".kernel.json.tmp")
     with open(tmp, "w", encoding="utf-8") as f:
         json.dump(spec, f, indent=1, ensure_ascii=False)
