@@ -462,6 +462,13 @@ async def test_served_document_is_the_file(contract):
     assert r.body == OPENAPI_PATH.read_bytes()
 
 
+@covers("listSessions", 200)
+async def test_remote_sessions_answer_as_documented(contract):
+    """No remote kernel here (tests/kernels start them on SLURM): an empty, valid list."""
+    data = await contract.call("get", "/remote-sessions", 200)
+    assert data == {"sessions": []}
+
+
 ANONYMOUS_CASES = {
     "listBackends": {},
     "listJobs": {},
@@ -473,6 +480,7 @@ ANONYMOUS_CASES = {
     "readJobLog": {"job_id": NO_SUCH_JOB},
     "getJobUsage": {"job_id": NO_SUCH_JOB},
     "getOpenAPI": {},
+    "listSessions": {},
 }
 
 
@@ -486,6 +494,7 @@ ANONYMOUS_CASES = {
 @covers("readJobLog", 403)
 @covers("getJobUsage", 403)
 @covers("getOpenAPI", 403)
+@covers("listSessions", 403)
 async def test_refusals_answer_with_the_documented_error(contract):
     """403 bodies match the Error schema (who gets refused is test_auth.py's business)."""
     ops = operations()
