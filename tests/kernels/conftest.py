@@ -44,6 +44,15 @@ def _cluster_problem() -> str | None:
 
 
 _PROBLEM: list[str | None] = []
+#: modules that need the cluster (the others here are pure)
+CLUSTER_MODULES = ("test_slurm_",)
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        path = str(item.fspath)
+        if path.startswith(HERE) and os.path.basename(path).startswith(CLUSTER_MODULES):
+            item.add_marker(pytest.mark.slurm)
 
 
 @pytest.fixture

@@ -1,0 +1,82 @@
+"""A kernel whose job waits in the queue is listed with SLURM's reason, and starts when it can."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+
+import pytest
+
+from .conftest import KERNEL_PROFILES, active_slurm_jobs, run_code, slurm_state, wait_until
+
+DEFAULT = "jupyter-jobs-slurm-default"
+
+
+@pytest.fixture
+def jobs_config(slurm_cluster):
+    return {
+        "JobManager": {"enabled_backends": ["slurm"], "cancel_grace_period": 1.0},
+        "SlurmSpawner": {"poll_interval": 0.5, "profiles": KERNEL_PROFILES},
+        "JobKernelProvisioner": {"launch_timeout": 60.0},
+    }
+
+
+async def remote_sessions(kernels_api):
+    r = await kernels_api.fetch("jupyter-jobs", "api", "remote-sessions")
+    return json.loads(r.body)["sessions"]
+
+
+async def test_queued_kernel_shows_its_queue_reason_and_starts_when_the_node_frees(kernels_api):
+    await kernels_api.ready()
+    cpus = int(
+        subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[
+            0
+        ]
+    )
+    filler = subprocess.run(
+        [
+            "sbatch",
+            "--parsable",
+            "-J",
+            "jupyter-kernel-test-filler",
+            "-c",
+            str(cpus),
+            "-o",
+            "/dev/null",
+            "--wrap",
+            "sleep 120",
+        ],
+        capture_output=True,
+        text=True,
+        cwd="/tmp",
+        check=True,
+    ).stdout.strip()
+    start = None
+    try:
+        await wait_until(lambda: slurm_state(filler) == "RUNNING", 20, what="node full")
+        start = asyncio.ensure_future(kernels_api.start(DEFAULT))
+
+        async def queued_row():
+            rows = await remote_sessions(kernels_api)
+            job = rows[0]["job"] if rows else {}
+            return job.get("status") == "queued" and "Resources" in (job.get("reason") or "")
+
+        await wait_until(queued_row, 20, what="a queued session with a reason")
+        (row,) = await remote_sessions(kernels_api)
+        assert row["execution_state"] == "starting" and row["path"] is None
+        assert not start.done()  # the notebook still shows the kernel starting
+    finally:
+        subprocess.run(["scancel", filler], capture_output=True)
+    kernel = await asyncio.wait_for(start, 60)
+    client = await kernels_api.client(kernel["id"])
+    try:
+        out, _ = await run_code(client, "print(1 + 1)")
+    finally:
+        client.stop_channels()
+    assert out.strip() == "2"
+    (row,) = await remote_sessions(kernels_api)
+    assert row["job"]["status"] == "running" and row["execution_state"] in ("idle", "busy")
+    ref = row["job"]["backend_ref"]
+    await kernels_api.delete(kernel["id"])
+    await wait_until(lambda: ref not in active_slurm_jobs(), 15, what="job gone")
