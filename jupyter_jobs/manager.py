@@ -167,7 +167,7 @@ class JobManager(LoggingConfigurable):
         """Cancel every active kernel job (the server is stopping: no allocation keeps burning)."""
         for job in [j for j in self.active.values() if j.kind == "kernel"]:
             try:
-                if job.backend_ref:
+                if job.backend_ref and job.status != CANCELLING:
                     await self.spawners[job.backend].cancel(job)
             except Exception as e:
                 self.log.warning("jupyter-jobs: cancelling kernel job %s: %s", job.id, e)

@@ -162,13 +162,17 @@ async def test_cancel_kills_the_whole_tree(jobs_api, jp_root_dir):
         await asyncio.sleep(0.05)
 
     def sleepers():
-        return [
-            p
-            for p in psutil.process_iter(["cmdline"])
-            if p.info["cmdline"]
-            and p.info["cmdline"][0] == "sleep"
-            and p.info["cmdline"][1:] in (["300"], ["301"], ["302"])
-        ]
+        # this job's processes only: every one of them carries the job id in its environment
+        mine = []
+        for p in psutil.process_iter(["cmdline"]):
+            try:
+                if p.info["cmdline"] and p.info["cmdline"][0] == "sleep" and (
+                    p.environ().get("JUPYTER_JOBS_JOB_ID") == job["id"]
+                ):
+                    mine.append(p)
+            except psutil.Error:
+                continue
+        return mine
 
     assert len(sleepers()) == 3
     r = await jobs_api.request("POST", f"jobs/{job['id']}/cancel")
