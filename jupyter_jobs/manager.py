@@ -535,6 +535,8 @@ class JobManager(LoggingConfigurable):
             job.reason = None
         if update.state is not None:
             job.state.update(update.state)
+        if job.status != QUEUED:
+            job.expected_start = None  # only a queued job has an expected start
         if job.status == RUNNING and job.started_at is None:
             job.started_at = utcnow()
         if job.status in FINAL_STATUSES:
