@@ -42,7 +42,14 @@ from .validation import SCRIPT_LANGUAGES, JobRequest, parse_request, script_argv
 
 Emit = Callable[[str, Job], None]
 #: what clients see of a profile (admin-only keys such as interpreter paths stay on the server)
-PUBLIC_PROFILE_KEYS = ("name", "display_name", "description", "resources", "max_resources", "kernels")
+PUBLIC_PROFILE_KEYS = (
+    "name",
+    "display_name",
+    "description",
+    "resources",
+    "max_resources",
+    "kernels",
+)
 #: fields whose change is worth an event (log_size alone is not: it changes all the time)
 EVENT_FIELDS = (
     "status",

@@ -283,7 +283,7 @@ class Runner:
     def pids_with_env(needle: bytes) -> list[int]:
         """Pids whose environment holds ``needle`` (raw /proc reads: a few ms for hundreds)."""
         me = os.getpid()
-        out = []
+        out: list[int] = []
         try:
             entries = os.listdir("/proc")
         except OSError:

@@ -166,8 +166,10 @@ async def test_cancel_kills_the_whole_tree(jobs_api, jp_root_dir):
         mine = []
         for p in psutil.process_iter(["cmdline"]):
             try:
-                if p.info["cmdline"] and p.info["cmdline"][0] == "sleep" and (
-                    p.environ().get("JUPYTER_JOBS_JOB_ID") == job["id"]
+                if (
+                    p.info["cmdline"]
+                    and p.info["cmdline"][0] == "sleep"
+                    and (p.environ().get("JUPYTER_JOBS_JOB_ID") == job["id"])
                 ):
                     mine.append(p)
             except psutil.Error:
@@ -413,8 +415,12 @@ async def test_job_of_a_disabled_backend_stays_readable(jobs_api, manager):
 
 async def test_backends_hide_admin_only_profile_keys(jobs_api, manager):
     manager.spawners["local"].profiles = [
-        {"name": "ml", "display_name": "ML", "python": "/opt/secret/env/bin/python",
-         "resources": {"cpus": 1}}
+        {
+            "name": "ml",
+            "display_name": "ML",
+            "python": "/opt/secret/env/bin/python",
+            "resources": {"cpus": 1},
+        }
     ]
     r = await jobs_api.request("GET", "backends")
     local = next(b for b in json.loads(r.body)["backends"] if b["name"] == "local")
