@@ -17,6 +17,12 @@ configure_jupyter_server(c)
 
 root = os.environ.get("JUPYTERLAB_GALATA_ROOT_DIR") or c.ServerApp.root_dir
 c.ServerApp.root_dir = root
+# scripts/ui-tests.sh adds the build output when the extension is not installed (editable install)
+extra = os.environ.get("JUPYTER_JOBS_UI_EXTRA_LABEXTENSIONS")
+if extra:
+    current = c.LabServerApp.extra_labextensions_path
+    current = [current] if isinstance(current, str) else list(current or [])
+    c.LabServerApp.extra_labextensions_path = [*current, extra]
 c.ServerApp.port = int(os.environ.get("JUPYTER_JOBS_UI_PORT", "8888"))
 c.ServerApp.allow_root = True
 c.ServerApp.open_browser = False

@@ -13,7 +13,11 @@ module.exports = {
   expect: { timeout: 30000 },
   retries: 0,
   workers: 1,
-  reporter: [['list'], ['html', { open: 'never', outputFolder: 'playwright-report' }]],
+  reporter: [
+    ['list'],
+    ['html', { open: 'never', outputFolder: 'playwright-report' }],
+    ['json', { outputFile: '../test-artifacts/ui-tests-results.json' }]
+  ],
   use: {
     ...baseConfig.use,
     baseURL: process.env.JUPYTER_JOBS_UI_URL || 'http://localhost:8888',

@@ -79,12 +79,18 @@ test.describe('Managing jobs', () => {
     await submit(page, 'tabs.py', 'tab job');
     const r = row(page, 'tab job');
     await expect(r).toHaveAttribute('data-status', 'completed', { timeout: 60000 });
+    // the layout is saved (to the workspace) after the tab opens; reload after that
+    const saved = page.waitForRequest(
+      req => req.url().includes('/api/workspaces') && req.method() === 'PUT'
+    );
     await r.click();
     await r.click();
+    await saved;
     const tabs = page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'tab job' });
     await expect(tabs).toHaveCount(1);
-    await page.reload({ waitUntil: 'networkidle' });
-    await page.waitForSelector('#jupyterlab-splash', { state: 'detached' });
+    // galata's default readiness check wants the Launcher on top; here the log tab is
+    await page.reload({ waitForIsReady: false });
+    await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
     await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'tab job' })).toHaveCount(1);
     await expect(page.locator('.jp-JobsLogViewer .jp-JobsLog-text').last()).toContainText('all done');
   });

@@ -160,8 +160,12 @@ test.describe('Run as Background Job', () => {
     await expect(dialog.locator('input[name="parameters.greeting"]')).toHaveValue('"hi"');
     await page.locator('.jp-Dialog-footer button:has-text("Cancel")').click();
 
+    await page.locator('.jp-NotebookPanel .jp-Cell').first().click();
+    await page.keyboard.press('Escape');
     await page.keyboard.press('Control+Shift+C');
-    await page.locator('.lm-CommandPalette-input').fill('Run as background job');
+    const search = page.locator('.lm-CommandPalette-input');
+    await expect(search).toBeVisible();
+    await search.fill('Run as background job');
     const item = page.locator('.lm-CommandPalette-item', { hasText: 'Run as background job' });
     await expect(item.first()).toHaveClass(/lm-mod-active/);
     await page.keyboard.press('Enter');
