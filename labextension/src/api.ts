@@ -5,13 +5,7 @@ import { URLExt } from '@jupyterlab/coreutils';
 import { ServerConnection } from '@jupyterlab/services';
 
 import { API_PATH, JobsAPIError, requestAPI } from './handler';
-import {
-  IBackendsReply,
-  IJob,
-  IJobsReply,
-  ISubmitRequest,
-  IUsageSample
-} from './tokens';
+import { IBackendsReply, IJob, IJobsReply, ISubmitRequest, IUsageSample } from './tokens';
 
 export interface ILogChunk {
   bytes: Uint8Array;

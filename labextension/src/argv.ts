@@ -47,7 +47,9 @@ export function splitArgs(text: string): string[] {
 
 /** The reverse of `splitArgs`, to show a remembered argv in the field. */
 export function joinArgs(args: string[]): string {
-  return args.map(a => (a === '' || /[\s'"\\]/.test(a) ? `'${a.replace(/'/g, "'\\''")}'` : a)).join(' ');
+  return args
+    .map(a => (a === '' || /[\s'"\\]/.test(a) ? `'${a.replace(/'/g, "'\\''")}'` : a))
+    .join(' ');
 }
 
 /** `KEY=VALUE` lines → object; a line without `=` or with a bad name is an error. */

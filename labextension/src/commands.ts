@@ -3,7 +3,13 @@
  * them.
  */
 import { JupyterFrontEnd } from '@jupyterlab/application';
-import { Dialog, MainAreaWidget, showDialog, showErrorMessage, WidgetTracker } from '@jupyterlab/apputils';
+import {
+  Dialog,
+  MainAreaWidget,
+  showDialog,
+  showErrorMessage,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import { DocumentWidget } from '@jupyterlab/docregistry';
 import type { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import type { IStateDB } from '@jupyterlab/statedb';
@@ -201,10 +207,7 @@ export function registerCommands(app: JupyterFrontEnd, deps: ICommandDeps): void
       const name = job?.name ?? String(args.id);
       const result = await showDialog({
         title: trans.__('Delete job?'),
-        body: trans.__(
-          'Delete “%1” and its log? Output files it wrote stay where they are.',
-          name
-        ),
+        body: trans.__('Delete “%1” and its log? Output files it wrote stay where they are.', name),
         buttons: [
           Dialog.cancelButton({ label: trans.__('Cancel') }),
           Dialog.warnButton({ label: trans.__('Delete') })

@@ -11,11 +11,7 @@ import { formatEnv, joinArgs, parseEnv, splitArgs } from './argv';
 import { h } from './dom';
 import { basename, extname, formatBytes, formatDuration } from './format';
 import { JobsAPIError } from './handler';
-import {
-  formatParameterValue,
-  IParameter,
-  parseParameterValue
-} from './parameters';
+import { formatParameterValue, IParameter, parseParameterValue } from './parameters';
 import { IBackend, IBackendsReply, IJob, IProfile, ISubmitRequest, JobKind } from './tokens';
 
 /** What the dialog remembers per file. */
@@ -174,9 +170,7 @@ export class RunJobForm extends Widget {
     this.node
       .querySelectorAll('.jp-JobsDialog-invalid')
       .forEach(n => n.classList.remove('jp-JobsDialog-invalid'));
-    this.node
-      .querySelectorAll('[aria-invalid]')
-      .forEach(n => n.removeAttribute('aria-invalid'));
+    this.node.querySelectorAll('[aria-invalid]').forEach(n => n.removeAttribute('aria-invalid'));
   }
 
   /** The error node for a server `field` (`resources.cpus` → its input's row). */
@@ -225,7 +219,11 @@ export class RunJobForm extends Widget {
     for (const backend of reply.backends) {
       const label = backend.available
         ? backend.display_name || backend.name
-        : trans.__('%1 (unavailable: %2)', backend.display_name || backend.name, backend.reason ?? '');
+        : trans.__(
+            '%1 (unavailable: %2)',
+            backend.display_name || backend.name,
+            backend.reason ?? ''
+          );
       const option = h('option', { value: backend.name, disabled: !backend.available }, label);
       if (!backend.available) {
         option.title = backend.reason ?? '';
@@ -382,9 +380,7 @@ export class RunJobForm extends Widget {
     this._profileDescription.textContent = profile?.description ?? '';
     const defaults = profile?.resources ?? {};
     const max = profile?.max_resources ?? {};
-    const keys = BASIC_RESOURCES.concat(
-      OTHER_RESOURCES.filter(k => k in defaults || k in max)
-    );
+    const keys = BASIC_RESOURCES.concat(OTHER_RESOURCES.filter(k => k in defaults || k in max));
     const previous = new Map(
       Array.from(this._resourceInputs).map(([k, input]) => [k, input.value])
     );
@@ -414,7 +410,7 @@ export class RunJobForm extends Widget {
   }
 
   private _row(label: string, input: HTMLElement, field: string, extra?: HTMLElement): HTMLElement {
-    const id = `jp-JobsDialog-${field}-${Private.nextId++}`;
+    const id = `jp-JobsDialog-${field}-${Private.ids.next++}`;
     input.id = id;
     return h(
       'div',
@@ -538,7 +534,7 @@ export class SubmitDialog extends Dialog<ISubmitRequest> {
 }
 
 namespace Private {
-  export let nextId = 0;
+  export const ids = { next: 0 };
 }
 
 export { formatParameterValue };

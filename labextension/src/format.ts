@@ -71,7 +71,9 @@ export function formatResources(resources: Record<string, unknown>): string {
 
 /** Quote an argv for display (never for execution). */
 export function formatCommand(argv: string[]): string {
-  return argv.map(a => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`)).join(' ');
+  return argv
+    .map(a => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`))
+    .join(' ');
 }
 
 /** The file's base name. */

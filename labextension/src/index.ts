@@ -40,7 +40,8 @@ interface ISettings {
 
 const plugin: JupyterFrontEndPlugin<IJobsSidebar> = {
   id: PLUGIN_ID,
-  description: 'Background and launcher jobs: the Jobs sidebar, dialog, log viewer and notifications.',
+  description:
+    'Background and launcher jobs: the Jobs sidebar, dialog, log viewer and notifications.',
   autoStart: true,
   provides: IJobsSidebar,
   optional: [

@@ -46,8 +46,10 @@ export function detailText(trans: TranslationBundle, job: IJob): string {
     case 'completed':
       return trans.__('exit code %1', job.exit_code ?? 0);
     case 'failed':
-      return job.reason ??
-        (job.exit_code !== null ? trans.__('exit code %1', job.exit_code) : trans.__('failed'));
+      return (
+        job.reason ??
+        (job.exit_code !== null ? trans.__('exit code %1', job.exit_code) : trans.__('failed'))
+      );
     case 'cancelled':
       return job.reason ?? trans.__('cancelled');
     default:
@@ -90,7 +92,12 @@ export class JobRow {
     this._progressBar = h('div', { class: 'jp-JobsRow-progressBar' });
     this._progress = h(
       'div',
-      { class: 'jp-JobsRow-progress', role: 'progressbar', 'aria-valuemin': 0, 'aria-valuemax': 100 },
+      {
+        class: 'jp-JobsRow-progress',
+        role: 'progressbar',
+        'aria-valuemin': 0,
+        'aria-valuemax': 100
+      },
       this._progressBar
     );
     this._buttons = {

@@ -184,7 +184,10 @@ export class JobsList extends Widget {
       const index = this._jobs.indexOf(hit.job) + (event.key === 'ArrowDown' ? 1 : -1);
       if (index >= 0 && index < this._jobs.length) {
         const top = index * ROW_HEIGHT;
-        if (top < this.node.scrollTop || top + ROW_HEIGHT > this.node.scrollTop + this.node.clientHeight) {
+        if (
+          top < this.node.scrollTop ||
+          top + ROW_HEIGHT > this.node.scrollTop + this.node.clientHeight
+        ) {
           this.node.scrollTop = top;
         }
         this.render();

@@ -7,7 +7,13 @@ import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/tran
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import { collapseCarriageReturns, IAnsiState, initialAnsiState, parseAnsi, renderAnsi } from './ansi';
+import {
+  collapseCarriageReturns,
+  IAnsiState,
+  initialAnsiState,
+  parseAnsi,
+  renderAnsi
+} from './ansi';
 import { h } from './dom';
 import {
   elapsedSeconds,
@@ -86,7 +92,13 @@ export class LogViewer extends Widget {
     this._earlier.addEventListener('click', () => void this.loadEarlier());
     this._text = h('pre', { class: 'jp-JobsLog-text', 'aria-live': 'off' });
     this._empty = h('div', { class: 'jp-JobsLog-empty' }, trans.__('No output yet.'));
-    this._scroller = h('div', { class: 'jp-JobsLog-scroller' }, this._earlier, this._text, this._empty);
+    this._scroller = h(
+      'div',
+      { class: 'jp-JobsLog-scroller' },
+      this._earlier,
+      this._text,
+      this._empty
+    );
     this._scroller.addEventListener('scroll', this._onScroll, { passive: true });
     this.node.append(this._header, this._scroller);
 
@@ -174,6 +186,7 @@ export class LogViewer extends Widget {
       return;
     }
     this._loadingEarlier = true;
+    this._earlier.disabled = true;
     try {
       const from = Math.max(0, this._start - EARLIER_BYTES);
       const chunk = await this._model.client.log(this.jobId, from, this._start - from);
@@ -189,6 +202,7 @@ export class LogViewer extends Widget {
       this._empty.hidden = true;
     } finally {
       this._loadingEarlier = false;
+      this._earlier.disabled = false;
     }
   }
 
@@ -275,7 +289,14 @@ export class LogViewer extends Widget {
   }
 
   private _onMessage(raw: string): void {
-    let msg: { type: string; offset?: number; next_offset?: number; data?: string; status?: string; message?: string };
+    let msg: {
+      type: string;
+      offset?: number;
+      next_offset?: number;
+      data?: string;
+      status?: string;
+      message?: string;
+    };
     try {
       msg = JSON.parse(raw);
     } catch {
@@ -332,7 +353,12 @@ export class LogViewer extends Widget {
     }
   }
 
-  private _chunkElement(text: string, state: IAnsiState, offset: number, next: number): HTMLElement {
+  private _chunkElement(
+    text: string,
+    state: IAnsiState,
+    offset: number,
+    next: number
+  ): HTMLElement {
     const span = h('span', { class: 'jp-JobsLog-chunk', 'data-offset': offset, 'data-next': next });
     span.appendChild(renderAnsi(parseAnsi(collapseCarriageReturns(text), state)));
     return span;
@@ -432,7 +458,8 @@ export class LogViewer extends Widget {
     const hasProgress = typeof fraction === 'number' || !!job.progress?.message;
     this._progress.hidden = !hasProgress;
     if (hasProgress) {
-      const pct = typeof fraction === 'number' ? Math.round(Math.min(1, Math.max(0, fraction)) * 100) : 0;
+      const pct =
+        typeof fraction === 'number' ? Math.round(Math.min(1, Math.max(0, fraction)) * 100) : 0;
       this._progressBar.style.width = `${pct}%`;
       this._progressText.textContent =
         (typeof fraction === 'number' ? `${pct}%` : '') +

@@ -82,7 +82,7 @@ export function parseParameterValue(text: string): unknown {
 /** Rewrite a Python literal into JSON text, or null if it has anything else in it. */
 function pythonLiteralToJson(t: string): string | null {
   let out = '';
-  for (let i = 0; i < t.length; ) {
+  for (let i = 0; i < t.length;) {
     const ch = t[i];
     if (ch === "'" || ch === '"') {
       let j = i + 1;

@@ -94,7 +94,10 @@ export async function runAsBackgroundJob(path: string, deps: IRunDialogDeps): Pr
   return dialog.job;
 }
 
-async function notebookParameters(contents: Contents.IManager, path: string): Promise<IParameter[]> {
+async function notebookParameters(
+  contents: Contents.IManager,
+  path: string
+): Promise<IParameter[]> {
   try {
     const model = await contents.get(path, { content: true, type: 'notebook' });
     return readParameters(model.content);

@@ -3,12 +3,7 @@
  * "Remote sessions" section follows; other plugins add more through `IJobsSidebar.addSection`.
  */
 import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
-import {
-  PanelWithToolbar,
-  refreshIcon,
-  SidePanel,
-  ToolbarButton
-} from '@jupyterlab/ui-components';
+import { PanelWithToolbar, refreshIcon, SidePanel, ToolbarButton } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { h } from './dom';

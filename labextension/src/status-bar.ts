@@ -21,7 +21,10 @@ export class JobsStatusItem extends Widget {
     this.node.setAttribute('role', 'button');
     this.node.tabIndex = 0;
     this._label = h('span', { class: 'jp-JobsStatusItem-label' });
-    this.node.append(jobsIcon.element({ tag: 'span', className: 'jp-JobsStatusItem-icon' }), this._label);
+    this.node.append(
+      jobsIcon.element({ tag: 'span', className: 'jp-JobsStatusItem-icon' }),
+      this._label
+    );
     this.node.addEventListener('click', () => this._onClick());
     this.node.addEventListener('keydown', event => {
       if (event.key === 'Enter' || event.key === ' ') {

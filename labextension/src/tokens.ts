@@ -25,14 +25,7 @@ export namespace CommandIDs {
 export const EVENT_SCHEMA_ID = 'https://events.jupyter.org/jupyter_jobs/job/v1';
 
 export type JobStatus =
-  | 'pending'
-  | 'queued'
-  | 'running'
-  | 'cancelling'
-  | 'completed'
-  | 'failed'
-  | 'cancelled'
-  | 'lost';
+  'pending' | 'queued' | 'running' | 'cancelling' | 'completed' | 'failed' | 'cancelled' | 'lost';
 
 export const STATUSES: JobStatus[] = [
   'pending',

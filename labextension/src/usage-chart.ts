@@ -66,7 +66,11 @@ export class UsageChart {
     const peak = Math.max(...samples.map(s => s.rss_bytes));
     this._legend.textContent = '';
     this._legend.append(
-      h('span', { class: 'jp-JobsUsage-key jp-JobsUsage-cpuKey' }, trans.__('CPU %1%', Math.round(last.cpu_percent))),
+      h(
+        'span',
+        { class: 'jp-JobsUsage-key jp-JobsUsage-cpuKey' },
+        trans.__('CPU %1%', Math.round(last.cpu_percent))
+      ),
       h(
         'span',
         { class: 'jp-JobsUsage-key jp-JobsUsage-memKey' },
@@ -75,7 +79,11 @@ export class UsageChart {
     );
     this._svg.setAttribute(
       'aria-label',
-      trans.__('CPU and memory over time; now %1% CPU, %2', Math.round(last.cpu_percent), formatBytes(last.rss_bytes))
+      trans.__(
+        'CPU and memory over time; now %1% CPU, %2',
+        Math.round(last.cpu_percent),
+        formatBytes(last.rss_bytes)
+      )
     );
   }
 

@@ -1,6 +1,15 @@
 import { expect, test } from '@jupyterlab/galata';
 
-import { openJobs, openRunDialog, row, rowAction, rows, screenshotPath, script, upload } from './helpers';
+import {
+  openJobs,
+  openRunDialog,
+  row,
+  rowAction,
+  rows,
+  screenshotPath,
+  script,
+  upload
+} from './helpers';
 
 async function submit(page: any, file: string, name: string) {
   const dialog = await openRunDialog(page, file);
@@ -61,8 +70,12 @@ test.describe('Managing jobs', () => {
     const sidebar = await openJobs(page);
     await submit(page, 'ok.py', 'filter ok');
     await submit(page, 'bad.py', 'filter bad');
-    await expect(row(page, 'filter bad')).toHaveAttribute('data-status', 'failed', { timeout: 60000 });
-    await expect(row(page, 'filter ok')).toHaveAttribute('data-status', 'completed', { timeout: 60000 });
+    await expect(row(page, 'filter bad')).toHaveAttribute('data-status', 'failed', {
+      timeout: 60000
+    });
+    await expect(row(page, 'filter ok')).toHaveAttribute('data-status', 'completed', {
+      timeout: 60000
+    });
     await sidebar.locator('.jp-JobsFilter-status').selectOption('failed');
     await expect(rows(page, 'filter bad')).toHaveCount(1);
     await expect(rows(page, 'filter ok')).toHaveCount(0);
@@ -91,8 +104,12 @@ test.describe('Managing jobs', () => {
     // galata's default readiness check wants the Launcher on top; here the log tab is
     await page.reload({ waitForIsReady: false });
     await page.locator('#jupyterlab-splash').waitFor({ state: 'detached' });
-    await expect(page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'tab job' })).toHaveCount(1);
-    await expect(page.locator('.jp-JobsLogViewer .jp-JobsLog-text').last()).toContainText('all done');
+    await expect(
+      page.locator('.lm-DockPanel-tabBar .lm-TabBar-tab', { hasText: 'tab job' })
+    ).toHaveCount(1);
+    await expect(page.locator('.jp-JobsLogViewer .jp-JobsLog-text').last()).toContainText(
+      'all done'
+    );
   });
 
   test('the status bar counts running jobs and opens the panel', async ({ page, tmpPath }) => {
@@ -105,7 +122,9 @@ test.describe('Managing jobs', () => {
     await item.click();
     await expect(page.locator('#jp-jobs-sidebar')).toBeVisible();
     await rowAction(page, 'counted', 'cancel');
-    await expect(row(page, 'counted')).toHaveAttribute('data-status', 'cancelled', { timeout: 60000 });
+    await expect(row(page, 'counted')).toHaveAttribute('data-status', 'cancelled', {
+      timeout: 60000
+    });
   });
 
   test('the sidebar stays readable in the dark theme', async ({ page, tmpPath }) => {
@@ -122,7 +141,9 @@ test.describe('Managing jobs', () => {
     // light text on the dark background
     const [r, g, b] = color.match(/\d+/g)!.map(Number);
     expect((r + g + b) / 3).toBeGreaterThan(150);
-    await page.locator('#jp-jobs-sidebar').screenshot({ path: screenshotPath('jobs-sidebar-dark.png') });
+    await page
+      .locator('#jp-jobs-sidebar')
+      .screenshot({ path: screenshotPath('jobs-sidebar-dark.png') });
     await page.theme.setLightTheme();
   });
 });

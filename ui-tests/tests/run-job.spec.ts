@@ -35,7 +35,9 @@ test.describe('Run as Background Job', () => {
     await r.click();
     const viewer = page.locator('.jp-JobsLogViewer').last();
     await expect(viewer.locator('.jp-JobsLog-text')).toContainText('step 2 working');
-    await expect(viewer.locator('.jp-JobsLog-text .jp-JobsAnsi-fg-green').first()).toHaveText('step 0');
+    await expect(viewer.locator('.jp-JobsLog-text .jp-JobsAnsi-fg-green').first()).toHaveText(
+      'step 0'
+    );
     await expect(viewer.locator('[data-fact="command"]')).toContainText('two words');
     await expect(viewer.locator('.jp-JobsLog-progressText')).toContainText('%');
 
@@ -56,7 +58,10 @@ test.describe('Run as Background Job', () => {
     await page.locator('#jp-jobs-sidebar').screenshot({ path: screenshotPath('jobs-sidebar.png') });
   });
 
-  test('a failing script shows its exit code and an error notification', async ({ page, tmpPath }) => {
+  test('a failing script shows its exit code and an error notification', async ({
+    page,
+    tmpPath
+  }) => {
     await upload(page, `${tmpPath}/fails.py`, script(1, 0.1, 3));
     await openJobs(page);
     const dialog = await openRunDialog(page, 'fails.py');
@@ -68,7 +73,9 @@ test.describe('Run as Background Job', () => {
     const toast = page.locator('.Toastify__toast', { hasText: 'fails on purpose' });
     await expect(toast).toBeVisible();
     await toast.locator('button:has-text("Show log")').click();
-    await expect(page.locator('.jp-JobsLogViewer .jp-JobsLog-text').last()).toContainText('all done');
+    await expect(page.locator('.jp-JobsLogViewer .jp-JobsLog-text').last()).toContainText(
+      'all done'
+    );
   });
 
   test('a notebook runs with a changed parameter and its executed copy opens', async ({

@@ -8,7 +8,9 @@ import { FakeJobsServer, makeJob } from './fake-server';
 
 class Connection implements IConnectionMonitor {
   constructor(public connected: boolean) {}
-  connectionChanged: Signal<IConnectionMonitor, boolean> = new Signal<IConnectionMonitor, boolean>(this);
+  connectionChanged: Signal<IConnectionMonitor, boolean> = new Signal<IConnectionMonitor, boolean>(
+    this
+  );
   set(connected: boolean) {
     this.connected = connected;
     this.connectionChanged.emit(connected);
@@ -164,7 +166,11 @@ describe('JobsModel', () => {
     ];
     const model = make();
     await model.ready;
-    const names = (f: any) => model.filtered(f).map(j => j.name).sort();
+    const names = (f: any) =>
+      model
+        .filtered(f)
+        .map(j => j.name)
+        .sort();
     expect(names({ search: 'TRAIN' })).toEqual(['train again', 'train model']);
     expect(names({ backend: 'local' })).toEqual(['clean data', 'train again']);
     expect(names({ statuses: ['failed'] })).toEqual(['clean data']);

@@ -28,7 +28,9 @@ describe('ANSI colours', () => {
   });
 
   it('drops cursor movement sequences', () => {
-    const text = parseAnsi('a\x1b[2Kb\x1b[1Ac').map(s => s.text).join('');
+    const text = parseAnsi('a\x1b[2Kb\x1b[1Ac')
+      .map(s => s.text)
+      .join('');
     expect(text).toBe('abc');
   });
 
@@ -99,7 +101,10 @@ describe('notebook parameters', () => {
     expect(parseParameterValue("'text'")).toBe('text');
     expect(parseParameterValue('True')).toBe(true);
     expect(parseParameterValue('None')).toBeNull();
-    expect(parseParameterValue("{'a': [1, 'b'], 'c': (1, 2),}")).toEqual({ a: [1, 'b'], c: [1, 2] });
+    expect(parseParameterValue("{'a': [1, 'b'], 'c': (1, 2),}")).toEqual({
+      a: [1, 'b'],
+      c: [1, 2]
+    });
     expect(parseParameterValue('some words')).toBe('some words');
     expect(formatParameterValue(false)).toBe('False');
   });

@@ -24,10 +24,15 @@ function connected() {
 describe('requestAPI', () => {
   it('throws a typed error with the server message and field', async () => {
     const server = new FakeJobsServer();
-    server.submitError = { status: 400, body: { message: 'cpus=8 is more than 2', field: 'resources.cpus' } };
-    const error: any = await requestAPI('jobs', { method: 'POST', body: '{}' }, server.settings()).catch(
-      e => e
-    );
+    server.submitError = {
+      status: 400,
+      body: { message: 'cpus=8 is more than 2', field: 'resources.cpus' }
+    };
+    const error: any = await requestAPI(
+      'jobs',
+      { method: 'POST', body: '{}' },
+      server.settings()
+    ).catch(e => e);
     expect(error).toBeInstanceOf(JobsAPIError);
     expect(error.status).toBe(400);
     expect(error.message).toBe('cpus=8 is more than 2');
@@ -56,7 +61,9 @@ describe('RunJobForm', () => {
     const slurm = w.node.querySelector('option[value="slurm"]') as HTMLOptionElement;
     expect(slurm.disabled).toBe(true);
     expect(slurm.textContent).toContain('sbatch not found');
-    expect((w.node.querySelector('select[name="backend"]') as HTMLSelectElement).value).toBe('local');
+    expect((w.node.querySelector('select[name="backend"]') as HTMLSelectElement).value).toBe(
+      'local'
+    );
     w.dispose();
   });
 
@@ -95,8 +102,12 @@ describe('RunJobForm', () => {
 
   it('shows a server error next to the field it names', () => {
     const w = form();
-    w.showError(new JobsAPIError(400, 'cpus=8 is more than the profile allows (2)', 'resources.cpus'));
-    const error = w.node.querySelector('.jp-JobsDialog-error[data-field="resources.cpus"]') as HTMLElement;
+    w.showError(
+      new JobsAPIError(400, 'cpus=8 is more than the profile allows (2)', 'resources.cpus')
+    );
+    const error = w.node.querySelector(
+      '.jp-JobsDialog-error[data-field="resources.cpus"]'
+    ) as HTMLElement;
     expect(error.hidden).toBe(false);
     expect(error.textContent).toContain('more than the profile allows');
     const general = w.node.querySelector('.jp-JobsDialog-error[data-field=""]') as HTMLElement;
@@ -150,13 +161,28 @@ describe('Jobs list', () => {
 
   it('shows status, backend/profile, queue reason and exit codes, and routes actions', () => {
     const actions: [string, string][] = [];
-    const list = new JobsList({ trans, onAction: (a, j) => actions.push([a, j.id]), emptyText: '' });
+    const list = new JobsList({
+      trans,
+      onAction: (a, j) => actions.push([a, j.id]),
+      emptyText: ''
+    });
     Widget.attach(list, document.body);
-    const queued = makeJob({ status: 'queued', reason: 'Resources', backend: 'slurm', profile: 'gpu' });
-    const failed = makeJob({ status: 'failed', exit_code: 2, reason: null, outputs: ['out.ipynb'] });
+    const queued = makeJob({
+      status: 'queued',
+      reason: 'Resources',
+      backend: 'slurm',
+      profile: 'gpu'
+    });
+    const failed = makeJob({
+      status: 'failed',
+      exit_code: 2,
+      reason: null,
+      outputs: ['out.ipynb']
+    });
     list.setJobs([queued, failed]);
     list.render();
-    const row = (job: IJob) => list.node.querySelector(`.jp-JobsRow[data-id="${job.id}"]`) as HTMLElement;
+    const row = (job: IJob) =>
+      list.node.querySelector(`.jp-JobsRow[data-id="${job.id}"]`) as HTMLElement;
     expect(row(queued).textContent).toContain('slurm · gpu');
     expect(row(queued).textContent).toContain('waiting: Resources');
     expect(row(failed).textContent).toContain('exit code 2');
@@ -178,7 +204,10 @@ describe('Jobs list', () => {
 describe('Jobs section and status bar', () => {
   it('follow the model live and filter by search', async () => {
     const server = new FakeJobsServer();
-    server.jobs = [makeJob({ name: 'alpha', status: 'running' }), makeJob({ name: 'beta', status: 'completed' })];
+    server.jobs = [
+      makeJob({ name: 'alpha', status: 'running' }),
+      makeJob({ name: 'beta', status: 'completed' })
+    ];
     const stream = new Stream<any, any>({});
     const model = new JobsModel({
       client: new JobsClient(server.settings()),
