@@ -26,7 +26,8 @@ import signal
 import socket
 import time
 import uuid
-from typing import TYPE_CHECKING, Any, cast
+from collections.abc import Awaitable
+from typing import TYPE_CHECKING, Any, Callable, cast
 
 from jupyter_client.connect import KernelConnectionInfo
 from jupyter_client.provisioning.provisioner_base import KernelProvisionerBase
@@ -35,8 +36,8 @@ from traitlets import Bool, Float, Integer, List, Unicode
 
 from .. import jobfiles
 from ..exceptions import Conflict, JobsError, NotFound
-from ..models import CANCELLING, FINAL_STATUSES, normalize_resources
-from . import get_manager, kernel_jobs
+from ..models import CANCELLING, FINAL_STATUSES, RUNNING, normalize_resources
+from . import get_manager, k8s, kernel_jobs
 from . import tunnel as tunnels
 
 if TYPE_CHECKING:
@@ -295,19 +296,36 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             kernel_jobs[self.kernel_id] = job.id
         self.log.info("jupyter-jobs: kernel %s runs as job %s", self.kernel_id, job.id)
         try:
-            info = await self._wait_for_ports(conn_file)
-            self.connection_info = await self._connection_info(info)
+            if k8s.addresses_kernels(spawner):
+                # a pod: fixed ports, the key in a Secret, the IP from the spawner's watch
+                probe = k8s.PodProbe(spawner)
+                info = await self._wait_until_up(probe, lambda: probe.waiting_for)
+                info["signature_scheme"] = self._scheme(conn_file)
+                self.connection_info = await self._connection_info(info, str(info["ip"]))
+            else:
+                info = await self._wait_until_up(_ConnFileProbe(conn_file), lambda: None)
+                self.connection_info = await self._connection_info(info)
         except BaseException:
             await self._cancel()
+            await self._release_pod()
             raise
         return self.connection_info
 
-    async def _wait_for_ports(self, conn_file: str) -> dict[str, Any]:
-        """Wait for ipykernel to write its ports; fail with the log tail or the queue reason."""
+    @staticmethod
+    def _scheme(conn_file: str) -> str:
+        info = jobfiles.read_json(conn_file)
+        return str((info or {}).get("signature_scheme") or "hmac-sha256")
+
+    async def _wait_until_up(
+        self, probe: Callable[[Job | None], Awaitable[dict[str, Any] | None]], waiting: Any
+    ) -> dict[str, Any]:
+        """Wait until ``probe`` finds the kernel listening; fail with the log tail, or after
+        ``launch_timeout`` cancel the job and say why (the queue reason, what was awaited)."""
         start = time.monotonic()
         while True:
-            info = jobfiles.read_json(conn_file)
-            if ports_ready(info):
+            job = self._job()
+            info = await probe(job)
+            if info is not None:
                 return info
             job = self._job()
             if job is None or job.is_final or self._exit_of(job) is not None:
@@ -315,11 +333,12 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             if time.monotonic() - start > self.launch_timeout:
                 reason = job.reason or job.status
                 ref = f" {job.backend_ref}" if job.backend_ref else ""
+                detail = waiting() if job.status == RUNNING else None
                 await self._cancel()
                 raise KernelLaunchError(
                     f"the kernel job{ref} did not start within {self.launch_timeout:g} s"
-                    f" ({job.status}: {reason}); it was cancelled. Try a smaller profile or"
-                    " try again later.",
+                    f" ({job.status}: {reason}{'; waiting for ' + detail if detail else ''});"
+                    " it was cancelled. Try a smaller profile or try again later.",
                     503,
                 )
             await asyncio.sleep(self.poll_interval)
@@ -355,9 +374,13 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             return host  # zmq resolves names too
         return str(infos[0][4][0]) if infos else host
 
-    async def _connection_info(self, info: dict[str, Any]) -> KernelConnectionInfo:
+    async def _connection_info(
+        self, info: dict[str, Any], address: str | None = None
+    ) -> KernelConnectionInfo:
+        """Where the server connects: the kernel's ``address`` (a pod IP) or its job's node,
+        directly or through the SSH tunnel."""
         km = self.parent
-        key = km.session.key if km is not None else str(info["key"]).encode()
+        key = km.session.key if km is not None else str(info.get("key", "")).encode()
         conn: dict[str, Any] = {
             "transport": "tcp",
             "signature_scheme": info.get("signature_scheme", "hmac-sha256"),
@@ -365,7 +388,7 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             **{p: int(info[p]) for p in PORTS},
         }
         bound = str(info.get("ip") or self.kernel_ip)
-        node = await self._node_address()
+        node = address or await self._node_address()
         if not self.ssh_gateway:
             conn["ip"] = node if bound in ("0.0.0.0", "*", "") else bound
             return cast(KernelConnectionInfo, conn)
@@ -397,12 +420,27 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                 self.log.debug("jupyter-jobs: cancelling kernel job %s: %s", job.id, e)
                 return
 
+    async def _release_pod(self) -> None:
+        job = self._job()
+        if job is None or not job.is_final:
+            return
+        try:
+            spawner = self.manager.get_spawner(job.backend)
+            if k8s.addresses_kernels(spawner):
+                await spawner.cleanup(job)
+        except Exception as e:  # the Job's TTL removes it later
+            self.log.warning("jupyter-jobs: removing kernel job %s: %s", job.id, e)
+
     def _forget_job(self, code: int | None) -> None:
         self._exit_code = code
 
     async def cleanup(self, restart: bool = False) -> None:
-        """Cancel the job if it still runs, stop the tunnel, remove the connection directory."""
+        """Cancel the job if it still runs, stop the tunnel, remove the connection directory.
+
+        A pod's Job is deleted even when the kernel ended by itself: its Secret holds the key.
+        """
         await self._cancel()
+        await self._release_pod()
         if self._tunnel is not None and self._tunnel.returncode is None:
             self._tunnel.kill()
             await self._tunnel.wait()
@@ -434,6 +472,17 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         self.job_id = info.get("job_id")
         self.backend = info.get("backend") or self.backend
         self.profile = info.get("profile") or self.profile
+
+
+class _ConnFileProbe:
+    """Pull: ipykernel wrote its ports into the shared ``conn.json`` (SLURM)."""
+
+    def __init__(self, conn_file: str):
+        self.conn_file = conn_file
+
+    async def __call__(self, job: Job | None) -> dict[str, Any] | None:
+        info = jobfiles.read_json(self.conn_file)
+        return info if ports_ready(info) else None
 
 
 def describe_time_left(job: Job, now: float | None = None) -> int | None:

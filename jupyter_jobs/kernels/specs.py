@@ -1,4 +1,5 @@
-"""Kernel specs for remote kernels: one per profile that offers kernels.
+"""Kernel specs for remote kernels: one per profile that offers kernels, on every backend whose
+spawner supports kernels (SLURM allocations, Kubernetes pods, …).
 
 The server writes them at start into ``<job_root>/kernelspecs`` and puts that directory first on
 its kernel-spec path, so "Python 3 — SLURM: GPU 1\N{MULTIPLICATION SIGN}, 8 CPUs, 32 GB, 4 h"
@@ -18,11 +19,12 @@ import re
 import shutil
 from typing import Any
 
-from traitlets import List, Unicode
+from traitlets import List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..models import normalize_resources
 from ..spawners.base import Spawner
+from ..spawners.factory import SpawnerFactory
 
 PROVISIONER_NAME = "jupyter-jobs-provisioner"
 #: marks a spec as ours (so stale ones can be removed and others are never touched)
@@ -112,11 +114,24 @@ class RemoteKernelSpecs(LoggingConfigurable):
 
     backends = List(
         Unicode(),
-        ["slurm"],
-        help="""Backends whose kernel-offering profiles get kernel specs (the pull-based
-        connection file needs a filesystem shared with the job), e.g.
+        help="""Backends whose kernel-offering profiles get kernel specs. Default: every backend
+        whose spawner supports kernels (SLURM, Kubernetes, third-party ones that say so), e.g.
         ``c.RemoteKernelSpecs.backends = ['slurm']``. Empty: none.""",
     ).tag(config=True)
+
+    @default("backends")
+    def _default_backends(self) -> list[str]:
+        factory = SpawnerFactory()
+        out = []
+        for name in factory.names():
+            try:
+                cls = factory.get_class(name)
+            except Exception as e:  # a broken third-party entry point must not stop the server
+                self.log.debug("jupyter-jobs: backend %s not loadable: %s", name, e)
+                continue
+            if getattr(cls, "supports_kernels", False):
+                out.append(name)
+        return out
 
     language_display = Unicode("Python 3", help="First part of the kernel's display name.").tag(
         config=True

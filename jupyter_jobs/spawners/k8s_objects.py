@@ -37,9 +37,19 @@ ANNOTATION_NAME = "jupyter-jobs.jupyter.org/job-name"
 ANNOTATION_JOB_DIR = "jupyter-jobs.jupyter.org/job-dir"
 ANNOTATION_RUNNER = "jupyter-jobs.jupyter.org/runner"
 CONTAINER = "job"
-#: where a kernel's connection file (from its Secret) is mounted
+#: where a kernel's connection file (from its Secret) is mounted, read-only
 KERNEL_MOUNT = "/etc/jupyter-jobs/kernel"
 KERNEL_CONNECTION_FILE = "kernel.json"
+#: a writable emptyDir where the kernel container copies its connection file (ipykernel may
+#: rewrite the file it is given; the Secret's mount is read-only)
+KERNEL_RUNTIME = "/tmp/jupyter-jobs-kernel"
+KERNEL_RUNTIME_FILE = f"{KERNEL_RUNTIME}/{KERNEL_CONNECTION_FILE}"
+#: the kernel container's shell script: a fixed string with no user input in it; the kernel's
+#: argv follows as positional parameters (``exec "$@"``), never parsed by the shell
+KERNEL_SCRIPT = (
+    f"cp {KERNEL_MOUNT}/{KERNEL_CONNECTION_FILE} {KERNEL_RUNTIME_FILE}"
+    f' && chmod 600 {KERNEL_RUNTIME_FILE} && exec "$@"'
+)
 #: injected by the ServiceAccount admission plugin into every pod: never copy it from the server pod
 SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -359,13 +369,40 @@ def make_kernel_secret(
 
 
 def kernel_volume(secret_name: str) -> tuple[dict[str, Any], dict[str, Any]]:
-    """The volume and mount that put a kernel's connection file at ``KERNEL_MOUNT``."""
+    """The volume and mount that put a kernel's connection file at ``KERNEL_MOUNT``.
+
+    Mode 0444: the container may run as any user (z2jh: uid 1000) and a kernel pod has one
+    container; the key never leaves the pod and the Secret.
+    """
     volume = {
         "name": "jupyter-jobs-kernel",
-        "secret": {"secretName": secret_name, "defaultMode": 0o400},
+        "secret": {"secretName": secret_name, "defaultMode": 0o444},
     }
     mount = {"name": "jupyter-jobs-kernel", "mountPath": KERNEL_MOUNT, "readOnly": True}
     return volume, mount
+
+
+def kernel_runtime_volume() -> tuple[dict[str, Any], dict[str, Any]]:
+    """A small in-memory emptyDir at ``KERNEL_RUNTIME`` (writable even on a read-only root)."""
+    volume = {"name": "jupyter-jobs-kernel-runtime", "emptyDir": {"medium": "Memory"}}
+    mount = {"name": "jupyter-jobs-kernel-runtime", "mountPath": KERNEL_RUNTIME}
+    return volume, mount
+
+
+def connection_file_arg(argv: list[str]) -> int:
+    """Index in a kernel's argv of its connection file (the argument after ``-f``)."""
+    for i, arg in enumerate(argv[:-1]):
+        if arg == "-f":
+            return i + 1
+    raise ValueError("a kernel's argv must give its connection file as '-f FILE'")
+
+
+def kernel_command(argv: list[str]) -> list[str]:
+    """The kernel container's command: copy the mounted connection file to a writable place,
+    then exec the kernel's argv with ``-f`` pointing at the copy (no shell parsing of argv)."""
+    kernel = list(argv)
+    kernel[connection_file_arg(kernel)] = KERNEL_RUNTIME_FILE
+    return ["sh", "-c", KERNEL_SCRIPT, "jupyter-jobs-kernel", *kernel]
 
 
 # ---------------------------------------------------------------- the server's own pod

@@ -21,6 +21,7 @@ image and volumes, so a job sees the same files and packages as the notebook.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import sys
 import time
@@ -39,7 +40,7 @@ from .k8s_config import EXTRA_KEYS, MERGED_KEYS, KubernetesConfig
 __all__ = ["EXTRA_KEYS", "MERGED_KEYS", "KubernetesSpawner"]
 
 
-class KubernetesSpawner(KubernetesConfig, Spawner):
+class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
     """Runs jobs (and remote kernels) as Kubernetes Jobs."""
 
     name = "kubernetes"
@@ -218,12 +219,16 @@ class KubernetesSpawner(KubernetesConfig, Spawner):
             )
         inherited = self._inherited or {}
         own_image = image == inherited.get("image")
-        runner = self._runs_runner(res)
+        kernel = job.kind == "kernel"
+        # a kernel runs directly (its connection file comes from a Secret, not the job dir)
+        runner = self._runs_runner(res) and not kernel
         if runner:
             command = self.runner_argv(job)
             env = dict(extra.get("environment") or self.environment)
         else:
             command = list(job.argv or [*job.command, *job.args])
+            if kernel:
+                command = objects.kernel_command(command)
             env = {**(extra.get("environment") or self.environment), **job.env}
         working_dir = None
         if not runner:
@@ -235,10 +240,13 @@ class KubernetesSpawner(KubernetesConfig, Spawner):
             *extra.get("volume_mounts", []),
         ]
         ports = None
-        if job.kind == "kernel":
-            volume, mount = objects.kernel_volume(secret_name or objects.kernel_secret_name(job.id))
-            volumes.append(volume)
-            mounts.append(mount)
+        if kernel:
+            for volume, mount in (
+                objects.kernel_volume(secret_name or objects.kernel_secret_name(job.id)),
+                objects.kernel_runtime_volume(),
+            ):
+                volumes.append(volume)
+                mounts.append(mount)
             ports = {k.replace("_port", ""): v for k, v in self.kernel_ports.items()}
         # the profile's dict options are merged over the spawner's
         merged: dict[str, Any] = {k: {**getattr(self, k), **extra.get(k, {})} for k in MERGED_KEYS}
@@ -253,7 +261,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):
             job_id=job.id,
             user=self.user,
             display_name=job.name,
-            component="kernel" if job.kind == "kernel" else "job",
+            component="kernel" if kernel else "job",
             env=env,
             working_dir=working_dir,
             cpus=res.get("cpus"),
@@ -283,6 +291,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):
     async def submit(self, job: Job) -> JobUpdate:
         api = self._api()
         await self._inherit()
+        connection = self._kernel_connection_file(job) if job.kind == "kernel" else None
         try:
             manifest = self.build_job(job)
         except ValueError as e:  # extra_pod_config with an unknown field
@@ -294,8 +303,13 @@ class KubernetesSpawner(KubernetesConfig, Spawner):
             if "already exists" not in e.message:
                 raise
             created = await api.get_job(self._ns, name) or manifest  # a retried submit
-        if job.kind == "kernel":
-            await self._create_kernel_secret(job, created)
+        if connection is not None:
+            try:
+                await self._create_kernel_secret(job, connection, created)
+            except BaseException:
+                with contextlib.suppress(Exception):  # no kernel pod without its key
+                    await api.delete_job(self._ns, name, "Background")
+                raise
         self._job_checks[job.id] = time.monotonic()
         return JobUpdate(
             status="queued",
@@ -379,12 +393,15 @@ class KubernetesSpawner(KubernetesConfig, Spawner):
         api = self._api()
         self._cancelling.add(job.id)
         name = job.state.get("job_name") or objects.job_object_name(job.id)
+        namespace = job.state.get("namespace") or self._ns
         pod = self._pods_by_job().get(job.id)
         if pod is not None:
             update = objects.pod_update(pod)
             if update.status in FINAL_STATUSES:
+                if job.kind == "kernel":  # its Secret (the key) goes with the Job now
+                    await api.delete_job(namespace, name, "Background")
                 return self._update_for(job.id, pod)  # it ended before the cancel arrived
-        existed = await api.delete_job(job.state.get("namespace") or self._ns, name, "Foreground")
+        existed = await api.delete_job(namespace, name, "Foreground")
         if not existed or pod is None:
             return JobUpdate(status=CANCELLED, reason="cancelled")
         return None  # the watch reports the pod's end
@@ -544,11 +561,29 @@ class KubernetesSpawner(KubernetesConfig, Spawner):
 
     # ------------------------------------------------------------------ remote kernels
 
-    async def _create_kernel_secret(self, job: Job, created: dict[str, Any]) -> str:
-        """The kernel's connection file (key included) in a Secret owned by the Job."""
-        info = jobfiles.read_json(os.path.join(job.job_dir, "kernel.json"))
+    def _kernel_connection_file(self, job: Job) -> dict[str, Any]:
+        """The connection file the provisioner wrote (``-f FILE`` in the kernel's argv, under
+        ``job_root``): its key and signature scheme go into the Secret; the ports are ours."""
+        argv = list(job.argv or job.command)
+        try:
+            path = os.path.realpath(argv[objects.connection_file_arg(argv)])
+        except ValueError as e:
+            raise BadRequest(str(e), field="command")
+        root = os.path.realpath(self.job_root or job.job_dir)
+        info = jobfiles.read_json(path) if path.startswith(root + os.sep) else None
         if not isinstance(info, dict) or not info.get("key"):
-            raise BadRequest("a kernel job needs kernel.json with its key in the job directory")
+            raise BadRequest(
+                "a kernel job needs its connection file (with its key) under the job root",
+                field="command",
+            )
+        return info
+
+    async def _create_kernel_secret(
+        self, job: Job, info: dict[str, Any], created: dict[str, Any]
+    ) -> str:
+        """The kernel's connection file (key included) in a Secret owned by the Job."""
+        keep = ("key", "signature_scheme", "transport", "kernel_name")
+        info = {k: info[k] for k in keep if k in info}
         secret = objects.make_kernel_secret(
             job.id, self._ns, self.user, info, self.kernel_ports, created
         )

@@ -344,9 +344,11 @@ async def test_a_kernel_job_gets_fixed_ports_and_its_key_in_a_secret_owned_by_th
     kube, make_spawner, make_job, recorder
 ):
     spawner = await make_spawner()
-    job = make_job(kind="kernel", argv=["python", "-m", "ipykernel_launcher", "-f", "/x"])
-    with open(os.path.join(job.job_dir, "kernel.json"), "w") as f:
+    conn_file = os.path.join(spawner.job_root, ".kernels", "k1", "conn.json")
+    os.makedirs(os.path.dirname(conn_file))
+    with open(conn_file, "w") as f:
         json.dump({"key": "s3cret", "signature_scheme": "hmac-sha256", "transport": "tcp"}, f)
+    job = make_job(kind="kernel", argv=["python", "-m", "ipykernel_launcher", "-f", conn_file])
     await spawner.submit(job)
     name = objects.job_object_name(job.id)
     created = kube.jobs[("jobs", name)]
@@ -355,6 +357,15 @@ async def test_a_kernel_job_gets_fixed_ports_and_its_key_in_a_secret_owned_by_th
     assert {"name": "jupyter-jobs-kernel", "mountPath": objects.KERNEL_MOUNT, "readOnly": True} in (
         container["volumeMounts"]
     )
+    # the kernel's argv follows a fixed script, pointing at the writable copy of the file
+    assert container["command"] == [
+        "sh",
+        "-c",
+        objects.KERNEL_SCRIPT,
+        "jupyter-jobs-kernel",
+        *["python", "-m", "ipykernel_launcher", "-f", objects.KERNEL_RUNTIME_FILE],
+    ]
+    assert conn_file not in json.dumps(created)  # the server's path means nothing in the pod
     secret = kube.secrets[("jobs", objects.kernel_secret_name(job.id))]
     assert secret["metadata"]["ownerReferences"][0]["uid"] == created["metadata"]["uid"]
     conn = json.loads(base64.b64decode(secret["data"]["kernel.json"]))
