@@ -363,7 +363,9 @@ export class RunJobForm extends Widget {
     const names = (backend?.profiles ?? []).map(p => p.name);
     const pick = [
       remembered?.profile,
-      backend?.name === this._options.defaultBackend ? this._options.defaultProfile : undefined,
+      backend?.name === (this._options.defaultBackend || this._options.backends.default_backend)
+        ? this._options.defaultProfile
+        : undefined,
       backend?.default_profile ?? undefined,
       names[0]
     ].find(p => p && names.includes(p));
