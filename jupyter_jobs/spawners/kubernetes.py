@@ -554,9 +554,13 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         finally:
             self._log_tasks.pop(job_id, None)
             self._log_done.add(job_id)
-        pod = (self.reflector.pods.get(name) if self.reflector else None) or pod
-        update = self._update_for(job_id, pod)
-        if update is not None and self.notify is not None:
+        current = self.reflector.pods.get(name) if self.reflector else None
+        update = self._update_for(job_id, current or pod)
+        # a pod deleted meanwhile (a cancel): its last state came with the watch's events, and
+        # the one this copy started with is stale (running) unless it was final already
+        if update is None or (current is None and update.status not in FINAL_STATUSES):
+            return
+        if self.notify is not None:
             self._push(job_id, update)
 
     # ------------------------------------------------------------------ remote kernels

@@ -152,6 +152,8 @@ async def test_cancel_deletes_the_job_in_the_foreground_and_reports_cancelled(
     assert kube.deletes == [{"namespace": "jobs", "name": name, "propagationPolicy": "Foreground"}]
     await recorder.wait_for(job.id, CANCELLED)
     assert kube.pods_of(name, "jobs") == []
+    await eventually(lambda: job.id in spawner._log_done)  # the log copy ends with the pod
+    assert recorder.statuses(job.id)[-1] == CANCELLED  # and says nothing stale after it
 
 
 async def test_cancel_of_a_job_already_gone_is_cancelled_at_once(kube, make_spawner, make_job):
