@@ -6,7 +6,8 @@
 # pip install .). Idempotent: installs the ui-tests npm packages when needed, builds the
 # labextension when its build output is missing, starts its own JupyterLab on a free port in a
 # temporary root directory, runs the tests, stops the server, and exits non-zero on failure.
-# Screenshots land in test-artifacts/screenshots/ (the sidebar one is copied to docs/screenshots/).
+# Screenshots land in test-artifacts/screenshots/ (the sidebar one goes to docs/screenshots/ when
+# that file is missing, or always with UPDATE_SCREENSHOTS=1).
 #
 # Extra arguments go to `playwright test` (e.g. scripts/ui-tests.sh -g "cancel").
 set -euo pipefail
@@ -89,7 +90,9 @@ curl -fs "$JUPYTER_JOBS_UI_URL/jupyter-jobs/api/backends" >/dev/null || {
 status=0
 (cd "$UI" && CHROMIUM_PATH="$CHROMIUM" npx playwright test "$@") || status=$?
 
-if [ -f "$ARTIFACTS/screenshots/jobs-sidebar.png" ]; then
+# the README's picture: copied when missing, or refreshed with UPDATE_SCREENSHOTS=1
+if [ -f "$ARTIFACTS/screenshots/jobs-sidebar.png" ] \
+  && { [ ! -f "$REPO/docs/screenshots/jobs-sidebar.png" ] || [ "${UPDATE_SCREENSHOTS:-0}" = 1 ]; }; then
   mkdir -p "$REPO/docs/screenshots"
   cp "$ARTIFACTS/screenshots/jobs-sidebar.png" "$REPO/docs/screenshots/jobs-sidebar.png"
 fi
