@@ -358,7 +358,8 @@ def make_kernel_secret(
 ) -> dict[str, Any]:
     """The kernel's connection file (its key, the fixed ports, listening on all addresses) in a
     Secret owned by the created Job, so Kubernetes deletes it with the Job."""
-    info = {**connection, "ip": "0.0.0.0", **ports}
+    keep = ("key", "signature_scheme", "transport", "kernel_name")
+    info = {**{k: connection[k] for k in keep if k in connection}, "ip": "0.0.0.0", **ports}
     return make_secret(
         name=kernel_secret_name(job_id),
         namespace=namespace,

@@ -1,21 +1,18 @@
-"""KubernetesSpawner: launcher jobs as ``batch/v1`` Jobs, watched through one pod watch.
+"""KubernetesSpawner: launcher jobs and remote kernels as ``batch/v1`` Jobs, one pod watch.
 
-For JupyterHub on Kubernetes (zero-to-jupyterhub, kubespawner). Config names follow kubespawner
-(``image``, ``namespace``, ``node_selector``, ``tolerations``, ``volumes``, ``volume_mounts``,
-``service_account``, ``extra_resource_limits``, ``extra_pod_config``…). Enabled without any config
-when a kubeconfig or an in-cluster service account is found; in a pod it inherits the server pod's
-image and volumes, so a job sees the same files and packages as the notebook.
+For JupyterHub on Kubernetes (zero-to-jupyterhub, kubespawner); options (kubespawner's names) are
+in :mod:`.k8s_config`. Enabled without config when a kubeconfig or an in-cluster service account
+is found; in a pod it inherits the server pod's image and volumes (same files and packages).
 
-- The manifests come from pure builders (:mod:`.k8s_objects`); the API is reached through a thin
-  adapter (:mod:`.k8s_client`). Nothing connects at import time.
-- One watch (:class:`~.k8s_client.PodReflector`) per server watches all of the user's job pods;
-  every change is pushed with :attr:`notify`, and :meth:`poll` answers from its cache without a
-  call per job. API unreachable → ``poll`` raises EngineUnavailable: nothing is marked failed.
-- When the image has jupyter-jobs (the server's own image does), the pod runs the runner on the
-  shared job directory (log, usage, progress, exit code as locally); otherwise the command runs
-  directly and the server mirrors the pod log into ``output.log`` (log follow).
-- Cancel deletes the Job with foreground propagation. A restarted server re-attaches through the
-  watch's list.
+- Manifests come from pure builders (:mod:`.k8s_objects`), the API through a thin adapter
+  (:mod:`.k8s_client`); nothing connects at import time.
+- One watch (:class:`~.k8s_client.PodReflector`) sees all of the user's job pods and pushes every
+  change with :attr:`notify`; :meth:`poll` answers from its cache, with no call per job. API
+  unreachable → EngineUnavailable: nothing is marked failed.
+- With jupyter-jobs in the image (the server's own), the pod runs the runner on the shared job
+  directory; otherwise the command runs directly and the pod log is copied to ``output.log``.
+- Cancel deletes the Job (foreground). A restarted server re-attaches through the watch's list.
+- Kernels: fixed ports, the key in a Secret owned by the Job, the pod IP from the watch.
 """
 
 from __future__ import annotations
@@ -36,8 +33,6 @@ from . import k8s_objects as objects
 from .base import LogReader, Spawner
 from .k8s_client import KubeClient, PodReflector, find_config, in_cluster_namespace
 from .k8s_config import EXTRA_KEYS, MERGED_KEYS, KubernetesConfig
-
-__all__ = ["EXTRA_KEYS", "MERGED_KEYS", "KubernetesSpawner"]
 
 
 class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
@@ -586,8 +581,6 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         self, job: Job, info: dict[str, Any], created: dict[str, Any]
     ) -> str:
         """The kernel's connection file (key included) in a Secret owned by the Job."""
-        keep = ("key", "signature_scheme", "transport", "kernel_name")
-        info = {k: info[k] for k in keep if k in info}
         secret = objects.make_kernel_secret(
             job.id, self._ns, self.user, info, self.kernel_ports, created
         )
