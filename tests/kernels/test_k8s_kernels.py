@@ -143,6 +143,11 @@ async def test_a_kernel_runs_in_its_pod_with_the_key_from_a_secret_owned_by_the_
     assert answer == "42"
     # the container's shell exec'd the kernel: the pod's process is the kernel
     assert int(pid) == kubelet.procs[pod["metadata"]["name"]].pid
+    r = await kernels_api.fetch("jupyter-jobs", "api", "remote-sessions")
+    (row,) = json.loads(r.body)["sessions"]
+    assert row["kernel_id"] == kernel["id"] and row["kernel_name"] == BIG
+    assert (row["job"]["backend"], row["job"]["host"]) == ("kubernetes", "node-1")
+    assert 0 < row["time_left"] <= 600
     await kernels_api.delete(kernel["id"])
 
 
