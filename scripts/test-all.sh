@@ -58,8 +58,11 @@ jupyter labextension develop --overwrite . >/dev/null || { echo "labextension de
 mkdir -p .venv/etc/jupyter/jupyter_server_config.d
 cp jupyter-config/jupyter_server_config.d/jupyter_jobs.json .venv/etc/jupyter/jupyter_server_config.d/
 [ -d node_modules ] || npm ci --no-audit --no-fund >/dev/null || { echo "npm ci failed"; exit 1; }
-jupyter server extension list 2>&1 | grep -q "jupyter_jobs.*OK" || { echo "server extension not loadable"; exit 1; }
-jupyter labextension list 2>&1 | grep -q "jupyter-jobs.*enabled.*OK" || { echo "labextension not installed"; exit 1; }
+# (captured first: with pipefail, grep -q closing the pipe early would fail the check)
+ext=$(jupyter server extension list 2>&1)
+grep -q "jupyter_jobs.*OK" <<<"$ext" || { echo "$ext"; echo "server extension not loadable"; exit 1; }
+ext=$(jupyter labextension list 2>&1)
+grep -q "jupyter-jobs.*enabled.*OK" <<<"$ext" || { echo "$ext"; echo "labextension not installed"; exit 1; }
 
 # ------------------------------------------------------------------ SLURM
 say "one-node SLURM cluster at $JUPYTER_JOBS_SLURM_BASE"
