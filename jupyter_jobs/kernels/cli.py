@@ -74,17 +74,46 @@ def our_specs(dirs: list[str]) -> list[tuple[str, str, dict]]:
     return out
 
 
+async def _available(spawners: dict[str, Any], keep: str | None) -> dict[str, Any]:
+    """The spawners whose engine answers (a named ``keep`` backend is kept regardless)."""
+    out = {}
+    for name, spawner in spawners.items():
+        if not spawner.supports_kernels:
+            continue
+        try:
+            await spawner.start()
+            ok, reason = await spawner.check_available()
+        except Exception as e:  # a broken backend must not stop the others
+            ok, reason = False, str(e)
+        finally:
+            try:
+                await spawner.stop()
+            except Exception:
+                pass
+        if ok or name == keep:
+            out[name] = spawner
+            if not ok:
+                print(f"{PROG}: warning: {name} is not available now: {reason}", file=sys.stderr)
+        else:
+            print(f"{PROG}: skipping {name}: {reason}", file=sys.stderr)
+    return out
+
+
 def cmd_install(a: argparse.Namespace) -> int:
+    import asyncio
+
     config = load_config()
-    specs = RemoteKernelSpecs(config=config).specs(load_spawners(config))
+    spawners = asyncio.run(_available(load_spawners(config), a.backend))
+    specs = RemoteKernelSpecs(config=config).specs(spawners)
     if a.backend:
         specs = {k: v for k, v in specs.items() if v["metadata"][MARK]["backend"] == a.backend}
     if a.profile:
         specs = {k: v for k, v in specs.items() if v["metadata"][MARK]["profile"] in a.profile}
     if not specs:
         print(
-            f'{PROG}: no profile offers kernels (set "kernels": true in a profile of'
-            " c.SlurmSpawner.profiles)",
+            f"{PROG}: no available backend has a profile that offers kernels"
+            ' (set "kernels": true in a profile, e.g. of c.SlurmSpawner.profiles or'
+            " c.KubernetesSpawner.profiles)",
             file=sys.stderr,
         )
         return 1
