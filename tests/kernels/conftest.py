@@ -10,40 +10,16 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import subprocess
 import time
 
 import pytest
 
+from tests.slurm_cluster import cluster_problem
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def _find_conf() -> str | None:
-    conf = os.environ.get("SLURM_CONF")
-    base = os.environ.get("JUPYTER_JOBS_SLURM_BASE")
-    if not conf and base:
-        conf = os.path.join(base, "etc", "slurm.conf")
-    return conf if conf and os.path.isfile(conf) else None
-
-
-def _cluster_problem() -> str | None:
-    if shutil.which("sbatch") is None:
-        return "no SLURM here: sbatch is not on PATH (the README test command installs it)"
-    conf = _find_conf()
-    if conf is None:
-        return (
-            "no SLURM cluster: start one with scripts/slurm-up.sh BASE and set"
-            " JUPYTER_JOBS_SLURM_BASE=BASE (the README test command does both)"
-        )
-    os.environ["SLURM_CONF"] = conf
-    r = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30)
-    if r.returncode != 0 or " is UP" not in r.stdout:
-        return f"the SLURM cluster of {conf} does not answer: {(r.stdout + r.stderr).strip()}"
-    return None
-
-
-_PROBLEM: list[str | None] = []
 #: modules that need the cluster (the others here are pure)
 CLUSTER_MODULES = ("test_slurm_",)
 
@@ -58,10 +34,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture
 def slurm_cluster():
     """The cluster's slurm.conf; skips the test when no cluster answers."""
-    if not _PROBLEM:
-        _PROBLEM.append(_cluster_problem())
-    if _PROBLEM[0]:
-        pytest.skip(_PROBLEM[0])
+    problem = cluster_problem()
+    if problem:
+        pytest.skip(problem)
     return os.environ["SLURM_CONF"]
 
 
@@ -125,7 +100,7 @@ def jobs_config(slurm_cluster):
 def _cancel_our_leftovers(request):
     """Cancel SLURM jobs a kernel test left behind (only jobs named jupyter-kernel*)."""
     yield
-    if not _PROBLEM or _PROBLEM[0]:
+    if cluster_problem():
         return
     user = os.environ.get("USER") or "root"
     subprocess.run(["scancel", "-u", user, "-n", ",".join(_our_names())], capture_output=True)

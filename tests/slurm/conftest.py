@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import subprocess
 import time
 
@@ -16,36 +15,10 @@ import pytest
 
 from jupyter_jobs import jobfiles
 from jupyter_jobs.models import Job, new_job_id, normalize_resources
+from tests.slurm_cluster import cluster_problem
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
-
-
-def _find_conf() -> str | None:
-    conf = os.environ.get("SLURM_CONF")
-    base = os.environ.get("JUPYTER_JOBS_SLURM_BASE")
-    if not conf and base:
-        conf = os.path.join(base, "etc", "slurm.conf")
-    return conf if conf and os.path.isfile(conf) else None
-
-
-def _cluster_problem() -> str | None:
-    if shutil.which("sbatch") is None:
-        return "no SLURM here: sbatch is not on PATH (the README test command installs it)"
-    conf = _find_conf()
-    if conf is None:
-        return (
-            "no SLURM cluster: start one with scripts/slurm-up.sh BASE and set"
-            " JUPYTER_JOBS_SLURM_BASE=BASE (the README test command does both)"
-        )
-    os.environ["SLURM_CONF"] = conf
-    r = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30)
-    if r.returncode != 0 or " is UP" not in r.stdout:
-        return f"the SLURM cluster of {conf} does not answer: {(r.stdout + r.stderr).strip()}"
-    return None
-
-
-_PROBLEM: list[str | None] = []
 
 
 def pytest_collection_modifyitems(config, items):
@@ -57,10 +30,9 @@ def pytest_collection_modifyitems(config, items):
 @pytest.fixture(scope="session", autouse=True)
 def slurm_cluster():
     """The cluster's slurm.conf; skips the test when no cluster answers."""
-    if not _PROBLEM:
-        _PROBLEM.append(_cluster_problem())
-    if _PROBLEM[0]:
-        pytest.skip(_PROBLEM[0])
+    problem = cluster_problem()
+    if problem:
+        pytest.skip(problem)
     return os.environ["SLURM_CONF"]
 
 

@@ -1,0 +1,37 @@
+"""Finding the one-node SLURM cluster of ``scripts/slurm-up.sh`` for the tests that need it.
+
+The test command starts the cluster and exports ``JUPYTER_JOBS_SLURM_BASE`` (or ``SLURM_CONF``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+
+
+def find_conf() -> str | None:
+    conf = os.environ.get("SLURM_CONF")
+    base = os.environ.get("JUPYTER_JOBS_SLURM_BASE")
+    if not conf and base:
+        conf = os.path.join(base, "etc", "slurm.conf")
+    return conf if conf and os.path.isfile(conf) else None
+
+
+@functools.lru_cache(maxsize=1)
+def cluster_problem() -> str | None:
+    """Why no cluster can be used (a skip reason), or None when one answers; sets SLURM_CONF."""
+    if shutil.which("sbatch") is None:
+        return "no SLURM here: sbatch is not on PATH (the README test command installs it)"
+    conf = find_conf()
+    if conf is None:
+        return (
+            "no SLURM cluster: start one with scripts/slurm-up.sh BASE and set"
+            " JUPYTER_JOBS_SLURM_BASE=BASE (the README test command does both)"
+        )
+    os.environ["SLURM_CONF"] = conf
+    r = subprocess.run(["scontrol", "ping"], capture_output=True, text=True, timeout=30)
+    if r.returncode != 0 or " is UP" not in r.stdout:
+        return f"the SLURM cluster of {conf} does not answer: {(r.stdout + r.stderr).strip()}"
+    return None
