@@ -11,7 +11,6 @@ import asyncio
 import os
 import random
 import shutil
-import sys
 from collections import deque
 from typing import Any, Callable
 
@@ -19,13 +18,14 @@ from traitlets import Dict, Float, Instance, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from . import jobfiles
+from .commands import build_argv
 from .exceptions import BadRequest, Conflict, EngineUnavailable, JobsError, NotFound
+from .kernel_jobs import KernelJobsMixin
 from .models import (
     CANCELLED,
     CANCELLING,
     FAILED,
     FINAL_STATUSES,
-    LOST,
     PENDING,
     QUEUED,
     RUNNING,
@@ -38,7 +38,7 @@ from .models import (
 from .spawners.base import LogReader, Spawner
 from .spawners.factory import SpawnerFactory
 from .store import JobStore
-from .validation import SCRIPT_LANGUAGES, JobRequest, parse_request, script_argv
+from .validation import parse_request
 
 Emit = Callable[[str, Job], None]
 #: what clients see of a profile (admin-only keys such as interpreter paths stay on the server)
@@ -62,7 +62,7 @@ EVENT_FIELDS = (
 )
 
 
-class JobManager(LoggingConfigurable):
+class JobManager(KernelJobsMixin, LoggingConfigurable):
     """Jobs across all backends."""
 
     default_backend = Unicode(
@@ -160,60 +160,6 @@ class JobManager(LoggingConfigurable):
         await self.reattach_all()
         for name in self.spawners:
             self._tasks.append(asyncio.ensure_future(self._poll_loop(name)))
-
-    async def _cancel_orphan_kernel(self, job: Job) -> None:
-        reason = "kernel job left from an earlier server run: cancelled"
-        try:
-            if job.backend_ref:
-                await self.spawners[job.backend].cancel(job)
-        except Exception as e:
-            self.log.warning("jupyter-jobs: cancelling orphan kernel job %s: %s", job.id, e)
-        self.apply_update(job.id, JobUpdate(status=CANCELLED, reason=reason))
-
-    async def cancel_kernel_jobs(self, reason: str) -> None:
-        """Cancel every active kernel job (the server is stopping: no allocation keeps burning)."""
-        for job in [j for j in self.active.values() if j.kind == "kernel"]:
-            try:
-                if job.backend_ref and job.status != CANCELLING:
-                    await self.spawners[job.backend].cancel(job)
-            except Exception as e:
-                self.log.warning("jupyter-jobs: cancelling kernel job %s: %s", job.id, e)
-            self.apply_update(job.id, JobUpdate(status=CANCELLED, reason=reason))
-
-    async def create_kernel_job(
-        self,
-        *,
-        backend: str,
-        profile: str | None,
-        argv: list[str],
-        name: str,
-        env: dict[str, str] | None = None,
-        resources: dict[str, Any] | None = None,
-        cwd: str | None = None,
-    ) -> Job:
-        """Start a job of kind ``kernel`` (for the remote-kernel provisioner).
-
-        ``argv`` runs under the runner like any job; ``resources`` are overrides of the profile's.
-        """
-        spawner = self.get_spawner(backend)
-        if not spawner.supports_kernels:
-            raise BadRequest(f"the {spawner.name} backend cannot run kernels", field="backend")
-        prof = spawner.resolve_profile(profile)
-        if not prof.get("kernels"):
-            raise BadRequest(f"profile {prof['name']!r} does not offer kernels", field="profile")
-        job = Job(
-            id=new_job_id(),
-            name=name,
-            kind="kernel",
-            backend=spawner.name,
-            profile=prof["name"],
-            command=list(argv),
-            env=dict(env or {}),
-            cwd="",
-            resources=spawner.validate_resources(prof, resources or {}),
-        )
-        job.argv = list(argv)
-        return await self.add(job, cwd or self.root_dir, spawner)
 
     async def stop(self) -> None:
         try:
@@ -382,40 +328,8 @@ class JobManager(LoggingConfigurable):
             resources=resources,
             parameters=req.parameters,
         )
-        job.argv = self.build_argv(job, req, spawner, profile)
+        job.argv = build_argv(job, req, spawner, profile, self.root_dir, self.output_dir)
         return await self.add(job, req.abs_cwd, spawner)
-
-    def build_argv(self, job: Job, req: JobRequest, spawner: Spawner, profile: dict) -> list[str]:
-        if job.kind == "command":
-            return list(req.command)
-        assert req.abs_path is not None
-        if job.kind == "notebook":
-            out_rel = self.output_path(job, req.abs_path)
-            job.outputs = [out_rel]
-            python = spawner.interpreter(profile, "python") or sys.executable
-            argv = [
-                python,
-                "-m",
-                "jupyter_jobs.notebook",
-                req.abs_path,
-                os.path.join(self.root_dir, out_rel),
-            ]
-            if job.parameters:
-                import json
-
-                argv += ["--parameters", json.dumps(job.parameters)]
-            if profile.get("kernel_name"):
-                argv += ["--kernel", str(profile["kernel_name"])]
-            return argv
-        language = SCRIPT_LANGUAGES[os.path.splitext(req.abs_path)[1].lower()]
-        return script_argv(spawner.interpreter(profile, language), language, req.abs_path, job.args)
-
-    def output_path(self, job: Job, notebook: str) -> str:
-        stem = os.path.splitext(os.path.basename(notebook))[0]
-        rel = os.path.normpath(os.path.join(self.output_dir, f"{stem}-{job.id[:8]}.ipynb"))
-        if rel.startswith(".."):
-            raise BadRequest("the configured output_dir is outside the server's root")
-        return rel.replace(os.sep, "/")
 
     async def add(self, job: Job, abs_cwd: str, spawner: Spawner) -> Job:
         """Store a built job, write its directory, then start or queue it."""
@@ -698,6 +612,3 @@ class JobManager(LoggingConfigurable):
     def usage(self, job_id: str) -> list[dict[str, Any]]:
         job = self.get(job_id)
         return jobfiles.read_usage(job.job_dir)
-
-    def mark_lost(self, job_id: str, reason: str) -> None:
-        self.apply_update(job_id, JobUpdate(status=LOST, reason=reason))

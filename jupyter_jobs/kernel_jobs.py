@@ -1,0 +1,80 @@
+"""Jobs of kind ``kernel`` (remote kernels): started for the kernel provisioner, cancelled when
+the server stops and when found left over from a crash at start. A mixin of the JobManager."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from .exceptions import BadRequest
+from .models import CANCELLED, CANCELLING, Job, JobUpdate, new_job_id
+
+if TYPE_CHECKING:
+    import logging
+
+    from .spawners.base import Spawner
+
+
+class KernelJobsMixin:
+    if TYPE_CHECKING:  # provided by the JobManager
+        spawners: dict[str, Spawner]
+        active: dict[str, Job]
+        root_dir: str
+        log: logging.Logger
+
+        def apply_update(self, job_id: str, update: JobUpdate) -> None: ...
+        def get_spawner(self, name: str | None) -> Spawner: ...
+        async def add(self, job: Job, abs_cwd: str, spawner: Spawner) -> Job: ...
+
+    async def _cancel_orphan_kernel(self, job: Job) -> None:
+        reason = "kernel job left from an earlier server run: cancelled"
+        try:
+            if job.backend_ref:
+                await self.spawners[job.backend].cancel(job)
+        except Exception as e:
+            self.log.warning("jupyter-jobs: cancelling orphan kernel job %s: %s", job.id, e)
+        self.apply_update(job.id, JobUpdate(status=CANCELLED, reason=reason))
+
+    async def cancel_kernel_jobs(self, reason: str) -> None:
+        """Cancel every active kernel job (the server is stopping: no allocation keeps burning)."""
+        for job in [j for j in self.active.values() if j.kind == "kernel"]:
+            try:
+                if job.backend_ref and job.status != CANCELLING:
+                    await self.spawners[job.backend].cancel(job)
+            except Exception as e:
+                self.log.warning("jupyter-jobs: cancelling kernel job %s: %s", job.id, e)
+            self.apply_update(job.id, JobUpdate(status=CANCELLED, reason=reason))
+
+    async def create_kernel_job(
+        self,
+        *,
+        backend: str,
+        profile: str | None,
+        argv: list[str],
+        name: str,
+        env: dict[str, str] | None = None,
+        resources: dict[str, Any] | None = None,
+        cwd: str | None = None,
+    ) -> Job:
+        """Start a job of kind ``kernel`` (for the remote-kernel provisioner).
+
+        ``argv`` runs under the runner like any job; ``resources`` are overrides of the profile's.
+        """
+        spawner = self.get_spawner(backend)
+        if not spawner.supports_kernels:
+            raise BadRequest(f"the {spawner.name} backend cannot run kernels", field="backend")
+        prof = spawner.resolve_profile(profile)
+        if not prof.get("kernels"):
+            raise BadRequest(f"profile {prof['name']!r} does not offer kernels", field="profile")
+        job = Job(
+            id=new_job_id(),
+            name=name,
+            kind="kernel",
+            backend=spawner.name,
+            profile=prof["name"],
+            command=list(argv),
+            env=dict(env or {}),
+            cwd="",
+            resources=spawner.validate_resources(prof, resources or {}),
+        )
+        job.argv = list(argv)
+        return await self.add(job, cwd or self.root_dir, spawner)
