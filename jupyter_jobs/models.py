@@ -214,6 +214,15 @@ def format_memory(n: int) -> str:
     return f"{n // 1024}K" if n >= 1024 else str(n)
 
 
+def describe_memory(n: int) -> str:
+    """Bytes for people: ``4G``, ``23.5G``, ``512M`` (one decimal when not whole)."""
+    for unit in ("T", "G", "M", "K"):
+        size = _MEM_UNITS[unit]
+        if n >= size:
+            return f"{n // size}{unit}" if n % size == 0 else f"{n / size:.1f}{unit}"
+    return f"{n} bytes"
+
+
 _TIME_RE = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(?:(\d+):)?(\d+)$")
 
 
@@ -323,7 +332,7 @@ def check_max_resources(
             limit = normalize_resources({key: maximum[key]})[key]
             if resources[key] > limit:
                 shown = {
-                    "memory": format_memory,
+                    "memory": describe_memory,
                     "time_limit": format_duration,
                 }.get(key, str)
                 raise BadRequest(

@@ -2,7 +2,7 @@
 
 Runs a notebook with papermill: parameters go into the cell tagged ``parameters``; the executed
 notebook is written to OUTPUT after every cell (so it can be opened while it runs); each finished
-cell updates the job's progress ("cell 3 of 10"); cell outputs stream to the job's log.
+cell updates the job's progress ("cell 3 of 10"); what cells print streams to the job's log as is.
 """
 
 from __future__ import annotations
@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cwd", default=None)
     args = parser.parse_args(argv)
     parameters = json.loads(args.parameters)
-    # papermill logs cell outputs (log_output=True) through logging: send them to the job's log
-    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stdout)
+    # papermill's own messages (the kernel it starts, errors) go to the job's log
+    logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     papermill_engines.register(ENGINE, ProgressEngine)
     try:
         papermill.execute_notebook(
@@ -62,7 +62,10 @@ def main(argv: list[str] | None = None) -> int:
             kernel_name=args.kernel,
             engine_name=ENGINE,
             progress_bar=False,
-            log_output=True,
+            # cell outputs stream to the job's log as the cells print them, unchanged
+            log_output=False,
+            stdout_file=sys.stdout,
+            stderr_file=sys.stderr,
             request_save_on_cell_execute=True,
             cwd=args.cwd,
         )

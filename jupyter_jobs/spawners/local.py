@@ -20,7 +20,7 @@ from traitlets import Integer, default
 
 from .. import jobfiles
 from ..exceptions import BadRequest
-from ..models import CANCELLED, LOST, RUNNING, Job, JobUpdate, format_memory, parse_time, utcnow
+from ..models import CANCELLED, LOST, RUNNING, Job, JobUpdate, describe_memory, parse_time, utcnow
 from .base import Spawner
 
 RUNNER_STATES = {"completed", "failed", "cancelled"}
@@ -111,8 +111,8 @@ class LocalSpawner(Spawner):
         total = psutil.virtual_memory().total
         if resources.get("memory", 0) > total:
             raise BadRequest(
-                f"memory={format_memory(resources['memory'])} is more than this machine has"
-                f" ({format_memory(total)})",
+                f"memory={describe_memory(resources['memory'])} is more than this machine has"
+                f" ({describe_memory(total)})",
                 field="resources.memory",
             )
 

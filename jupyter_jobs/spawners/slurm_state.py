@@ -173,11 +173,11 @@ def slurm_time(value: str) -> datetime | None:
 
 
 def queue_reason(reason: str) -> str:
-    """``Resources`` → ``"queued: waiting for resources (Resources)"``."""
+    """``Resources`` → ``"waiting for resources (Resources)"`` (the status already says queued)."""
     if not reason or reason == "PENDING":
-        return "queued: waiting to be scheduled"
+        return "waiting to be scheduled"
     text = REASON_TEXT.get(reason)
-    return f"queued: {text} ({reason})" if text else f"queued: {reason}"
+    return f"{text} ({reason})" if text else reason
 
 
 def active_update(rec: SlurmRecord) -> JobUpdate | None:

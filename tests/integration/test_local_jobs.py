@@ -431,3 +431,23 @@ async def test_backends_hide_admin_only_profile_keys(jobs_api, manager):
     assert local["profiles"][0]["name"] == "ml"
     assert "python" not in local["profiles"][0]
     assert "/opt/secret" not in r.body.decode()
+
+
+async def test_notebook_log_holds_cell_output_as_printed(jobs_api, jp_root_dir):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_code_cell("print('one')\nprint('two')"),
+        nbformat.v4.new_code_cell("import sys\nsys.stderr.write('three\\n')"),
+    ]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(jp_root_dir / "lines.ipynb"))
+    job = await jobs_api.submit({"path": "lines.ipynb"})
+    done = await jobs_api.wait(job["id"], timeout=120)
+    assert done["status"] == "completed"
+    log = await jobs_api.log(job["id"])
+    assert "one\ntwo\n" in log and "three\n" in log
+    assert "\n\n" not in log.split("one", 1)[1]  # no blank lines between printed lines

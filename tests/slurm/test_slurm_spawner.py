@@ -88,8 +88,8 @@ async def test_full_node_queues_with_reason_then_runs(spawner, tmp_path, node_cp
             break
         await asyncio.sleep(0.3)
     assert reasons & {
-        "queued: waiting for resources (Resources)",
-        "queued: waiting for higher-priority jobs (Priority)",
+        "waiting for resources (Resources)",
+        "waiting for higher-priority jobs (Priority)",
     }, reasons
     await spawner.cancel(big)
     big.status = "cancelling"

@@ -23,10 +23,10 @@ def test_parse_squeue_rows():
 def test_pending_job_shows_reason_and_expected_start():
     u = st.active_update(st.parse_squeue(SQUEUE)["5"])
     assert u.status == "queued"
-    assert u.reason == "queued: waiting for resources (Resources)"
+    assert u.reason == "waiting for resources (Resources)"
     assert u.expected_start and u.expected_start.endswith("Z")
     u = st.active_update(st.parse_squeue(SQUEUE)["6"])
-    assert u.reason == "queued: waiting for higher-priority jobs (Priority)"
+    assert u.reason == "waiting for higher-priority jobs (Priority)"
     assert u.expected_start is None
 
 
