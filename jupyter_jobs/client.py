@@ -295,7 +295,8 @@ class JobsClient:
                     rel = os.path.relpath(path, root)
                     return "" if rel == "." else rel.replace(os.sep, "/")
         raise JobsClientError(
-            f"{what} {local!r} ({full}) is outside the Jupyter server's root directory "
+            f"{what} {local!r}{'' if full == local else f' ({full})'} is outside the Jupyter"
+            f" server's root directory "
             f"{self.root_dir}; the server can only run files under it",
             field=what,
         )
