@@ -37,6 +37,7 @@ from ..models import (
     FAILED,
     LOST,
     QUEUED,
+    RESOURCE_KEYS,
     RUNNING,
     Job,
     JobUpdate,
@@ -73,17 +74,8 @@ class SlurmSpawner(Spawner):
     """Runs jobs through ``sbatch`` on a SLURM cluster that shares the job directory."""
 
     name = "slurm"
-    supported_resources = (
-        "cpus",
-        "memory",
-        "gpus",
-        "time_limit",
-        "partition",
-        "queue",
-        "account",
-        "qos",
-        "extra",
-    )
+    #: every word of the shared vocabulary but the container image
+    supported_resources = tuple(k for k in RESOURCE_KEYS if k != "image")
     supports_kernels = True
     uses_runner = True
 
