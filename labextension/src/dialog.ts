@@ -14,7 +14,11 @@ import { JobsAPIError } from './handler';
 import { formatParameterValue, IParameter, parseParameterValue } from './parameters';
 import { IBackend, IBackendsReply, IJob, IProfile, ISubmitRequest, JobKind } from './tokens';
 
-/** What the dialog remembers per file. */
+/**
+ * What the dialog remembers per file. The job name and notebook parameters are not remembered:
+ * the name defaults to the file name and parameters come from the notebook's `parameters` cell
+ * as it is on disk (older saved choices may still carry them; they are ignored).
+ */
 export interface IRunChoices {
   name?: string;
   backend?: string;
@@ -120,10 +124,6 @@ export class RunJobForm extends Widget {
         resources[key] = input.value.trim();
       }
     }
-    const parameters: Record<string, string> = {};
-    for (const [name, input] of this._parameterInputs) {
-      parameters[name] = input.value;
-    }
     let args: string[] = [];
     let env: Record<string, string> = {};
     try {
@@ -133,14 +133,12 @@ export class RunJobForm extends Widget {
       // remembered only when valid
     }
     return {
-      name: this._name.value,
       backend: this._backend.value,
       profile: this._profile.value,
       resources,
       args,
       env,
-      cwd: this._cwd.value,
-      parameters
+      cwd: this._cwd.value
     };
   }
 
@@ -159,7 +157,13 @@ export class RunJobForm extends Widget {
     row?.classList.add('jp-JobsDialog-invalid');
     const input = row?.querySelector('input, select, textarea') as HTMLElement | null;
     input?.setAttribute('aria-invalid', 'true');
-    input?.focus();
+    // lower fields may be below the fold of the scrolling dialog body: bring the field (or the
+    // general error at the top) into view, then focus it
+    const visible = input ?? node;
+    if (typeof visible.scrollIntoView === 'function') {
+      visible.scrollIntoView({ block: 'center' });
+    }
+    input?.focus({ preventScroll: true });
   }
 
   clearErrors(): void {
@@ -211,7 +215,7 @@ export class RunJobForm extends Widget {
       type: 'text',
       class: 'jp-mod-styled',
       name: 'name',
-      value: remembered.name || basename(this._options.path)
+      value: basename(this._options.path)
     });
     this.node.appendChild(this._row(trans.__('Name'), this._name, 'name'));
 
@@ -271,7 +275,19 @@ export class RunJobForm extends Widget {
       placeholder: trans.__('e.g. --epochs 3 "file name.csv"'),
       value: joinArgs(remembered.args ?? [])
     });
-    this.node.appendChild(this._row(trans.__('Arguments'), this._args, 'args'));
+    this._argsNote = this._rememberedNote(
+      trans.__('from your last run'),
+      trans.__('Clear the arguments of the last run'),
+      () => {
+        this._args.value = '';
+        this._args.focus();
+      }
+    );
+    this._argsNote.hidden = !this._args.value;
+    this._args.addEventListener('input', () => {
+      this._argsNote.hidden = true;
+    });
+    this.node.appendChild(this._row(trans.__('Arguments'), this._args, 'args', this._argsNote));
 
     this._env = h('textarea', {
       class: 'jp-mod-styled',
@@ -295,11 +311,32 @@ export class RunJobForm extends Widget {
     this.node.appendChild(this._row(trans.__('Working directory'), this._cwd, 'cwd'));
 
     if (this._kind === 'notebook') {
-      this._buildParameters(remembered);
+      this._buildParameters();
     }
   }
 
-  private _buildParameters(remembered: IRunChoices): void {
+  /** "from your last run · Reset": shown under a field prefilled from the last run. */
+  private _rememberedNote(text: string, title: string, reset: () => void): HTMLElement {
+    const button = h(
+      'button',
+      { type: 'button', class: 'jp-JobsDialog-reset', title },
+      this._trans.__('Reset')
+    );
+    const note = h(
+      'div',
+      { class: 'jp-JobsDialog-hint jp-JobsDialog-remembered' },
+      text + ' · ',
+      button
+    );
+    button.addEventListener('click', event => {
+      event.preventDefault();
+      reset();
+      note.hidden = true;
+    });
+    return note;
+  }
+
+  private _buildParameters(): void {
     const trans = this._trans;
     const parameters = this._options.parameters ?? [];
     const box = h('div', { class: 'jp-JobsDialog-parameters' });
@@ -319,9 +356,9 @@ export class RunJobForm extends Widget {
         name: `parameters.${p.name}`,
         'data-parameter': p.name
       });
+      // always the cell as it is on disk now, never the last run's values
       input.defaultValue = p.text;
-      const saved = remembered.parameters?.[p.name];
-      input.value = saved !== undefined ? saved : p.text;
+      input.value = p.text;
       this._parameterInputs.set(p.name, input);
       box.appendChild(
         h(
@@ -436,6 +473,7 @@ export class RunJobForm extends Widget {
   private _resourceInputs = new Map<string, HTMLInputElement>();
   private _parameterInputs = new Map<string, HTMLInputElement>();
   private _args!: HTMLInputElement;
+  private _argsNote!: HTMLElement;
   private _env!: HTMLTextAreaElement;
   private _cwd!: HTMLInputElement;
   private _generalError!: HTMLElement;

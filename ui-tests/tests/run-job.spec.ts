@@ -102,19 +102,75 @@ test.describe('Run as Background Job', () => {
     );
   });
 
-  test('the dialog remembers the last choices for a file', async ({ page, tmpPath }) => {
+  test('the dialog remembers the last choices for a file, but not its name', async ({
+    page,
+    tmpPath
+  }) => {
     await upload(page, `${tmpPath}/again.py`, script(1, 0.1));
     await openJobs(page);
     let dialog = await openRunDialog(page, 'again.py');
+    await expect(dialog.locator('.jp-JobsDialog-remembered')).toBeHidden();
     await dialog.locator('input[name="name"]').fill('remembered run');
     await dialog.locator('select[name="profile"]').selectOption('large');
     await dialog.locator('input[name="args"]').fill('-v');
     await dialog.locator('input[name="args"]').press('Enter');
     await expect(dialog).toBeHidden();
     dialog = await openRunDialog(page, 'again.py');
-    await expect(dialog.locator('input[name="name"]')).toHaveValue('remembered run');
+    await expect(dialog.locator('input[name="name"]')).toHaveValue('again.py');
     await expect(dialog.locator('select[name="profile"]')).toHaveValue('large');
     await expect(dialog.locator('input[name="args"]')).toHaveValue('-v');
+    const note = dialog.locator('.jp-JobsDialog-remembered');
+    await expect(note).toContainText('from your last run');
+    await note.locator('button:has-text("Reset")').click();
+    await expect(dialog.locator('input[name="args"]')).toHaveValue('');
+    await expect(note).toBeHidden();
+    await page.locator('.jp-Dialog-footer button:has-text("Cancel")').click();
+  });
+
+  test('notebook parameters always come from the parameters cell on disk', async ({
+    page,
+    tmpPath
+  }) => {
+    await upload(page, `${tmpPath}/fresh.ipynb`, parameterNotebook('hello'));
+    await openJobs(page);
+    let dialog = await openRunDialog(page, 'fresh.ipynb');
+    await dialog.locator('input[name="parameters.greeting"]').fill('"from the dialog"');
+    await dialog.locator('input[name="name"]').fill('fresh params');
+    await dialog.locator('input[name="name"]').press('Enter');
+    await expect(dialog).toBeHidden();
+    await expect(row(page, 'fresh params')).toBeVisible();
+    // the user edits the cell; the next dialog shows the cell, not the last run's value
+    await upload(page, `${tmpPath}/fresh.ipynb`, parameterNotebook('edited'));
+    dialog = await openRunDialog(page, 'fresh.ipynb');
+    await expect(dialog.locator('input[name="parameters.greeting"]')).toHaveValue('"edited"');
+    await expect(dialog.locator('input[name="name"]')).toHaveValue('fresh.ipynb');
+    await page.locator('.jp-Dialog-footer button:has-text("Cancel")').click();
+  });
+
+  test('the dialog uses the window height and scrolls to a lower field with an error', async ({
+    page,
+    tmpPath
+  }) => {
+    await page.setViewportSize({ width: 1400, height: 850 });
+    await upload(page, `${tmpPath}/tall.ipynb`, parameterNotebook('hi'));
+    await openJobs(page);
+    const dialog = await openRunDialog(page, 'tall.ipynb');
+    const content = dialog.locator('.jp-Dialog-content');
+    const box = await content.boundingBox();
+    expect(box!.height).toBeGreaterThan(600);
+    // the working directory is visible without scrolling
+    await expect(dialog.locator('input[name="cwd"]')).toBeInViewport();
+    await dialog.locator('input[name="cwd"]').fill('no/such/dir');
+    // in a short window the working directory is below the fold of the scrolling body
+    await page.setViewportSize({ width: 1400, height: 520 });
+    await dialog.locator('.jp-Dialog-body').evaluate(n => (n.scrollTop = 0));
+    await expect(dialog.locator('input[name="cwd"]')).not.toBeInViewport();
+    await dialog.locator('input[name="name"]').press('Enter');
+    const error = dialog.locator('.jp-JobsDialog-error[data-field="cwd"]');
+    await expect(error).toContainText('no/such/dir');
+    await expect(dialog.locator('input[name="cwd"]')).toBeFocused();
+    await expect(dialog.locator('input[name="cwd"]')).toBeInViewport();
+    await page.screenshot({ path: screenshotPath('run-dialog-cwd-error.png') });
     await page.locator('.jp-Dialog-footer button:has-text("Cancel")').click();
   });
 

@@ -115,13 +115,66 @@ describe('RunJobForm', () => {
     w.dispose();
   });
 
-  it('prefills the last choices for the file', () => {
+  it('remembers backend, profile, resources and cwd, but not the name nor parameters', () => {
     const w = form({
-      remembered: { name: 'nightly', args: ['-v'], parameters: { alpha: '0.9' } }
+      remembered: {
+        name: 'nightly',
+        profile: 'default',
+        resources: { cpus: '2' },
+        cwd: 'data',
+        parameters: { alpha: '0.9' }
+      }
     });
-    expect((w.node.querySelector('[name="name"]') as HTMLInputElement).value).toBe('nightly');
-    expect((w.node.querySelector('[name="args"]') as HTMLInputElement).value).toBe('-v');
-    expect(w.getValue().parameters).toEqual({ alpha: 0.9 });
+    const value = (name: string) =>
+      (w.node.querySelector(`[name="${name}"]`) as HTMLInputElement).value;
+    expect(value('name')).toBe('train.ipynb');
+    expect(value('parameters.alpha')).toBe('0.5');
+    expect(value('resources.cpus')).toBe('2');
+    expect(value('cwd')).toBe('data');
+    expect(w.getValue().parameters).toBeUndefined();
+    const choices = w.getChoices();
+    expect(choices.name).toBeUndefined();
+    expect(choices.parameters).toBeUndefined();
+    expect(choices.cwd).toBe('data');
+    w.dispose();
+  });
+
+  it('marks remembered arguments "from your last run" with a Reset that clears them', () => {
+    const w = form({ remembered: { args: ['-v', 'a b'] } });
+    const args = w.node.querySelector('[name="args"]') as HTMLInputElement;
+    const note = w.node.querySelector('.jp-JobsDialog-remembered') as HTMLElement;
+    expect(args.value).toBe("-v 'a b'");
+    expect(note.hidden).toBe(false);
+    expect(note.textContent).toContain('from your last run');
+    (note.querySelector('button') as HTMLButtonElement).click();
+    expect(args.value).toBe('');
+    expect(note.hidden).toBe(true);
+    expect(w.getValue().args).toBeUndefined();
+    w.dispose();
+
+    const fresh = form();
+    expect((fresh.node.querySelector('.jp-JobsDialog-remembered') as HTMLElement).hidden).toBe(
+      true
+    );
+    fresh.dispose();
+  });
+
+  it('scrolls a field with a server error into view and focuses it', () => {
+    const w = form();
+    const scrolled: Element[] = [];
+    const original = (Element.prototype as any).scrollIntoView;
+    (Element.prototype as any).scrollIntoView = function (this: Element) {
+      scrolled.push(this);
+    };
+    try {
+      w.showError(new JobsAPIError(400, 'no such directory', 'cwd'));
+    } finally {
+      (Element.prototype as any).scrollIntoView = original;
+    }
+    const cwd = w.node.querySelector('[name="cwd"]') as HTMLInputElement;
+    expect(scrolled).toEqual([cwd]);
+    expect(document.activeElement).toBe(cwd);
+    expect(cwd.getAttribute('aria-invalid')).toBe('true');
     w.dispose();
   });
 });
