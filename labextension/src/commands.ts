@@ -244,7 +244,10 @@ export function registerCommands(app: JupyterFrontEnd, deps: ICommandDeps): void
   });
 }
 
-function addLogToolbar(widget: MainAreaWidget<LogViewer>, deps: ICommandDeps): void {
+export function addLogToolbar(
+  widget: MainAreaWidget<LogViewer>,
+  deps: Pick<ICommandDeps, 'model' | 'translator'>
+): void {
   const trans = (deps.translator ?? nullTranslator).load('jupyter_jobs');
   const viewer = widget.content;
   const follow = new ToolbarButton({
@@ -278,13 +281,15 @@ function addLogToolbar(widget: MainAreaWidget<LogViewer>, deps: ICommandDeps): v
       className: 'jp-JobsLog-download'
     })
   );
-  widget.toolbar.addItem(
-    'cancel',
-    new ToolbarButton({
-      icon: stopIcon,
-      tooltip: trans.__('Cancel the job'),
-      onClick: () => void deps.model.cancel(viewer.jobId).catch(() => undefined),
-      className: 'jp-JobsLog-cancel'
-    })
-  );
+  const cancel = new ToolbarButton({
+    icon: stopIcon,
+    tooltip: trans.__('Cancel the job'),
+    onClick: () => void deps.model.cancel(viewer.jobId).catch(() => undefined),
+    className: 'jp-JobsLog-cancel'
+  });
+  // nothing to cancel once the job ended (or while it is being cancelled)
+  viewer.onJobChanged(job => {
+    cancel.enabled = !isFinal(job.status) && job.status !== 'cancelling';
+  });
+  widget.toolbar.addItem('cancel', cancel);
 }

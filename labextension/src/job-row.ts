@@ -32,13 +32,21 @@ export function statusLabel(trans: TranslationBundle, status: string): string {
   return labels[status] ?? status;
 }
 
+/**
+ * A queue reason as shown: the server's text when it already says it waits ("waiting for
+ * resources (Resources)"), else "waiting: <reason>" (a bare SLURM code such as "Priority").
+ */
+export function waitingText(trans: TranslationBundle, reason: string): string {
+  return /^\s*(waiting|queued|pending)\b/i.test(reason) ? reason : trans.__('waiting: %1', reason);
+}
+
 /** The line under the name: what a user wants to know in this state. */
 export function detailText(trans: TranslationBundle, job: IJob): string {
   switch (job.status) {
     case 'queued':
     case 'pending':
       return job.reason
-        ? trans.__('waiting: %1', job.reason)
+        ? waitingText(trans, job.reason)
         : statusLabel(trans, job.status).toLowerCase();
     case 'running':
     case 'cancelling':
@@ -141,6 +149,10 @@ export class JobRow {
       const detail = detailText(trans, job);
       this._detail.textContent = detail ? `· ${detail}` : '';
       this._detail.title = detail;
+      // the detail is cut off in a narrow sidebar: the whole row tells it on hover
+      this.node.title = [job.name, statusLabel(trans, job.status), job.reason ?? detail]
+        .filter(Boolean)
+        .join(' — ');
       const fraction = job.progress?.fraction;
       const showProgress = typeof fraction === 'number' && !isFinal(job.status);
       this._progress.hidden = !showProgress;

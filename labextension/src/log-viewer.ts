@@ -137,6 +137,14 @@ export class LogViewer extends Widget {
     this._followChanged = callback;
   }
 
+  /** Called with the job whenever it changes (the toolbar's cancel button listens). */
+  onJobChanged(callback: (job: IJob) => void): void {
+    this._jobListeners.push(callback);
+    if (this._job) {
+      callback(this._job);
+    }
+  }
+
   /** Byte offset of the first rendered byte; 0 when the log is shown from its start. */
   get startOffset(): number {
     return this._start;
@@ -419,6 +427,11 @@ export class LogViewer extends Widget {
     this._status.textContent = statusLabel(trans, job.status);
     this._status.dataset.status = job.status;
     this.node.dataset.status = job.status;
+    if (!this._empty.classList.contains('jp-mod-error')) {
+      this._empty.textContent = isFinal(job.status)
+        ? trans.__('The job ended without output.')
+        : trans.__('No output yet.');
+    }
 
     const facts: [string, string][] = [
       [trans.__('Command'), formatCommand(job.command.length ? job.command : [job.path ?? ''])],
@@ -469,6 +482,9 @@ export class LogViewer extends Widget {
     if (!wasFinal && isFinal(job.status)) {
       void this._refreshUsage();
     }
+    for (const listener of this._jobListeners) {
+      listener(job);
+    }
   }
 
   /** The "Elapsed" fact ticks every second while the job runs. */
@@ -503,6 +519,7 @@ export class LogViewer extends Widget {
   private _earlier: HTMLButtonElement;
   private _text: HTMLElement;
   private _empty: HTMLElement;
+  private _jobListeners: ((job: IJob) => void)[] = [];
   private _scroller: HTMLElement;
   private _socket: WebSocket | null = null;
   private _ansi: IAnsiState = initialAnsiState();

@@ -38,8 +38,19 @@ export class JobsStatusItem extends Widget {
 
   private _render(): void {
     const trans = this._trans;
-    const running = this._model.count(['running', 'cancelling']);
-    const waiting = this._model.count(['pending', 'queued']);
+    // remote kernels are kernel jobs: the Remote sessions section shows them, not this count
+    let running = 0;
+    let waiting = 0;
+    for (const job of this._model.jobs) {
+      if (job.kind === 'kernel') {
+        continue;
+      }
+      if (job.status === 'running' || job.status === 'cancelling') {
+        running++;
+      } else if (job.status === 'pending' || job.status === 'queued') {
+        waiting++;
+      }
+    }
     let text = trans._n('%1 job running', '%1 jobs running', running);
     if (waiting) {
       text += ' · ' + trans._n('%1 queued', '%1 queued', waiting);
@@ -47,6 +58,7 @@ export class JobsStatusItem extends Widget {
     this._label.textContent = text;
     this.node.title = trans.__('Show the Jobs panel');
     this.node.dataset.running = String(running);
+    this.node.dataset.queued = String(waiting);
     this.toggleClass('jp-mod-active', running > 0);
   }
 

@@ -127,6 +127,21 @@ test.describe('Managing jobs', () => {
     });
   });
 
+  test('without remote kernels the jobs section gets the whole sidebar', async ({ page }) => {
+    const sidebar = await openJobs(page);
+    // collapsed to its title line
+    const title = sidebar.locator('.jp-AccordionPanel-title:has-text("Remote sessions")');
+    await expect(title).toHaveAttribute('aria-expanded', 'false');
+    await expect(sidebar.locator('#jp-jobs-section-remote-sessions')).toBeHidden();
+    const whole = (await sidebar.boundingBox())!.height;
+    const jobs = (await sidebar.locator('#jp-jobs-section-jobs').boundingBox())!.height;
+    expect(jobs).toBeGreaterThan(whole * 0.8);
+    // a click opens it with its hint
+    await title.click();
+    await expect(sidebar.locator('.jp-JobsSessions-empty')).toBeVisible();
+    await title.click();
+  });
+
   test('the sidebar stays readable in the dark theme', async ({ page, tmpPath }) => {
     await upload(page, `${tmpPath}/dark.py`, script(1, 0.1, 2));
     await openJobs(page);

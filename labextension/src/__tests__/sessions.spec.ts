@@ -137,16 +137,27 @@ describe('RemoteSessionsPanel', () => {
     panel.dispose();
   });
 
-  it('says so when there are no remote kernels, and shows a server error', async () => {
+  it('is hidden without remote kernels, and shows a server error or a kernel', async () => {
     const server = new FakeSessionsServer();
     const { panel, model } = await mounted(server);
-    expect(panel.node.textContent).toContain('No remote kernels');
+    expect(panel.isHidden).toBe(true);
     server.sessionsError = 'slurm unreachable';
     await model.refresh();
     await framePromise();
+    expect(panel.isHidden).toBe(false);
     expect(panel.node.querySelector('.jp-JobsSessions-error')!.textContent).toBe(
       'slurm unreachable'
     );
+    server.sessionsError = null;
+    server.sessions = [session()];
+    await model.refresh();
+    await framePromise();
+    expect(panel.isHidden).toBe(false);
+    expect(panel.node.querySelector('[data-kernel-id="k1"]')).not.toBeNull();
+    server.sessions = [];
+    await model.refresh();
+    await framePromise();
+    expect(panel.isHidden).toBe(true);
     panel.dispose();
   });
 });
@@ -162,6 +173,11 @@ describe('remote session helpers', () => {
     expect(formatSpan(null)).toBe('–');
     expect(formatSpan(40)).toBe('40s');
     expect(formatSpan(3600 * 4)).toBe('4h 0m');
+  });
+
+  it('does not say "queued" twice when the reason already says it waits', () => {
+    const queued = session({}, { status: 'queued', reason: 'waiting for resources (Resources)' });
+    expect(stateText(trans, queued)).toBe('waiting for resources (Resources)');
   });
 
   it('says starting while a running job has not brought its kernel up', () => {

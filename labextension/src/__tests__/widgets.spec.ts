@@ -252,9 +252,54 @@ describe('Jobs list', () => {
     ]);
     list.dispose();
   });
+
+  it('shows a server queue reason once, and the full reason as the row tooltip', () => {
+    const list = new JobsList({ trans, onAction: () => undefined, emptyText: '' });
+    Widget.attach(list, document.body);
+    const waiting = makeJob({
+      name: 'train.py',
+      status: 'queued',
+      reason: 'waiting for resources (Resources)'
+    });
+    const bare = makeJob({ status: 'pending', reason: 'Priority' });
+    list.setJobs([waiting, bare]);
+    list.render();
+    const row = (job: IJob) =>
+      list.node.querySelector(`.jp-JobsRow[data-id="${job.id}"]`) as HTMLElement;
+    const detail = row(waiting).querySelector('.jp-JobsRow-detail')!.textContent;
+    expect(detail).toBe('· waiting for resources (Resources)');
+    expect(row(waiting).title).toContain('waiting for resources (Resources)');
+    expect(row(waiting).title).toContain('train.py');
+    expect(row(bare).querySelector('.jp-JobsRow-detail')!.textContent).toBe('· waiting: Priority');
+    list.dispose();
+  });
 });
 
 describe('Jobs section and status bar', () => {
+  it('the status bar counts running and queued jobs, not remote kernels', async () => {
+    const server = new FakeJobsServer();
+    server.jobs = [
+      makeJob({ status: 'running' }),
+      makeJob({ status: 'queued' }),
+      makeJob({ status: 'pending' }),
+      makeJob({ status: 'completed' }),
+      makeJob({ kind: 'kernel', status: 'running' }),
+      makeJob({ kind: 'kernel', status: 'queued' })
+    ];
+    const model = new JobsModel({
+      client: new JobsClient(server.settings()),
+      stream: new Stream<any, any>({}),
+      connection: connected()
+    });
+    await model.ready;
+    const status = new JobsStatusItem(model, () => undefined);
+    Widget.attach(status, document.body);
+    expect(status.node.textContent).toBe('1 job running · 2 queued');
+    expect(status.node.dataset.running).toBe('1');
+    status.dispose();
+    model.dispose();
+  });
+
   it('follow the model live and filter by search', async () => {
     const server = new FakeJobsServer();
     server.jobs = [

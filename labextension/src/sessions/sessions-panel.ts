@@ -27,7 +27,12 @@ export namespace RemoteSessionsPanel {
 export function stateText(trans: TranslationBundle, s: IRemoteSession): string {
   const job = s.job;
   if (job.status === 'queued' || job.status === 'pending') {
-    return job.reason ? trans.__('queued: %1', job.reason) : trans.__('queued');
+    if (!job.reason) {
+      return trans.__('queued');
+    }
+    return /^\s*(waiting|queued|pending)\b/i.test(job.reason)
+      ? job.reason
+      : trans.__('queued: %1', job.reason);
   }
   if (job.status === 'running') {
     return s.execution_state === 'starting' ? trans.__('starting') : s.execution_state;
@@ -46,7 +51,11 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
     this.title.label = this._trans.__('Remote sessions');
     this._body = new Widget({ node: h('div', { class: 'jp-JobsSessions' }) });
     this.addWidget(this._body);
-    this._model.changed.connect(() => this.update(), this);
+    this._model.changed.connect(() => {
+      this._syncHidden();
+      this.update();
+    }, this);
+    this._syncHidden();
     if (options.tick ?? 1000) {
       this._timer = setInterval(() => this._tick(), options.tick ?? 1000);
     }
@@ -145,6 +154,19 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
     );
   }
 
+  /**
+   * Without remote kernels (or an error about them) the section collapses to its title line, so
+   * the job rows get the sidebar's height; it opens with the first remote kernel. Only changes
+   * are applied: a user who opens the empty section keeps it open.
+   */
+  private _syncHidden(): void {
+    const has = this._model.sessions.length > 0 || !!this._model.error;
+    if (has !== this._expanded) {
+      this._expanded = has;
+      this.setHidden(!has);
+    }
+  }
+
   private _tick(): void {
     if (this._model.sessions.length && this.isVisible) {
       this.update();
@@ -156,4 +178,5 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
   private _onAction: (action: SessionAction, session: IRemoteSession) => void;
   private _body: Widget;
   private _timer: ReturnType<typeof setInterval> | null = null;
+  private _expanded: boolean | null = null;
 }
