@@ -83,8 +83,11 @@ setup(
     package_data={
         "jupyter_jobs": ["event_schemas/*/*.yaml", "openapi.json", "templates/*"],
     },
+    # the built frontend is installed as data_files, not as part of the Python package
+    exclude_package_data={"jupyter_jobs": ["labextension/*", "labextension/**/*"]},
     data_files=data_files(),
     install_requires=[
+        "jupyterlab>=4.0,<5",
         "jupyter_server>=2.14,<3",
         "jupyter_events>=0.10",
         "jupyter_client>=8",
