@@ -15,7 +15,7 @@ import type { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import type { IStateDB } from '@jupyterlab/statedb';
 import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import {
-  closeIcon,
+  deleteIcon,
   downloadIcon,
   copyIcon,
   notebookIcon,
@@ -27,7 +27,7 @@ import {
 
 import { isRunnable } from './format';
 import { runInBackgroundIcon, jobsIcon } from './icons';
-import { primaryOutput } from './job-row';
+import { deleteQuestion, primaryOutput } from './job-row';
 import { LogViewer } from './log-viewer';
 import { JobsModel } from './model';
 import { runAsBackgroundJob } from './run-dialog';
@@ -110,7 +110,7 @@ export function registerCommands(app: JupyterFrontEnd, deps: ICommandDeps): void
   });
 
   commands.addCommand(CommandIDs.runCurrent, {
-    label: trans.__('Run as background job'),
+    label: trans.__('Run as Background Job…'),
     caption: trans.__('Save and run the current notebook or file as a background job'),
     icon: runInBackgroundIcon,
     isEnabled: () => {
@@ -201,13 +201,15 @@ export function registerCommands(app: JupyterFrontEnd, deps: ICommandDeps): void
 
   commands.addCommand(CommandIDs.remove, {
     label: trans.__('Delete Job'),
-    icon: closeIcon,
+    icon: deleteIcon,
     execute: async args => {
       const job = jobOf(args);
-      const name = job?.name ?? String(args.id);
+      const question = job
+        ? deleteQuestion(trans, job)
+        : trans.__('Delete job %1 and its log?', String(args.id));
       const result = await showDialog({
         title: trans.__('Delete job?'),
-        body: trans.__('Delete “%1” and its log? Output files it wrote stay where they are.', name),
+        body: question + ' ' + trans.__('Output files it wrote stay where they are.'),
         buttons: [
           Dialog.cancelButton({ label: trans.__('Cancel') }),
           Dialog.warnButton({ label: trans.__('Delete') })

@@ -4,7 +4,7 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
-  closeIcon,
+  deleteIcon,
   LabIcon,
   listIcon,
   notebookIcon,
@@ -65,6 +65,16 @@ export function detailText(trans: TranslationBundle, job: IJob): string {
   }
 }
 
+/** The question before deleting: "Delete train.py (3fa2b1c0, completed) and its log?" */
+export function deleteQuestion(trans: TranslationBundle, job: IJob): string {
+  return trans.__(
+    'Delete %1 (%2, %3) and its log?',
+    job.name,
+    job.id.slice(0, 8),
+    statusLabel(trans, job.status).toLowerCase()
+  );
+}
+
 /** The executed notebook or other output to open, if any. */
 export function primaryOutput(job: IJob): string | null {
   return job.outputs.find(p => p.endsWith('.ipynb')) ?? job.outputs[0] ?? null;
@@ -113,7 +123,7 @@ export class JobRow {
       output: actionButton('output', notebookIcon, trans.__('Open output')),
       cancel: actionButton('cancel', stopIcon, trans.__('Cancel')),
       rerun: actionButton('rerun', refreshIcon, trans.__('Rerun')),
-      delete: actionButton('delete', closeIcon, trans.__('Delete'))
+      delete: actionButton('delete', deleteIcon, trans.__('Delete'))
     };
     const actions = h(
       'span',

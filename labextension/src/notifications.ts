@@ -30,8 +30,7 @@ export function connectNotifications(options: INotifierOptions): () => void {
     if (options.openOutput && job.outputs.some(p => p.endsWith('.ipynb'))) {
       actions.push({
         label: trans.__('Open output'),
-        callback: () => options.openOutput?.(job),
-        displayType: 'link'
+        callback: () => options.openOutput?.(job)
       });
     }
     const detail = detailText(trans, job);

@@ -150,7 +150,8 @@ export class JobsSection extends PanelWithToolbar {
   private _backend: HTMLSelectElement;
   private _search: HTMLInputElement;
   private _summary: HTMLElement;
-  private _backendsKey = '';
+  /** null until the menu is first filled (with "All backends" even when there are no jobs) */
+  private _backendsKey: string | null = null;
 }
 
 /** The sidebar itself. */

@@ -57,6 +57,8 @@ test.describe('Managing jobs', () => {
     await rowAction(page, 'to delete', 'delete');
     const confirm = page.locator('.jp-Dialog', { hasText: 'Delete job?' });
     await expect(confirm).toBeVisible();
+    const id = (await r.getAttribute('data-id'))!.slice(0, 8);
+    await expect(confirm).toContainText(`Delete to delete (${id}, completed) and its log?`);
     await confirm.locator('button:has-text("Cancel")').click();
     await expect(rows(page, 'to delete')).toHaveCount(1);
     await rowAction(page, 'to delete', 'delete');
@@ -125,6 +127,32 @@ test.describe('Managing jobs', () => {
     await expect(row(page, 'counted')).toHaveAttribute('data-status', 'cancelled', {
       timeout: 60000
     });
+  });
+
+  test('the filter menus are as high as the search box and show their whole label', async ({
+    page
+  }) => {
+    const sidebar = await openJobs(page);
+    const search = (await sidebar.locator('.jp-JobsFilter-search').boundingBox())!;
+    for (const cls of ['.jp-JobsFilter-status', '.jp-JobsFilter-backend']) {
+      const select = sidebar.locator(cls);
+      expect(Math.abs((await select.boundingBox())!.height - search.height)).toBeLessThan(1);
+      // the selected label fits between the paddings (the arrow is in the right padding)
+      const fits = await select.evaluate((el: HTMLSelectElement) => {
+        const style = getComputedStyle(el);
+        const probe = document.createElement('span');
+        probe.style.font = style.font;
+        probe.style.whiteSpace = 'pre';
+        probe.textContent = el.selectedOptions[0].textContent;
+        document.body.appendChild(probe);
+        const width = probe.getBoundingClientRect().width;
+        probe.remove();
+        const room =
+          el.clientWidth - parseFloat(style.paddingLeft) - parseFloat(style.paddingRight);
+        return width <= room;
+      });
+      expect(fits).toBe(true);
+    }
   });
 
   test('without remote kernels the jobs section gets the whole sidebar', async ({ page }) => {

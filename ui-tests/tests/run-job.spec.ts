@@ -49,6 +49,22 @@ test.describe('Run as Background Job', () => {
       'points',
       /\d/
     );
+    // the chart legend stays on one line
+    const legend = viewer.locator('.jp-JobsUsage-legend');
+    const keys = legend.locator('.jp-JobsUsage-key');
+    await expect(keys).toHaveCount(2);
+    const [cpuBox, memBox] = [
+      (await keys.nth(0).boundingBox())!,
+      (await keys.nth(1).boundingBox())!
+    ];
+    expect(Math.abs(cpuBox.y - memBox.y)).toBeLessThan(2);
+    // the log of a finished job cannot be cancelled
+    const cancel = page.locator('.jp-MainAreaWidget:visible .jp-JobsLog-cancel');
+    await expect(cancel).toHaveAttribute('aria-disabled', 'true');
+    // Follow is a toolbar toggle, shaded while pressed
+    const follow = page.locator('.jp-MainAreaWidget:visible .jp-JobsLog-follow');
+    await expect(follow).toHaveAttribute('aria-pressed', 'true');
+    expect(await follow.evaluate(el => getComputedStyle(el).boxShadow)).not.toBe('none');
 
     const toast = page.locator('.Toastify__toast', { hasText: 'Job “stream me” completed' });
     await expect(toast).toBeVisible();
@@ -217,6 +233,7 @@ test.describe('Run as Background Job', () => {
       '.jp-NotebookPanel-toolbar [data-command="jupyter-jobs:run-current"]'
     );
     await expect(button).toBeVisible();
+    await expect(button).toContainText('Run as job');
     await button.click();
     const dialog = page.locator('.jp-JobsSubmitDialog');
     await expect(dialog).toBeVisible();
@@ -228,8 +245,9 @@ test.describe('Run as Background Job', () => {
     await page.keyboard.press('Control+Shift+C');
     const search = page.locator('.lm-CommandPalette-input');
     await expect(search).toBeVisible();
-    await search.fill('Run as background job');
-    const item = page.locator('.lm-CommandPalette-item', { hasText: 'Run as background job' });
+    await search.fill('Run as Background Job');
+    // the same label as in the file browser's context menu
+    const item = page.locator('.lm-CommandPalette-item', { hasText: 'Run as Background Job…' });
     await expect(item.first()).toHaveClass(/lm-mod-active/);
     await page.keyboard.press('Enter');
     await expect(page.locator('.jp-JobsSubmitDialog')).toBeVisible();

@@ -51,6 +51,34 @@ describe('job notifications', () => {
     model.dispose();
   });
 
+  it('offer "Open output" as a button like "Show log" for a notebook job', async () => {
+    const server = new FakeJobsServer();
+    const stream = new Stream<any, any>({});
+    const connection: any = { connected: true, dispose: () => undefined };
+    connection.connectionChanged = new Signal(connection);
+    const model = new JobsModel({ client: new JobsClient(server.settings()), stream, connection });
+    await model.ready;
+    const opened: string[] = [];
+    const disconnect = connectNotifications({
+      model,
+      enabled: () => true,
+      showLog: () => undefined,
+      openOutput: job => opened.push(job.id)
+    });
+    const job = makeJob({ name: 'n-notebook', kind: 'notebook', status: 'running' });
+    stream.emit({ schema_id: EVENT_SCHEMA_ID, action: 'created', job_id: job.id, job });
+    const done = { ...job, status: 'completed', exit_code: 0, outputs: ['out.ipynb'] };
+    stream.emit({ schema_id: EVENT_SCHEMA_ID, action: 'updated', job_id: job.id, job: done });
+    const [note] = ours();
+    const [showLog, openOutput] = note.options.actions!;
+    expect(openOutput.label).toBe('Open output');
+    expect(openOutput.displayType ?? 'default').toBe(showLog.displayType ?? 'default');
+    openOutput.callback(new MouseEvent('click'));
+    expect(opened).toEqual([job.id]);
+    disconnect();
+    model.dispose();
+  });
+
   it('stay quiet when the setting turns them off', async () => {
     const { finish, model, disconnect } = await setup(false);
     finish('completed');

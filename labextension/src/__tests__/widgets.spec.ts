@@ -5,6 +5,7 @@ import { Widget } from '@lumino/widgets';
 import { JobsClient } from '../api';
 import { RunJobForm, SubmitDialog } from '../dialog';
 import { JobsAPIError, requestAPI } from '../handler';
+import { deleteQuestion } from '../job-row';
 import { JobsList } from '../jobs-list';
 import { JobsModel } from '../model';
 import { JobsSection } from '../sidebar';
@@ -250,6 +251,18 @@ describe('Jobs list', () => {
       ['output', failed.id],
       ['log', queued.id]
     ]);
+    list.dispose();
+  });
+
+  it('deletes with the trash icon and names the job, its short id and status', () => {
+    const list = new JobsList({ trans, onAction: () => undefined, emptyText: '' });
+    Widget.attach(list, document.body);
+    const done = makeJob({ id: '3fa2b1c0d4e5', name: 'train.py', status: 'completed' });
+    list.setJobs([done]);
+    list.render();
+    const button = list.node.querySelector('[data-action="delete"]') as HTMLElement;
+    expect(button.querySelector('svg')!.getAttribute('data-icon')).toBe('ui-components:delete');
+    expect(deleteQuestion(trans, done)).toBe('Delete train.py (3fa2b1c0, completed) and its log?');
     list.dispose();
   });
 
