@@ -71,7 +71,9 @@ test.describe('Run as Background Job', () => {
     await expect(toast.locator('button:has-text("Show log")')).toBeVisible();
 
     await page.screenshot({ path: screenshotPath('log-viewer.png') });
-    await page.locator('#jp-jobs-sidebar').screenshot({ path: screenshotPath('jobs-sidebar.png') });
+    await page
+      .locator('#jp-jobs-sidebar')
+      .screenshot({ path: screenshotPath('jobs-sidebar-stream.png') });
   });
 
   test('a failing script shows its exit code and an error notification', async ({
