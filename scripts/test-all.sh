@@ -68,6 +68,8 @@ grep -q "jupyter-jobs.*enabled.*OK" <<<"$ext" || { echo "$ext"; echo "labextensi
 say "one-node SLURM cluster at $JUPYTER_JOBS_SLURM_BASE"
 cleanup() { bash "$REPO/scripts/slurm-down.sh" "$JUPYTER_JOBS_SLURM_BASE" >/dev/null 2>&1 || true; }
 trap cleanup EXIT
+# a fresh cluster every run: jobs saved by an earlier one must not occupy the node
+bash scripts/slurm-down.sh "$JUPYTER_JOBS_SLURM_BASE" --purge >/dev/null 2>&1 || true
 if bash scripts/slurm-up.sh "$JUPYTER_JOBS_SLURM_BASE"; then
   # shellcheck disable=SC1091
   . "$JUPYTER_JOBS_SLURM_BASE/env.sh"
