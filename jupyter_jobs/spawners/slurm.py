@@ -65,6 +65,12 @@ def _unreachable(text: str) -> bool:
     return any(mark.lower() in text.lower() for mark in UNREACHABLE_MARKS)
 
 
+def _already_gone(err: str) -> bool:
+    """scancel's words for a job that no longer runs."""
+    text = err.lower()
+    return "invalid job id" in text or "already completing or completed" in text
+
+
 def _last_line(text: str) -> str:
     lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
     return lines[-1] if lines else ""
@@ -539,10 +545,14 @@ class SlurmSpawner(Spawner):
     # ------------------------------------------------------------------ cancel and signals
 
     async def _owned(self, ref: str) -> bool:
-        """Whether SLURM still has job ``ref`` and it belongs to :attr:`slurm_user`."""
+        """Whether job ``ref`` is still active in SLURM and belongs to :attr:`slurm_user`."""
         rows = await self.squeue()
         rec = rows.get(ref)
-        return rec is not None and rec.user == self.slurm_user
+        return (
+            rec is not None
+            and rec.user == self.slurm_user
+            and (rec.state in state.PENDING_STATES or rec.state in state.RUNNING_STATES)
+        )
 
     async def cancel(self, job: Job) -> JobUpdate | None:
         ref = job.backend_ref
@@ -561,6 +571,10 @@ class SlurmSpawner(Spawner):
             message = _last_line(err) or f"exit code {rc}"
             if _unreachable(err):
                 raise EngineUnavailable(f"slurmctld not answering: {message}")
+            if _already_gone(err):
+                # it ended between our look and the scancel: the next poll records how
+                self.log.info("jupyter-jobs: SLURM job %s ended before scancel: %s", ref, message)
+                return
             raise EngineError(f"scancel {ref} failed: {message}")
         job.state["scancel_done"] = True
 
