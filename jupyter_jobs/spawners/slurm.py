@@ -562,7 +562,9 @@ class SlurmSpawner(Spawner):
         if not await self._owned(ref):
             return None  # gone already (the next poll settles it) or not this user's job
         await self._scancel(job)
-        return JobUpdate(state={"cancel_requested": True, "scancel_done": True})
+        # not done when SLURM refused it for now: the next poll tries again while the job is active
+        done = bool(job.state.get("scancel_done"))
+        return JobUpdate(state={"cancel_requested": True, "scancel_done": done})
 
     async def _scancel(self, job: Job) -> None:
         ref = job.backend_ref or ""
@@ -572,8 +574,11 @@ class SlurmSpawner(Spawner):
             if _unreachable(err):
                 raise EngineUnavailable(f"slurmctld not answering: {message}")
             if _already_gone(err):
-                # it ended between our look and the scancel: the next poll records how
-                self.log.info("jupyter-jobs: SLURM job %s ended before scancel: %s", ref, message)
+                # it ended between our look and the scancel, or slurmctld does not know a job it
+                # accepted a moment ago (seen with SLURM 22.05): the next poll settles or retries
+                self.log.info(
+                    "jupyter-jobs: scancel %s: %s (retried while it is active)", ref, message
+                )
                 return
             raise EngineError(f"scancel {ref} failed: {message}")
         job.state["scancel_done"] = True
