@@ -35,3 +35,12 @@ def cluster_problem() -> str | None:
     if r.returncode != 0 or " is UP" not in r.stdout:
         return f"the SLURM cluster of {conf} does not answer: {(r.stdout + r.stderr).strip()}"
     return None
+
+
+def fill_node(name: str = "jupyter-kernel-test-filler", seconds: int = 120) -> str:
+    """Submit a job that takes every CPU of the one node, so the next job waits; its id."""
+    cpus = subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout
+    argv = ["sbatch", "--parsable", "-J", name, "-c", cpus.split()[0], "-o", "/dev/null"]
+    argv += ["--wrap", f"sleep {int(seconds)}"]
+    done = subprocess.run(argv, capture_output=True, text=True, cwd="/tmp", check=True)
+    return done.stdout.strip()

@@ -7,6 +7,8 @@ import subprocess
 
 import pytest
 
+from tests.slurm_cluster import fill_node
+
 from .conftest import KERNEL_PROFILES, active_slurm_jobs, slurm_state, wait_until
 
 DEFAULT = "jupyter-jobs-slurm-default"
@@ -22,29 +24,7 @@ def jobs_config(slurm_cluster):
 
 
 async def test_launch_timeout_cancels_a_queued_kernel_job_and_says_why(kernels_api, manager):
-    cpus = int(
-        subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[
-            0
-        ]
-    )
-    filler = subprocess.run(
-        [
-            "sbatch",
-            "--parsable",
-            "-J",
-            "jupyter-kernel-test-filler",
-            "-c",
-            str(cpus),
-            "-o",
-            "/dev/null",
-            "--wrap",
-            "sleep 120",
-        ],
-        capture_output=True,
-        text=True,
-        cwd="/tmp",
-        check=True,
-    ).stdout.strip()
+    filler = fill_node()
     kernel_jobs = []
     manager.add_listener(lambda action, job: kernel_jobs.append(job) if job.kind == "kernel" else 0)
     try:

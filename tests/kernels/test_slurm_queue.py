@@ -8,6 +8,8 @@ import subprocess
 
 import pytest
 
+from tests.slurm_cluster import fill_node
+
 from .conftest import KERNEL_PROFILES, active_slurm_jobs, run_code, slurm_state, wait_until
 
 DEFAULT = "jupyter-jobs-slurm-default"
@@ -29,29 +31,7 @@ async def remote_sessions(kernels_api):
 
 async def test_queued_kernel_shows_its_queue_reason_and_starts_when_the_node_frees(kernels_api):
     await kernels_api.ready()
-    cpus = int(
-        subprocess.run(["sinfo", "-h", "-o", "%c"], capture_output=True, text=True).stdout.split()[
-            0
-        ]
-    )
-    filler = subprocess.run(
-        [
-            "sbatch",
-            "--parsable",
-            "-J",
-            "jupyter-kernel-test-filler",
-            "-c",
-            str(cpus),
-            "-o",
-            "/dev/null",
-            "--wrap",
-            "sleep 120",
-        ],
-        capture_output=True,
-        text=True,
-        cwd="/tmp",
-        check=True,
-    ).stdout.strip()
+    filler = fill_node()
     start = None
     try:
         await wait_until(lambda: slurm_state(filler) == "RUNNING", 20, what="node full")
