@@ -152,6 +152,21 @@ class BaseHandler(tornado.web.RequestHandler):
         return True
 
 
+class StreamingHandler(BaseHandler):
+    """A long answer (watch, log follow) that the client, or a test dropping it, can cut."""
+
+    _closed = False
+
+    def on_connection_close(self) -> None:
+        self._closed = True
+
+    def abort(self) -> None:
+        self._closed = True
+        stream = self.request.connection.stream
+        if not stream.closed():
+            stream.close()
+
+
 class NotFoundHandler(BaseHandler):
     op = "unknown"
 
@@ -195,18 +210,9 @@ class JobHandler(BaseHandler):
             self.send(job)
 
 
-class PodsHandler(BaseHandler):
+class PodsHandler(StreamingHandler):
     def op_name(self) -> str:
         return "pods (watch)" if flag(self.get_query_argument("watch", None)) else "pods"
-
-    def on_connection_close(self) -> None:
-        self._closed = True
-
-    def abort(self) -> None:
-        self._closed = True
-        stream = self.request.connection.stream
-        if not stream.closed():
-            stream.close()
 
     async def get(self, ns: str) -> None:
         selector = self.get_query_argument("labelSelector", None)
@@ -291,18 +297,9 @@ class PodHandler(BaseHandler):
             self.send(pod)
 
 
-class LogHandler(BaseHandler):
+class LogHandler(StreamingHandler):
     def op_name(self) -> str:
         return "log (follow)" if flag(self.get_query_argument("follow", None)) else "log"
-
-    def on_connection_close(self) -> None:
-        self._closed = True
-
-    def abort(self) -> None:
-        self._closed = True
-        stream = self.request.connection.stream
-        if not stream.closed():
-            stream.close()
 
     async def get(self, ns: str, name: str) -> None:
         kube = self.kube
