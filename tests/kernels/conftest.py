@@ -178,3 +178,30 @@ def jobs_app(serverapp):
 @pytest.fixture
 def kernels_api(jp_fetch, jp_serverapp):
     return KernelsAPI(jp_fetch, jp_serverapp)
+
+
+def job_of(manager, kernel_id):
+    """The job that runs kernel ``kernel_id``."""
+    from jupyter_jobs.kernels import kernel_jobs
+
+    return manager.get(kernel_jobs[kernel_id])
+
+
+async def check_interrupt_keeps_the_kernel(kernels_api, manager, kernel_name: str) -> None:
+    """Interrupting a long ``time.sleep`` raises KeyboardInterrupt; the kernel and its job live on
+    (the same guarantee on every backend)."""
+    kernel = await kernels_api.start(kernel_name)
+    client = await kernels_api.client(kernel["id"])
+    try:
+        task = asyncio.ensure_future(run_code(client, "import time; time.sleep(120)", 90))
+        await asyncio.sleep(1.0)  # the cell is running
+        r = await kernels_api.post(kernel["id"], "interrupt")
+        assert r.code == 204
+        _out, reply = await asyncio.wait_for(task, 20)
+        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
+        out, _reply = await run_code(client, "print(6 * 7)")
+        assert out.strip() == "42"
+    finally:
+        client.stop_channels()
+    assert job_of(manager, kernel["id"]).status == "running"
+    await kernels_api.delete(kernel["id"])

@@ -8,20 +8,18 @@ with the key from the Job's Secret. Same lifecycle checks as the SLURM kernels.
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import json
 import os
 
 import pytest
 
-from jupyter_jobs.kernels import kernel_jobs
 from jupyter_jobs.kernels.specs import TIMES, kernel_name
 from jupyter_jobs.spawners import k8s_objects as objects
 from tests.k8s.fake_api import FakeKube
 from tests.k8s.fake_kubelet import FakeKubelet
 
-from .conftest import jobs_app, run_code, wait_until
+from .conftest import check_interrupt_keeps_the_kernel, job_of, jobs_app, run_code, wait_until
 
 DEFAULT = "jupyter-jobs-kubernetes-default"
 BIG = "jupyter-jobs-kubernetes-big"
@@ -78,10 +76,6 @@ def jobs_config(kube, kubelet, tmp_path, monkeypatch, launch_timeout):
         },
         "JobKernelProvisioner": {"launch_timeout": launch_timeout},
     }
-
-
-def job_of(manager, kernel_id):
-    return manager.get(kernel_jobs[kernel_id])
 
 
 def job_name(job):
@@ -152,21 +146,7 @@ async def test_a_kernel_runs_in_its_pod_with_the_key_from_a_secret_owned_by_the_
 
 
 async def test_interrupt_stops_a_long_sleep_and_the_kernel_lives_on(kernels_api, manager):
-    kernel = await kernels_api.start(DEFAULT)
-    client = await kernels_api.client(kernel["id"])
-    try:
-        task = asyncio.ensure_future(run_code(client, "import time; time.sleep(120)", 90))
-        await asyncio.sleep(1.0)  # the cell is running
-        r = await kernels_api.post(kernel["id"], "interrupt")
-        assert r.code == 204
-        out, reply = await asyncio.wait_for(task, 20)
-        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
-        out, reply = await run_code(client, "print(6 * 7)")
-        assert out.strip() == "42"
-    finally:
-        client.stop_channels()
-    assert job_of(manager, kernel["id"]).status == "running"
-    await kernels_api.delete(kernel["id"])
+    await check_interrupt_keeps_the_kernel(kernels_api, manager, DEFAULT)
 
 
 async def test_restart_runs_the_kernel_in_a_new_job_and_removes_the_old_one(

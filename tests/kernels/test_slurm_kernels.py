@@ -2,20 +2,21 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 
-from jupyter_jobs.kernels import kernel_jobs
 from jupyter_jobs.kernels.specs import TIMES
 
-from .conftest import active_slurm_jobs, jobs_app, run_code, wait_until
+from .conftest import (
+    active_slurm_jobs,
+    check_interrupt_keeps_the_kernel,
+    job_of,
+    jobs_app,
+    run_code,
+    wait_until,
+)
 
 DEFAULT = "jupyter-jobs-slurm-default"
 GPU = "jupyter-jobs-slurm-gpu"
-
-
-def job_of(manager, kernel_id):
-    return manager.get(kernel_jobs[kernel_id])
 
 
 async def test_kernel_specs_of_kernel_profiles_are_offered_by_the_server(kernels_api):
@@ -56,21 +57,7 @@ async def test_kernel_runs_inside_the_allocation_and_sees_its_cpus_and_gpus(kern
 
 
 async def test_interrupt_stops_a_long_sleep_and_the_kernel_lives_on(kernels_api, manager):
-    kernel = await kernels_api.start(DEFAULT)
-    client = await kernels_api.client(kernel["id"])
-    try:
-        task = asyncio.ensure_future(run_code(client, "import time; time.sleep(120)", 90))
-        await asyncio.sleep(1.0)  # the cell is running
-        r = await kernels_api.post(kernel["id"], "interrupt")
-        assert r.code == 204
-        out, reply = await asyncio.wait_for(task, 20)
-        assert reply["status"] == "error" and reply["ename"] == "KeyboardInterrupt"
-        out, reply = await run_code(client, "print(6 * 7)")
-        assert out.strip() == "42"
-    finally:
-        client.stop_channels()
-    assert job_of(manager, kernel["id"]).status == "running"
-    await kernels_api.delete(kernel["id"])
+    await check_interrupt_keeps_the_kernel(kernels_api, manager, DEFAULT)
 
 
 async def test_restart_runs_the_kernel_in_a_new_job_and_ends_the_old_one(kernels_api, manager):
