@@ -235,15 +235,17 @@ async def request(
 ) -> tuple[int, Any, dict[str, str]]:
     """One REST call; returns (status code, decoded JSON body or text or None, headers)."""
     payload = None
+    headers = dict(server.headers)
     if body is not None:
         payload = body if isinstance(body, (str, bytes)) else json.dumps(body)
+        headers["Content-Type"] = "application/json"
     elif method in ("POST", "PUT", "PATCH"):
         payload = b""
     req = HTTPRequest(
         server.http_url(path),
         method=method,
         body=payload,
-        headers=server.headers,
+        headers=headers,
         request_timeout=120,
     )
     try:

@@ -7,7 +7,7 @@ import os
 import sys
 from typing import Any
 
-from .exceptions import BadRequest
+from .exceptions import Conflict
 from .models import Job
 from .spawners.base import Spawner
 from .validation import SCRIPT_LANGUAGES, JobRequest, script_argv
@@ -26,7 +26,7 @@ def build_argv(
         return list(req.command)
     assert req.abs_path is not None
     if job.kind == "notebook":
-        out_rel = output_path(job, req.abs_path, output_dir)
+        out_rel = output_path(job, req.abs_path, output_dir, root_dir)
         job.outputs = [out_rel]
         python = spawner.interpreter(profile, "python") or sys.executable
         argv = [
@@ -45,10 +45,28 @@ def build_argv(
     return script_argv(spawner.interpreter(profile, language), language, req.abs_path, job.args)
 
 
-def output_path(job: Job, notebook: str, output_dir: str) -> str:
-    """``<output_dir>/<notebook name>-<job id prefix>.ipynb``, relative to the server's root."""
+def output_path(job: Job, notebook: str, output_dir: str, root_dir: str | None = None) -> str:
+    """``<output_dir>/<notebook name>-<job id prefix>.ipynb``, relative to the server's root.
+
+    Resolved through symlinks (``os.path.realpath``): when ``output_dir`` — or a link in it, such as
+    ``job-outputs`` being a symlink to a folder elsewhere — leads outside the root, the job is
+    refused (409) rather than writing there. The answer is the resolved path, relative to the root.
+    """
     stem = os.path.splitext(os.path.basename(notebook))[0]
-    rel = os.path.normpath(os.path.join(output_dir, f"{stem}-{job.id[:8]}.ipynb"))
-    if rel.startswith("..") or os.path.isabs(rel):
-        raise BadRequest("the configured output_dir is outside the server's root")
-    return rel.replace(os.sep, "/")
+    name = f"{stem}-{job.id[:8]}.ipynb"
+    rel = os.path.normpath(os.path.join(output_dir, name))
+    outside = Conflict(
+        f"the output folder for executed notebooks ({output_dir!r}, c.JobManager.output_dir) is"
+        " outside the server's root directory (it may be a symlink to a folder elsewhere);"
+        " executed notebooks are only written inside the root: an administrator must fix it",
+        field="path",
+    )
+    if rel.startswith("..") or (os.path.isabs(rel) and root_dir is None):
+        raise outside
+    if root_dir is None:
+        return rel.replace(os.sep, "/")
+    root = os.path.realpath(root_dir)
+    resolved = os.path.realpath(os.path.join(root, rel))
+    if not resolved.startswith(root + os.sep):
+        raise outside
+    return os.path.relpath(resolved, root).replace(os.sep, "/")

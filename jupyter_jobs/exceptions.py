@@ -53,3 +53,9 @@ class EngineUnavailable(JobsError):
     """The engine cannot be reached right now (controller down, API server unreachable)."""
 
     status_code = 503
+
+
+class UnsupportedMediaType(JobsError):
+    """The body is not sent as ``application/json``."""
+
+    status_code = 415

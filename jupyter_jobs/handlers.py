@@ -6,16 +6,28 @@ from __future__ import annotations
 import functools
 import json
 import pathlib
+from http.client import responses
 from typing import Any
 
 from jupyter_server.auth.decorator import authorized
-from jupyter_server.base.handlers import APIHandler
+from jupyter_server.base.handlers import APIHandler, JupyterHandler
 from jupyter_server.extension.handler import ExtensionHandlerMixin
 from jupyter_server.utils import url_path_join
 from tornado import web
 
 from .exceptions import BadRequest, JobsError, PayloadTooLarge
 from .manager import JobManager
+from .models import KINDS, STATUSES
+from .validation import check_overrides, parse_request
+from .wire import (
+    MAX_INT,
+    check_content_type,
+    check_job_id,
+    int_param,
+    list_param,
+    parse_json_body,
+    safe_text,
+)
 
 AUTH_RESOURCE = "jobs"
 OPENAPI_PATH = pathlib.Path(__file__).parent / "openapi.json"
@@ -37,7 +49,48 @@ def json_errors(method):
     return wrapper
 
 
-class JobsHandler(ExtensionHandlerMixin, APIHandler):
+def allowed_methods(cls: type) -> list[str]:
+    """The HTTP methods a jupyter-jobs handler implements (for ``Allow``)."""
+    return [
+        m.upper()
+        for m in ("get", "post", "delete", "put", "patch")
+        if any(k.__module__.startswith("jupyter_jobs") and m in vars(k) for k in cls.__mro__)
+    ]
+
+
+class JSONErrorsMixin:
+    """Every error of a jupyter-jobs handler is JSON ``{"message", "field"?}``, whatever raised it
+    (tornado's 405 for an unknown method included, with ``Allow``); nothing renders an HTML page."""
+
+    def decode_argument(self, value: bytes, name: str | None = None) -> str:
+        # not-UTF-8 path and query values get through as text that no check accepts, so the
+        # handler refuses them after authentication, as JSON (tornado's own 400 comes earlier)
+        return value.decode("utf-8", "surrogateescape")
+
+    def write_error(self: Any, status_code: int, **kwargs: Any) -> None:
+        exc = (kwargs.get("exc_info") or (None, None, None))[1]
+        body: dict[str, Any] = {"message": responses.get(status_code, f"HTTP {status_code}")}
+        if isinstance(exc, JobsError):  # raised outside json_errors: answer its own status
+            self.set_status(exc.status_code)
+            status_code = exc.status_code
+            body = exc.to_dict()
+        elif isinstance(exc, web.HTTPError) and exc.log_message:
+            try:
+                body["message"] = exc.log_message % exc.args if exc.args else exc.log_message
+            except (TypeError, ValueError):
+                body["message"] = exc.log_message
+        if status_code == 405:
+            allow = allowed_methods(type(self))
+            self.set_header("Allow", ", ".join(allow))
+            method = safe_text(self.request.method or "")
+            body = {"message": f"{method} is not allowed here; this URL takes {', '.join(allow)}"}
+        elif status_code >= 500 and not isinstance(exc, JobsError):
+            body = {"message": "internal error in jupyter-jobs; the server's log says more"}
+        self.set_header("Content-Type", "application/json")
+        self.finish(json.dumps(body))
+
+
+class JobsHandler(JSONErrorsMixin, ExtensionHandlerMixin, APIHandler):
     """Base of every jupyter-jobs REST handler."""
 
     auth_resource = AUTH_RESOURCE
@@ -47,36 +100,28 @@ class JobsHandler(ExtensionHandlerMixin, APIHandler):
         return self.settings["jupyter_jobs_manager"]
 
     def json_body(self, *, optional: bool = False) -> Any:
+        """The body, parsed by :func:`~jupyter_jobs.wire.parse_json_body` (413, 415, 400)."""
         limit = self.settings.get("jupyter_jobs_max_body", 1 << 20)
         body = self.request.body or b""
         if len(body) > limit:
             raise PayloadTooLarge(
                 f"the request body is {len(body)} bytes; at most {limit} are accepted"
             )
+        check_content_type(self.request.headers.get("Content-Type"), body)
         if not body.strip():
             if optional:
                 return None
             raise BadRequest("the request body is empty; send a JSON object")
-        try:
-            return json.loads(body)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise BadRequest(f"the request body is not valid JSON: {e}")
+        return parse_json_body(body)
 
-    def int_arg(self, name: str, default: int | None, *, minimum: int = 0) -> int | None:
-        raw = self.get_query_argument(name, None)
-        if raw is None or raw == "":
-            return default
-        try:
-            value = int(raw)
-        except ValueError:
-            raise BadRequest(f"{name} must be a whole number, not {raw!r}", field=name)
-        if value < minimum:
-            raise BadRequest(f"{name} must be at least {minimum}", field=name)
-        return value
+    def int_arg(
+        self, name: str, default: int | None, *, minimum: int = 0, maximum: int = MAX_INT
+    ) -> int | None:
+        values = self.get_query_arguments(name, strip=False)
+        return int_param(values, name, default, minimum=minimum, maximum=maximum)
 
-    def list_arg(self, name: str) -> list[str] | None:
-        values = [v for raw in self.get_query_arguments(name) for v in raw.split(",") if v]
-        return values or None
+    def list_arg(self, name: str, allowed: tuple[str, ...] | None = None) -> list[str] | None:
+        return list_param(self.get_query_arguments(name, strip=False), name, allowed)
 
     def write_json(self, data: Any, status: int = 200) -> None:
         self.set_status(status)
@@ -103,10 +148,10 @@ class JobsCollectionHandler(JobsHandler):
     @json_errors
     async def get(self):
         jobs, cursor = self.manager.list_jobs(
-            status=self.list_arg("status"),
+            status=self.list_arg("status", STATUSES),
             backend=self.list_arg("backend"),
-            kind=self.list_arg("kind"),
-            limit=self.int_arg("limit", 100, minimum=1) or 100,
+            kind=self.list_arg("kind", KINDS),
+            limit=self.int_arg("limit", 100, minimum=1, maximum=1000) or 100,
             cursor=self.int_arg("cursor", None),
         )
         self.write_json({"jobs": jobs, "next_cursor": None if cursor is None else str(cursor)})
@@ -115,7 +160,9 @@ class JobsCollectionHandler(JobsHandler):
     @authorized
     @json_errors
     async def post(self):
-        job = await self.manager.create(self.json_body())
+        body = self.json_body()
+        parse_request(body, self.manager.root_dir)  # every check before the manager sees it
+        job = await self.manager.create(body)
         self.set_header("Location", url_path_join(self.base_url, "jupyter-jobs/api/jobs", job.id))
         self.write_json(job.to_dict(), 201)
 
@@ -125,7 +172,7 @@ class JobHandler(JobsHandler):
     @authorized
     @json_errors
     async def get(self, job_id):
-        job = self.manager.get(job_id)
+        job = self.manager.get(check_job_id(job_id))
         data = job.to_dict()
         data["log_size"] = (await self.manager.read_log(job_id, 0, 0))[1]
         self.write_json(data)
@@ -134,7 +181,7 @@ class JobHandler(JobsHandler):
     @authorized
     @json_errors
     async def delete(self, job_id):
-        await self.manager.delete(job_id)
+        await self.manager.delete(check_job_id(job_id))
         self.set_status(204)
         self.finish()
 
@@ -144,7 +191,7 @@ class CancelHandler(JobsHandler):
     @authorized
     @json_errors
     async def post(self, job_id):
-        job = await self.manager.cancel(job_id)
+        job = await self.manager.cancel(check_job_id(job_id))
         self.write_json(job.to_dict(), 202)
 
 
@@ -153,7 +200,10 @@ class RerunHandler(JobsHandler):
     @authorized
     @json_errors
     async def post(self, job_id):
-        job = await self.manager.rerun(job_id, self.json_body(optional=True))
+        overrides = self.json_body(optional=True)
+        self.manager.get(check_job_id(job_id))
+        check_overrides(overrides, self.manager.root_dir)
+        job = await self.manager.rerun(job_id, overrides)
         self.set_header("Location", url_path_join(self.base_url, "jupyter-jobs/api/jobs", job.id))
         self.write_json(job.to_dict(), 201)
 
@@ -170,6 +220,7 @@ class LogHandler(JobsHandler):
     @authorized
     @json_errors
     async def get(self, job_id):
+        check_job_id(job_id)
         offset = self.int_arg("offset", 0) or 0
         limit = min(self.int_arg("limit", 1 << 20, minimum=1) or (1 << 20), self.MAX_CHUNK)
         data, size = await self.manager.read_log(job_id, offset, limit)
@@ -184,7 +235,7 @@ class UsageHandler(JobsHandler):
     @authorized
     @json_errors
     async def get(self, job_id):
-        self.write_json({"samples": self.manager.usage(job_id)})
+        self.write_json({"samples": self.manager.usage(check_job_id(job_id))})
 
 
 class OpenAPIHandler(JobsHandler):
@@ -193,6 +244,22 @@ class OpenAPIHandler(JobsHandler):
     async def get(self):
         self.set_header("Content-Type", "application/json")
         self.finish(OPENAPI_PATH.read_bytes())
+
+
+class NotFoundHandler(JSONErrorsMixin, ExtensionHandlerMixin, JupyterHandler):
+    """Any other URL under ``jupyter-jobs/api/``: a JSON 404, whatever the method."""
+
+    SUPPORTED_METHODS = (*JupyterHandler.SUPPORTED_METHODS, "TRACE", "CONNECT")
+    # never reached (prepare answers 404), but jupyter_server looks each method up
+    trace = connect = web.RequestHandler._unimplemented_method
+
+    def set_default_headers(self) -> None:
+        """No page headers: the answer is JSON."""
+
+    async def prepare(self, *, _redirect_to_login: bool = True) -> None:  # type: ignore[override]
+        raise web.HTTPError(
+            404, "no such jupyter-jobs API endpoint (see jupyter-jobs/api/openapi.json)"
+        )
 
 
 def default_handlers() -> list[tuple[str, type]]:
@@ -211,4 +278,5 @@ def default_handlers() -> list[tuple[str, type]]:
         (f"{base}/jobs/{_ID}/usage", UsageHandler),
         (f"{base}/remote-sessions", SessionsHandler),
         (f"{base}/openapi.json", OpenAPIHandler),
+        (f"{base}/.*", NotFoundHandler),  # last: what no route above matched
     ]

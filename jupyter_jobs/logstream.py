@@ -15,11 +15,11 @@ from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.base.handlers import JupyterHandler
 from jupyter_server.base.websocket import WebSocketMixin
 from jupyter_server.extension.handler import ExtensionHandlerMixin
-from tornado import web
 from tornado.websocket import WebSocketClosedError, WebSocketHandler
 
 from .exceptions import JobsError
-from .handlers import AUTH_RESOURCE
+from .handlers import AUTH_RESOURCE, JSONErrorsMixin
+from .wire import check_job_id, int_param
 
 CHUNK = 64 * 1024
 IDLE_WAIT = 0.1  # seconds between two looks at a log that did not grow
@@ -39,10 +39,17 @@ def utf8_cut(data: bytes) -> int:
 
 
 class LogFollowHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler):
+    """``GET jobs/{id}/log/follow``: parameters checked (404 job id, 400 offset) and the handshake
+    checked (400, 403, 426), all answered as JSON, before the upgrade."""
+
     auth_resource = AUTH_RESOURCE
 
     def set_default_headers(self):
         """No JupyterHandler default headers on a websocket."""
+
+    # JSON errors (also for tornado's own: 403 from the auth decorators, 405 for other methods)
+    decode_argument = JSONErrorsMixin.decode_argument
+    write_error = JSONErrorsMixin.write_error
 
     @property
     def manager(self):
@@ -51,24 +58,63 @@ class LogFollowHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, 
     @ws_authenticated
     @authorized
     async def get(self, job_id):
+        self._task: asyncio.Task | None = None
         try:
+            check_job_id(job_id)
+            offset = int_param(self.get_query_arguments("offset", strip=False), "offset", 0)
             self.manager.get(job_id)
         except JobsError as e:
-            raise web.HTTPError(e.status_code, e.message)
-        raw = self.get_query_argument("offset", "0")
-        if not raw.isdigit():
-            raise web.HTTPError(400, "offset must be a whole number of bytes")
+            self._refuse(e.status_code, e.message, e.field)
+            return
+        if not self._handshake_ok():
+            return
         self.job_id = job_id
-        self.offset = int(raw)
-        self._task: asyncio.Task | None = None
+        self.offset = offset or 0
         await super().get(job_id)
+
+    def _refuse(self, status: int, message: str, field: str | None = None) -> None:
+        """Answer the handshake with a JSON error (before any upgrade)."""
+        self.set_status(status)
+        self.set_header("Content-Type", "application/json")
+        body = {"message": message, **({"field": field} if field else {})}
+        self.finish(json.dumps(body))
+
+    def _handshake_ok(self) -> bool:
+        """What tornado checks before the upgrade, answered as JSON instead of its plain text."""
+        headers = self.request.headers
+        if headers.get("Upgrade", "").lower() != "websocket":
+            self._refuse(400, "this URL is a websocket: connect with 'Upgrade: websocket'")
+            return False
+        connection = [s.strip().lower() for s in headers.get("Connection", "").split(",")]
+        if "upgrade" not in connection:
+            self._refuse(400, "a websocket handshake needs 'Connection: Upgrade'")
+            return False
+        if headers.get("Sec-WebSocket-Version") not in ("7", "8", "13"):
+            self.set_header("Sec-WebSocket-Version", "13")
+            self._refuse(426, "this server speaks websocket version 13 (Sec-WebSocket-Version)")
+            return False
+        if not headers.get("Sec-WebSocket-Key", "").strip():
+            self._refuse(400, "a websocket handshake needs a Sec-WebSocket-Key header")
+            return False
+        if not self._origin_allowed():
+            self._refuse(403, "cross-origin websockets are not allowed")
+            return False
+        return True
+
+    def _origin_allowed(self) -> bool:
+        check = getattr(self, "_check_cross_origin", None)  # tornado >= 6.5
+        if check is not None:
+            return check(self.check_origin) is None
+        headers = self.request.headers
+        origin = headers.get("Origin", headers.get("Sec-Websocket-Origin"))
+        return origin is None or bool(self.check_origin(origin))
 
     def open(self, job_id):
         super().open()
         self._task = asyncio.ensure_future(self._pump())
 
     def on_close(self):
-        if self._task is not None:
+        if getattr(self, "_task", None) is not None:
             self._task.cancel()
 
     def on_message(self, message):

@@ -8,6 +8,7 @@ refuses what it cannot honour.
 from __future__ import annotations
 
 import dataclasses
+import math
 import re
 import uuid
 from datetime import datetime, timezone
@@ -101,6 +102,8 @@ class Job:
     argv: list[str] = dataclasses.field(default_factory=list)
     #: when a queued job is expected to start (SLURM's estimate), ISO string
     expected_start: str | None = None
+    #: the server (lease id, :mod:`jupyter_jobs.ownership`) that owns the job; never sent to clients
+    owner: str | None = None
 
     @property
     def is_final(self) -> bool:
@@ -146,6 +149,7 @@ class Job:
         d["job_dir"] = self.job_dir
         d["state"] = self.state
         d["argv"] = list(self.argv)
+        d["owner"] = self.owner
         return d
 
     @classmethod
@@ -179,8 +183,21 @@ class JobUpdate:
 
 # ---------------------------------------------------------------- resource vocabulary
 
-_MEM_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGTP]?)(i?B?)?\s*$", re.IGNORECASE)
+_MEM_RE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGTP]?)(i?B?)?\s*\Z", re.IGNORECASE)
 _MEM_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1024**5}
+#: the largest memory a request may name: 8 EiB - 1 (what fits in 64 bits)
+MAX_MEMORY = 2**63 - 1
+#: the longest time limit: 365 days
+MAX_TIME_LIMIT = 365 * 86400
+#: the most CPUs or GPUs a request may name (SLURM counts them in 32 bits)
+MAX_COUNT = 2**31 - 1
+
+
+def _finite_number(value: Any, field: str, what: str) -> float | int:
+    """An int, or a float that is finite; BadRequest otherwise (NaN, Infinity)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        raise BadRequest(f"{field}: {value!r} is not a {what}", field=field)
+    return value
 
 
 def parse_memory(value: Any, field: str = "resources.memory") -> int:
@@ -188,10 +205,10 @@ def parse_memory(value: Any, field: str = "resources.memory") -> int:
     if isinstance(value, bool):
         raise BadRequest(f"{field} must be bytes or a size like '4G', not {value!r}", field=field)
     if isinstance(value, (int, float)):
-        n = int(value)
+        n = int(_finite_number(value, field, "size"))
     elif isinstance(value, str):
         m = _MEM_RE.match(value)
-        if not m:
+        if not m or len(value) > 64:
             raise BadRequest(
                 f"{field}: {value!r} is not a size; use bytes or a number with K, M, G or T (e.g. '4G')",
                 field=field,
@@ -201,6 +218,8 @@ def parse_memory(value: Any, field: str = "resources.memory") -> int:
         raise BadRequest(f"{field} must be bytes or a size like '4G'", field=field)
     if n <= 0:
         raise BadRequest(f"{field} must be more than 0", field=field)
+    if n > MAX_MEMORY:
+        raise BadRequest(f"{field}: {value!r} is more memory than any machine has", field=field)
     return n
 
 
@@ -223,29 +242,49 @@ def describe_memory(n: int) -> str:
     return f"{n} bytes"
 
 
-_TIME_RE = re.compile(r"^(?:(\d+)-)?(?:(\d+):)?(?:(\d+):)?(\d+)$")
+_TIME_RE = re.compile(r"^(?:([0-9]+)-)?(?:([0-9]+):)?(?:([0-9]+):)?([0-9]+)\Z")
 
 
 def parse_time_limit(value: Any, field: str = "resources.time_limit") -> int:
-    """Seconds, ``"HH:MM:SS"``, ``"MM:SS"`` or ``"D-HH:MM:SS"`` → seconds."""
+    """Seconds, ``"HH:MM:SS"``, ``"MM:SS"`` or ``"D-HH:MM:SS"`` → seconds (1 s to 365 days).
+
+    Minutes and seconds after a larger unit are below 60, hours after days below 24
+    (``"99:99:99"`` is refused, as SLURM refuses it)."""
     if isinstance(value, bool):
         raise BadRequest(f"{field} must be seconds or 'HH:MM:SS'", field=field)
     if isinstance(value, (int, float)):
+        _finite_number(value, field, "duration")
+        if value > MAX_TIME_LIMIT:
+            raise BadRequest(
+                f"{field}: {value!r} seconds is more than the longest time limit (365 days)",
+                field=field,
+            )
         n = int(value)
     elif isinstance(value, str):
         s = value.strip()
-        m = _TIME_RE.match(s)
+        m = _TIME_RE.match(s) if len(s) <= 32 else None
         if not m:
             raise BadRequest(
                 f"{field}: {value!r} is not a duration; use seconds or 'HH:MM:SS' (e.g. '04:00:00')",
                 field=field,
             )
         days, a, b, c = m.groups()
-        parts = [int(x) for x in (a, b, c) if x is not None]
+        given = [int(x) for x in (a, b, c) if x is not None]
+        parts = list(given)
         while len(parts) < 3:
             parts.insert(0, 0)
         h, mi, se = parts
+        if len(given) > 1 and se >= 60:
+            raise BadRequest(f"{field}: {value!r} has {se} seconds; use 0-59", field=field)
+        if len(given) > 2 and mi >= 60:
+            raise BadRequest(f"{field}: {value!r} has {mi} minutes; use 0-59", field=field)
+        if days is not None and h >= 24:
+            raise BadRequest(f"{field}: {value!r} has {h} hours after days; use 0-23", field=field)
         n = int(days or 0) * 86400 + h * 3600 + mi * 60 + se
+        if n > MAX_TIME_LIMIT:
+            raise BadRequest(
+                f"{field}: {value!r} is more than the longest time limit (365 days)", field=field
+            )
     else:
         raise BadRequest(f"{field} must be seconds or 'HH:MM:SS'", field=field)
     if n <= 0:
@@ -265,18 +304,21 @@ def format_duration(seconds: int) -> str:
 def _positive_int(value: Any, field: str) -> int:
     if isinstance(value, bool):
         raise BadRequest(f"{field} must be a whole number", field=field)
-    if isinstance(value, str) and value.strip().isdigit():
+    if isinstance(value, str) and _DIGITS_RE.fullmatch(value.strip()) and len(value) < 32:
         value = int(value.strip())
-    if isinstance(value, float) and value.is_integer():
+    if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if not isinstance(value, int):
         raise BadRequest(f"{field} must be a whole number, not {value!r}", field=field)
     if value < 0:
         raise BadRequest(f"{field} must not be negative", field=field)
+    if value > MAX_COUNT:
+        raise BadRequest(f"{field} must be at most {MAX_COUNT}, not {value}", field=field)
     return value
 
 
-_NAME_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]*$")
+_DIGITS_RE = re.compile(r"[0-9]+")
+_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._:/@+-]*")
 
 
 def normalize_resources(resources: Any, field: str = "resources") -> dict[str, Any]:
@@ -314,7 +356,7 @@ def normalize_resources(resources: Any, field: str = "resources") -> dict[str, A
                 raise BadRequest(f"{f} must be an object", field=f)
             out[key] = dict(value)
         else:  # partition, queue, account, qos, image: names, never free text
-            if not isinstance(value, str) or not _NAME_RE.match(value) or len(value) > 253:
+            if not isinstance(value, str) or not _NAME_RE.fullmatch(value) or len(value) > 253:
                 raise BadRequest(
                     f"{f}: {value!r} is not a valid name (letters, digits and . _ : / @ + -)",
                     field=f,

@@ -7,6 +7,7 @@ argv lists and stay argv lists all the way to ``exec``.
 
 from __future__ import annotations
 
+import keyword
 import os
 import re
 import shutil
@@ -15,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .exceptions import BadRequest, NotFound
+from .models import normalize_resources
 
 REQUEST_KEYS = {
     "path",
@@ -30,12 +32,73 @@ REQUEST_KEYS = {
     "parameters",
 }
 SCRIPT_LANGUAGES = {".py": "python", ".sh": "bash", ".bash": "bash", ".r": "R"}
-ENV_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
-#: variables the runner sets itself, or that would change how the job is run
-RESERVED_ENV = {"JUPYTER_JOBS_DIR", "JUPYTER_JOBS_JOB_ID", "LD_PRELOAD"}
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+#: variables the runner sets itself (``JUPYTER_JOBS_DIR``, ``JUPYTER_JOBS_JOB_ID``, …): any
+#: ``JUPYTER_JOBS_*``, in any case
+RESERVED_ENV_PREFIXES = ("JUPYTER_JOBS_",)
+#: dynamic-loader variables (glibc, musl, macOS, IRIX): they change which code *every* program
+#: of the job loads — the runner's helpers, shells and interpreters jupyter-jobs starts — not just
+#: the user's program. Refused in any case (``ld_preload`` too, so no variant slips through).
+LOADER_ENV_PREFIXES = ("LD_", "DYLD_", "_RLD")
+#: variables that make a loader, shell or interpreter run code that is not the job's program
+#: when it starts (start-up files, injected options, module search roots of the interpreter
+#: itself). Variables that only point the job's own program at its libraries (``PATH``,
+#: ``PYTHONPATH``, ``R_LIBS``) are allowed: the job's own code is the user's anyway.
+HIJACK_ENV = frozenset(
+    {
+        "LIBPATH",  # AIX loader
+        "SHLIB_PATH",  # HP-UX loader
+        "GCONV_PATH",  # glibc loads gconv modules from it
+        "BASH_ENV",  # read by every non-interactive bash
+        "ENV",  # read by sh
+        "SHELLOPTS",
+        "BASHOPTS",
+        "PS4",
+        "PROMPT_COMMAND",
+        "IFS",
+        "PYTHONSTARTUP",
+        "PYTHONINSPECT",
+        "PYTHONHOME",
+        "PYTHONEXECUTABLE",
+        "PERL5OPT",
+        "PERL5LIB",
+        "PERLLIB",
+        "PERL5DB",
+        "RUBYOPT",
+        "RUBYLIB",
+        "NODE_OPTIONS",
+        "JAVA_TOOL_OPTIONS",
+        "_JAVA_OPTIONS",
+        "JDK_JAVA_OPTIONS",
+    }
+)
 MAX_ARGS = 1000
 MAX_ARG_LEN = 128 * 1024
 MAX_NAME = 200
+MAX_ENV = 1000
+MAX_ENV_NAME = 256
+MAX_PARAMETERS = 1000
+#: fields of a request that may be null (= as if absent: the default); ``path`` and ``command``
+#: may not (give one of them)
+NULLABLE_KEYS = REQUEST_KEYS - {"path", "command"}
+
+
+def env_refusal(name: str) -> str | None:
+    """Why the environment variable ``name`` may not be set by a request (None: it may)."""
+    upper = name.upper()
+    if upper.startswith(RESERVED_ENV_PREFIXES):
+        return f"environment variable {name} is set by jupyter-jobs (JUPYTER_JOBS_* are reserved)"
+    if upper.startswith(LOADER_ENV_PREFIXES):
+        return (
+            f"environment variable {name} is refused: dynamic-loader variables (LD_*, DYLD_*)"
+            " would change the code every process of the job loads; see docs/CONTRACT.md"
+        )
+    if upper in HIJACK_ENV:
+        return (
+            f"environment variable {name} is refused: it makes a shell or interpreter run code"
+            " that is not the job's program; see docs/CONTRACT.md (Validation)"
+        )
+    return None
 
 
 @dataclass
@@ -61,9 +124,15 @@ def _text(
     value: Any, what: str, fld: str, *, allow_empty: bool = False, max_len: int = 4096
 ) -> str:
     if not isinstance(value, str):
-        raise BadRequest(f"{what} must be a string, not {type(value).__name__}", field=fld)
+        raise BadRequest(f"{what} must be a string, not {_type(value)}", field=fld)
     if "\x00" in value:
         raise BadRequest(f"{what} must not contain NUL characters", field=fld)
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(
+            f"{what} holds a character that is not valid Unicode (a lone surrogate)", field=fld
+        ) from None
     if not allow_empty and not value.strip():
         raise BadRequest(f"{what} must not be empty", field=fld)
     if len(value) > max_len:
@@ -73,9 +142,25 @@ def _text(
     return value
 
 
+def _type(value: Any) -> str:
+    return {
+        type(None): "null",
+        bool: "true/false",
+        int: "a number",
+        float: "a number",
+        str: "a string",
+        list: "a list",
+        dict: "an object",
+    }.get(type(value), type(value).__name__)
+
+
+def _is_control(ch: str) -> bool:
+    return unicodedata.category(ch) in ("Cc", "Zl", "Zp")
+
+
 def _display_name(value: Any) -> str:
     name = _text(value, "name", "name", max_len=MAX_NAME).strip()
-    if any(unicodedata.category(ch) == "Cc" for ch in name):
+    if any(_is_control(ch) for ch in name):
         raise BadRequest("name must not contain control characters (newlines, tabs…)", field="name")
     return name
 
@@ -94,20 +179,24 @@ def resolve_in_root(
             field=fld,
         )
     root = os.path.realpath(root_dir)
-    candidate = os.path.realpath(os.path.join(root, rel))
+    literal = os.path.join(root, rel)
+    candidate = os.path.realpath(literal)
     if candidate != root and not candidate.startswith(root + os.sep):
         raise BadRequest(f"{fld} {rel!r} is outside the server's root directory", field=fld)
     if must_exist and not os.path.exists(candidate):
         raise NotFound(f"{fld} {rel!r} does not exist", field=fld)
+    if must_exist and not os.path.exists(literal):
+        # realpath reads 'hello.py/' as 'hello.py'; the system does not
+        raise BadRequest(
+            f"{fld} {rel!r} uses a file as a folder"
+            + (" (drop the trailing '/')" if rel.endswith(("/", "\\")) else ""),
+            field=fld,
+        )
     norm = os.path.relpath(candidate, root)
     return ("" if norm == "." else norm.replace(os.sep, "/")), candidate
 
 
-def parse_request(body: Any, root_dir: str) -> JobRequest:
-    """Check the shape of a ``POST jobs`` body. Backend, profile and resources are checked later
-    by the manager against the chosen spawner."""
-    if not isinstance(body, dict):
-        raise BadRequest("the request body must be a JSON object")
+def _check_keys(body: dict) -> None:
     unknown = set(body) - REQUEST_KEYS
     if unknown:
         raise BadRequest(
@@ -115,112 +204,176 @@ def parse_request(body: Any, root_dir: str) -> JobRequest:
             f" known: {', '.join(sorted(REQUEST_KEYS))}",
             field=sorted(unknown)[0],
         )
-    path = body.get("path")
-    command = body.get("command")
-    kind = body.get("kind")
+    for key in ("path", "command"):
+        if key in body and body[key] is None:
+            raise BadRequest(
+                f"{key} must not be null: give 'path' (a script or notebook) or 'command'",
+                field=key,
+            )
+    if body.get("path") is not None and body.get("command") is not None:
+        raise BadRequest("give either 'path' or 'command', not both", field="command")
+
+
+def _check_kind(kind: Any) -> str | None:
     if kind is not None and kind not in ("script", "notebook", "command"):
         raise BadRequest(
             f"unknown kind {kind!r}; use 'script', 'notebook' or 'command'", field="kind"
         )
-    if path is None and command is None:
-        raise BadRequest("give either 'path' (a script or notebook) or 'command' (an argv list)")
-    if path is not None and command is not None:
-        raise BadRequest("give either 'path' or 'command', not both", field="command")
+    return kind
 
-    rel_path = abs_path = None
-    argv: list[str] = []
-    if path is not None:
-        rel_path, abs_path = resolve_in_root(root_dir, path, "path")
-        if not rel_path:
-            raise BadRequest("path must name a file, not the root directory", field="path")
-        if os.path.isdir(abs_path):
-            raise BadRequest(f"path {rel_path!r} is a directory, not a file", field="path")
-        ext = os.path.splitext(abs_path)[1].lower()
-        inferred = "notebook" if ext == ".ipynb" else "script"
-        if kind == "command":
-            raise BadRequest("kind 'command' takes 'command', not 'path'", field="kind")
-        if kind is not None and kind != inferred:
-            raise BadRequest(f"{rel_path!r} is not a {kind}", field="kind")
-        kind = inferred
-        if kind == "script" and ext not in SCRIPT_LANGUAGES:
-            raise BadRequest(
-                f"cannot run {rel_path!r}: supported files are .py, .sh, .R and .ipynb"
-                " (or send 'command' as an argv list)",
-                field="path",
-            )
-    else:
-        if kind not in (None, "command"):
-            raise BadRequest(f"kind {kind!r} takes 'path', not 'command'", field="kind")
-        kind = "command"
-        if not isinstance(command, list) or not command:
-            raise BadRequest(
-                'command must be a non-empty list of strings (an argv, e.g. ["python", "-V"])',
-                field="command",
-            )
-        argv = [
-            _text(a, "each command item", "command", allow_empty=True, max_len=MAX_ARG_LEN)
-            for a in command
-        ]
-        if not argv[0].strip():
-            raise BadRequest("the program (command[0]) must not be empty", field="command")
 
-    args_in = body.get("args") or []
+def _check_path(path: Any, root_dir: str) -> tuple[str, str, str]:
+    """(relative path, absolute path, inferred kind) of a runnable file in the root."""
+    rel_path, abs_path = resolve_in_root(root_dir, path, "path")
+    if not rel_path:
+        raise BadRequest("path must name a file, not the root directory", field="path")
+    if os.path.isdir(abs_path):
+        raise BadRequest(f"path {rel_path!r} is a directory, not a file", field="path")
+    if not os.path.isfile(abs_path):
+        raise BadRequest(f"path {rel_path!r} is not a regular file", field="path")
+    ext = os.path.splitext(abs_path)[1].lower()
+    inferred = "notebook" if ext == ".ipynb" else "script"
+    if inferred == "script" and ext not in SCRIPT_LANGUAGES:
+        raise BadRequest(
+            f"cannot run {rel_path!r}: supported files are .py, .sh, .R and .ipynb"
+            " (or send 'command' as an argv list)",
+            field="path",
+        )
+    return rel_path, abs_path, inferred
+
+
+def _check_command(command: Any) -> list[str]:
+    if not isinstance(command, list) or not command:
+        raise BadRequest(
+            'command must be a non-empty list of strings (an argv, e.g. ["python", "-V"])',
+            field="command",
+        )
+    if len(command) > MAX_ARGS:
+        raise BadRequest(
+            f"command is too long ({len(command)} items, at most {MAX_ARGS})", field="command"
+        )
+    argv = [
+        _text(a, "each command item", "command", allow_empty=True, max_len=MAX_ARG_LEN)
+        for a in command
+    ]
+    if not argv[0].strip():
+        raise BadRequest("the program (command[0]) must not be empty", field="command")
+    return argv
+
+
+def _check_args(args_in: Any) -> list[str]:
+    args_in = [] if args_in is None else args_in
     if not isinstance(args_in, list):
         raise BadRequest("args must be a list of strings", field="args")
     if len(args_in) > MAX_ARGS:
         raise BadRequest(f"too many args ({len(args_in)}, at most {MAX_ARGS})", field="args")
-    args = [
+    return [
         _text(a, "each argument", "args", allow_empty=True, max_len=MAX_ARG_LEN) for a in args_in
     ]
-    if kind == "notebook" and args:
-        raise BadRequest("notebooks take 'parameters', not 'args'", field="args")
 
-    env_in = body.get("env") or {}
+
+def _check_env(env_in: Any) -> dict[str, str]:
+    env_in = {} if env_in is None else env_in
     if not isinstance(env_in, dict):
         raise BadRequest("env must be an object of NAME: value strings", field="env")
+    if len(env_in) > MAX_ENV:
+        raise BadRequest(f"too many environment variables (at most {MAX_ENV})", field="env")
     env: dict[str, str] = {}
     for k, v in env_in.items():
-        if not ENV_NAME_RE.match(k):
+        if not ENV_NAME_RE.fullmatch(k) or len(k) > MAX_ENV_NAME:
             raise BadRequest(
                 f"environment variable name {k!r} is invalid: use letters, digits and _,"
-                " not starting with a digit",
+                f" not starting with a digit, at most {MAX_ENV_NAME} characters",
                 field="env",
             )
-        if k in RESERVED_ENV:
-            raise BadRequest(f"environment variable {k} is set by jupyter-jobs", field="env")
+        refusal = env_refusal(k)
+        if refusal:
+            raise BadRequest(refusal, field="env")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             v = str(v)
         env[k] = _text(v, f"the value of {k}", "env", allow_empty=True, max_len=MAX_ARG_LEN)
+    return env
+
+
+def _check_cwd(cwd_in: Any, root_dir: str) -> tuple[str, str]:
+    cwd, abs_cwd = resolve_in_root(root_dir, cwd_in, "cwd")
+    if not os.path.isdir(abs_cwd):
+        raise BadRequest(f"cwd {cwd!r} is not a directory", field="cwd")
+    return cwd, abs_cwd
+
+
+def _check_parameters(parameters: Any) -> dict[str, Any]:
+    parameters = {} if parameters is None else parameters
+    if not isinstance(parameters, dict):
+        raise BadRequest("parameters must be an object of name: value", field="parameters")
+    if len(parameters) > MAX_PARAMETERS:
+        raise BadRequest(f"too many parameters (at most {MAX_PARAMETERS})", field="parameters")
+    for k in parameters:
+        if not k.isidentifier() or keyword.iskeyword(k) or len(k) > 200:
+            raise BadRequest(f"parameter name {k!r} is not a valid Python name", field="parameters")
+    return parameters
+
+
+def _check_names(body: dict) -> None:
+    for key in ("backend", "profile"):
+        if body.get(key) is not None:
+            _text(body[key], key, key, max_len=100)
+
+
+def parse_request(body: Any, root_dir: str) -> JobRequest:
+    """Check a ``POST jobs`` body. The backend, the profile and whether the resources fit them
+    are checked later by the manager against the chosen spawner; everything else is here."""
+    if not isinstance(body, dict):
+        raise BadRequest("the request body must be a JSON object")
+    _check_keys(body)
+    path = body.get("path")
+    command = body.get("command")
+    kind = _check_kind(body.get("kind"))
+    if path is None and command is None:
+        raise BadRequest("give either 'path' (a script or notebook) or 'command' (an argv list)")
+
+    rel_path = abs_path = None
+    argv: list[str] = []
+    if path is not None:
+        if kind == "command":
+            raise BadRequest("kind 'command' takes 'command', not 'path'", field="kind")
+        rel_path, abs_path, inferred = _check_path(path, root_dir)
+        if kind is not None and kind != inferred:
+            raise BadRequest(f"{rel_path!r} is not a {kind}", field="kind")
+        kind = inferred
+    else:
+        if kind not in (None, "command"):
+            raise BadRequest(f"kind {kind!r} takes 'path', not 'command'", field="kind")
+        kind = "command"
+        argv = _check_command(command)
+
+    args = _check_args(body.get("args"))
+    if kind == "notebook" and args:
+        raise BadRequest("notebooks take 'parameters', not 'args'", field="args")
+    env = _check_env(body.get("env"))
 
     if body.get("cwd") is not None:
-        cwd, abs_cwd = resolve_in_root(root_dir, body["cwd"], "cwd")
-        if not os.path.isdir(abs_cwd):
-            raise BadRequest(f"cwd {cwd!r} is not a directory", field="cwd")
+        cwd, abs_cwd = _check_cwd(body["cwd"], root_dir)
     elif abs_path is not None:
         abs_cwd = os.path.dirname(abs_path)
         cwd = os.path.dirname(rel_path or "")
     else:
         cwd, abs_cwd = "", os.path.realpath(root_dir)
 
-    parameters = body.get("parameters") or {}
-    if not isinstance(parameters, dict):
-        raise BadRequest("parameters must be an object of name: value", field="parameters")
+    parameters = _check_parameters(body.get("parameters"))
     if parameters and kind != "notebook":
         raise BadRequest("parameters are for notebooks; scripts take 'args'", field="parameters")
-    for k in parameters:
-        if not k.isidentifier():
-            raise BadRequest(f"parameter name {k!r} is not a valid Python name", field="parameters")
 
     if body.get("name") is not None:
         name = _display_name(body["name"])
     elif rel_path:
         name = os.path.basename(rel_path)
     else:
-        name = " ".join(argv)[:MAX_NAME]
+        name = "".join(" " if _is_control(ch) else ch for ch in " ".join(argv))[:MAX_NAME]
 
-    for key in ("backend", "profile"):
-        if body.get(key) is not None:
-            _text(body[key], key, key, max_len=100)
+    _check_names(body)
+    # types, units and ranges of the shared vocabulary; the spawner checks the rest
+    normalize_resources(body.get("resources"))
 
     return JobRequest(
         kind=kind,
@@ -237,6 +390,31 @@ def parse_request(body: Any, root_dir: str) -> JobRequest:
         resources=body.get("resources"),
         parameters=parameters,
     )
+
+
+def check_overrides(overrides: Any, root_dir: str) -> None:
+    """The body of ``POST jobs/{id}/rerun``: fields of a job request, each checked on its own as
+    :func:`parse_request` checks it (how they combine with the old job's fields is checked when
+    the manager merges them)."""
+    if overrides is None:
+        return
+    if not isinstance(overrides, dict):
+        raise BadRequest("the rerun body must be a JSON object of the fields to change")
+    _check_keys(overrides)
+    _check_kind(overrides.get("kind"))
+    if overrides.get("path") is not None:
+        _check_path(overrides["path"], root_dir)
+    if overrides.get("command") is not None:
+        _check_command(overrides["command"])
+    _check_args(overrides.get("args"))
+    _check_env(overrides.get("env"))
+    if overrides.get("cwd") is not None:
+        _check_cwd(overrides["cwd"], root_dir)
+    _check_parameters(overrides.get("parameters"))
+    if overrides.get("name") is not None:
+        _display_name(overrides["name"])
+    _check_names(overrides)
+    normalize_resources(overrides.get("resources"))
 
 
 def script_argv(

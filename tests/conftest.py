@@ -42,6 +42,7 @@ class JobsAPI:
         kwargs = {"method": method, "raise_error": False}
         if body is not None:
             kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+            kwargs["headers"] = {"Content-Type": "application/json"}
         elif method == "POST":
             kwargs["body"] = ""
         if params:

@@ -136,11 +136,14 @@ class Client:
         body = sample_body(path, method)
         if body is None and method == "post":
             body = b""
+        headers = self.headers()
+        if body:
+            headers["Content-Type"] = "application/json"
         r = await self.http.fetch(
             self.url(path),
             method=method.upper(),
             body=body,
-            headers=self.headers(),
+            headers=headers,
             raise_error=False,
             follow_redirects=False,
         )

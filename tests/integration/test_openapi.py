@@ -197,21 +197,26 @@ class Contract:
     def record(self, template: str, method: str, code: int) -> None:
         self.seen.setdefault(operation_id(template, method), set()).add(str(code))
 
-    async def call(self, method, template, expect, *, body=None, anonymous=False, **params):
+    async def call(
+        self, method, template, expect, *, body=None, anonymous=False, headers=None, **params
+    ):
         """One request: ``template`` with ``{job_id}`` filled from ``params``."""
         path = template.format(**params)
         for key in re.findall(r"{(\w+)}", template):
             params.pop(key)
         check_request(template, method, params, body, accepted=expect < 300)
         kwargs = {"method": method.upper(), "raise_error": False}
+        headers = dict(headers or {})
         if body is not None:
             kwargs["body"] = body if isinstance(body, (str, bytes)) else json.dumps(body)
+            headers.setdefault("Content-Type", "application/json")
         elif method == "post":
             kwargs["body"] = ""
         if params:
             kwargs["params"] = params
         if anonymous:
-            kwargs["headers"] = {"Authorization": ""}
+            headers["Authorization"] = ""
+        kwargs["headers"] = headers
         r = await self.api.fetch(PREFIX, *path.strip("/").split("/"), **kwargs)
         assert r.code == expect, f"{method.upper()} {path} answered {r.code}: {r.body[:500]!r}"
         check_answer(template, method, r.code, r.headers, r.body)
