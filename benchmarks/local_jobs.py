@@ -49,6 +49,7 @@ from _server import (
 )
 
 from jupyter_jobs.models import Job
+from jupyter_jobs.jobroot import JobRoot
 from jupyter_jobs.store import JobStore
 
 MB = 1 << 20
@@ -190,10 +191,15 @@ def fake_jobs(n: int, job_root: str, root_dir: str) -> list[Job]:
 
 
 def fill_store(job_root: str, root_dir: str, n: int) -> None:
+    """A job root with ``n`` finished jobs: their directories with records, and the index."""
     os.makedirs(job_root, mode=0o700, exist_ok=True)
     store = JobStore(os.path.join(job_root, "jobs.db"))
+    root = JobRoot(job_root)
     try:
-        store.save_many(fake_jobs(n, job_root, root_dir))
+        jobs = fake_jobs(n, job_root, root_dir)
+        for job in jobs:
+            root.create(job, {})
+        store.save_many(jobs)
         assert store.count() == n
     finally:
         store.close()

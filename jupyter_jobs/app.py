@@ -13,6 +13,7 @@ from ._version import __version__
 from .handlers import default_handlers
 from .kernels import server as kernels_server
 from .manager import JobManager
+from .ownership import filesystem_type, is_network_filesystem, local_state_dir, root_key
 from .store import JobStore
 
 
@@ -36,8 +37,23 @@ class JobsApp(ExtensionApp):
 
     db_path = Unicode(
         "",
-        help="SQLite database file; empty means ``<job_root>/jobs.db``.",
+        help="""The job index (SQLite). The jobs themselves are in the job root's directories; the
+        index lists and filters them and is rebuilt from them when lost. Empty: ``<job_root>/jobs.db``
+        when the job root is on a local disk, and a file on this host's local disk
+        (``/var/tmp/jupyter-jobs-<uid>/``) when it is on a network filesystem (NFS, Lustre, GPFS,
+        sshfs…), where SQLite's locking and WAL cannot be trusted.""",
     ).tag(config=True)
+
+    def index_path(self) -> tuple[str, bool]:
+        """Where the job index lives, and whether that is a network filesystem."""
+        if self.db_path:
+            return self.db_path, is_network_filesystem(
+                os.path.dirname(os.path.abspath(self.db_path))
+            )
+        if is_network_filesystem(self.job_root):
+            name = f"index-{root_key(self.job_root)}.db"
+            return os.path.join(local_state_dir(), name), False
+        return os.path.join(self.job_root, "jobs.db"), False
 
     max_body_size = Integer(
         1 << 20,
@@ -47,7 +63,15 @@ class JobsApp(ExtensionApp):
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
         os.makedirs(self.job_root, mode=0o700, exist_ok=True)
-        self.store = JobStore(self.db_path or os.path.join(self.job_root, "jobs.db"))
+        path, network = self.index_path()
+        if network:
+            self.log.warning(
+                "jupyter-jobs: the job index %s is on a network filesystem (%s); keep it on local"
+                " disk (leave JobsApp.db_path empty) if several hosts share the job root",
+                path,
+                filesystem_type(path),
+            )
+        self.store = JobStore(path, network=network)
         event_logger = self.serverapp.event_logger
         events.register(event_logger)
         self.manager = JobManager(
@@ -63,7 +87,14 @@ class JobsApp(ExtensionApp):
         self.settings.update(
             {"jupyter_jobs_manager": self.manager, "jupyter_jobs_max_body": self.max_body_size}
         )
-        self.log.info("jupyter-jobs %s: job root %s", __version__, self.job_root)
+        self.log.info(
+            "jupyter-jobs %s: job root %s (%s), index %s, server %s",
+            __version__,
+            self.job_root,
+            filesystem_type(self.job_root) or "unknown filesystem",
+            path,
+            self.manager.server_id,
+        )
 
     def initialize_handlers(self) -> None:
         self.handlers.extend(default_handlers())

@@ -1,30 +1,81 @@
-"""The job directory: file names and atomic JSON reads/writes shared by the server and the runner.
+"""The job directory and its file protocol: the one module that knows its files and their formats.
 
-Kept free of server imports: the runner and ``jupyter_jobs.progress`` import it inside jobs.
+A job directory (``<job_root>/<id>/``) is shared by every server of the job root and by the runner
+wherever the job runs (this machine, a compute node, a pod with the volume). It holds:
+
+``job.json``     the job record (:meth:`Job.to_record` plus ``owner``): the source of truth. Written
+                 only by the job's owner (one server at a time), atomically (temp file + rename).
+``spec.json``    the runner's input: ``id, argv, env, cwd, cpus, memory, time_limit, cancel_grace,
+                 usage_interval`` (written once, before the job is started).
+``status.json``  the runner's account: ``state`` (see :data:`RUNNER_STATES`), ``pid``, ``pgid``,
+                 ``runner_pid``, ``runner_create_time``, ``host``, ``started_at``, ``heartbeat_at``,
+                 ``finished_at``, ``exit_code``, ``process_exit_code``, ``reason``.
+``output.log``   stdout and stderr of the command. ``usage.jsonl``: CPU/memory samples.
+``progress.json``  ``fraction, message, source (api|log|notebook), t``.
+``cancel.json``  a cancel request (``by``, ``at``), written by whichever server the user asked;
+                 the owner and the runner both act on it.
+``.started``     made with ``O_EXCL`` by the runner that runs the command: a second runner for the
+                 same job (a takeover that started it again) finds it and leaves at once.
+``.takeover-<owner>``  made with ``O_EXCL`` by the server that takes the job over from a lapsed
+                 owner: of several servers trying at once, exactly one wins.
+
+Only atomic operations that NFS, Lustre, GPFS and sshfs all provide are used: ``rename`` within a
+directory, ``mkdir``, ``open(O_CREAT|O_EXCL)``, and reads after ``open`` (close-to-open
+consistency). Kept free of server imports: the runner and ``jupyter_jobs.progress`` import it inside
+jobs (:func:`runner_update` imports the models lazily).
 """
 
 from __future__ import annotations
 
+import errno
 import json
 import os
-from typing import Any
+import time
+from typing import TYPE_CHECKING, Any
 
+if TYPE_CHECKING:
+    from .models import JobUpdate
+
+RECORD = "job.json"
 SPEC = "spec.json"
 STATUS = "status.json"
 LOG = "output.log"
 USAGE = "usage.jsonl"
 PROGRESS = "progress.json"
 RUNNER_LOG = "runner.log"
+CANCEL = "cancel.json"
+STARTED = ".started"
+TAKEOVER_PREFIX = ".takeover-"
+
+#: ``status.json`` states: written by the runner at start and at the end
+STARTING, RUNNING = "starting", "running"
+COMPLETED, FAILED, CANCELLED = "completed", "failed", "cancelled"
+RUNNER_FINAL_STATES = frozenset({COMPLETED, FAILED, CANCELLED})
+RUNNER_STATES = frozenset({STARTING, RUNNING}) | RUNNER_FINAL_STATES
+#: seconds between two ``heartbeat_at`` stamps of a running runner
+HEARTBEAT_INTERVAL = 10.0
+#: exit code of a runner that found the job started by another runner (it did nothing)
+ALREADY_STARTED_EXIT = 3
 
 
-def write_json(path: str, data: Any) -> None:
-    """Write JSON atomically (temp file + rename), so a reader never sees half a file."""
+# ---------------------------------------------------------------------- atomic writes and reads
+
+
+def write_json(path: str, data: Any, *, fsync: bool = False) -> None:
+    """Write JSON atomically (temp file + rename), so a reader never sees half a file.
+
+    ``fsync``: make it durable before the rename (the job record: a server killed mid-write, or a
+    host that loses power, leaves the old record or the new one, never an empty file).
+    """
     d = os.path.dirname(path) or "."
     tmp = os.path.join(d, f".tmp-{os.getpid()}-{os.urandom(6).hex()}")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
             json.dump(data, f)
+            if fsync:
+                f.flush()
+                os.fsync(f.fileno())
         os.replace(tmp, path)
     except BaseException:
         try:
@@ -43,6 +94,67 @@ def read_json(path: str) -> Any:
         return None
 
 
+def create_exclusive(path: str, data: dict[str, Any] | None = None) -> bool:
+    """Create ``path`` if nobody has (``O_CREAT|O_EXCL``, atomic on NFSv3+ and over SFTP).
+
+    True for the one caller that made it; False when it exists already.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return False
+    with os.fdopen(fd, "w", encoding="utf-8") as f:
+        json.dump(data or {}, f)
+    return True
+
+
+def is_disk_full(e: BaseException) -> bool:
+    return isinstance(e, OSError) and e.errno in (errno.ENOSPC, errno.EDQUOT)
+
+
+# ---------------------------------------------------------------------- the runner's files
+
+
+def read_status(job_dir: str) -> dict[str, Any] | None:
+    """``status.json`` when it holds a known state, else None."""
+    status = read_json(os.path.join(job_dir, STATUS))
+    if isinstance(status, dict) and status.get("state") in RUNNER_STATES:
+        return status
+    return None
+
+
+def runner_final(status: dict[str, Any] | None) -> bool:
+    return bool(status) and (status or {}).get("state") in RUNNER_FINAL_STATES
+
+
+def read_progress(job_dir: str) -> dict[str, Any] | None:
+    """The job's progress in its public form (``fraction``, ``message``), or None."""
+    data = read_json(os.path.join(job_dir, PROGRESS))
+    if not isinstance(data, dict) or "fraction" not in data:
+        return None
+    return {"fraction": data.get("fraction"), "message": data.get("message")}
+
+
+def log_size(job_dir: str) -> int:
+    try:
+        return os.stat(os.path.join(job_dir, LOG)).st_size
+    except OSError:
+        return 0
+
+
+def log_tail(job_dir: str, lines: int = 20, max_bytes: int = 16384, name: str = LOG) -> str:
+    """The last ``lines`` lines of the job's ``output.log`` (or another file of the job)."""
+    try:
+        with open(os.path.join(job_dir, name), "rb") as f:
+            f.seek(0, os.SEEK_END)
+            size = f.tell()
+            f.seek(max(0, size - max_bytes))
+            text = f.read().decode(errors="replace")
+    except OSError:
+        return ""
+    return "\n".join(text.rstrip().splitlines()[-lines:])
+
+
 def read_usage(job_dir: str, limit: int = 5000) -> list[dict[str, Any]]:
     """The usage samples (``usage.jsonl``), at most the last ``limit``."""
     samples: list[dict[str, Any]] = []
@@ -56,3 +168,65 @@ def read_usage(job_dir: str, limit: int = 5000) -> list[dict[str, Any]]:
     except OSError:
         return []
     return samples[-limit:]
+
+
+def heartbeat_age(status: dict[str, Any] | None, now: float | None = None) -> float | None:
+    """Seconds since a running runner last stamped ``status.json`` (None: it never did)."""
+    stamp = (status or {}).get("heartbeat_at")
+    if not isinstance(stamp, (int, float)):
+        return None
+    return (time.time() if now is None else now) - float(stamp)
+
+
+def runner_update(status: dict[str, Any] | None) -> JobUpdate | None:
+    """A JobUpdate from the runner's ``status.json`` (None when there is nothing yet)."""
+    from .models import JobUpdate, parse_time
+
+    if not status or status.get("state") not in RUNNER_STATES:
+        return None
+    state = status["state"]
+    update = JobUpdate(host=status.get("host"))
+    if status.get("started_at"):
+        update.started_at = parse_time(status["started_at"])
+    if state in RUNNER_FINAL_STATES:
+        update.status = state
+        update.exit_code = status.get("exit_code")
+        update.reason = status.get("reason")
+        update.clear_reason = update.reason is None
+        if status.get("finished_at"):
+            update.finished_at = parse_time(status["finished_at"])
+    elif state == RUNNING:
+        update.status = RUNNING
+    return update
+
+
+def files_update(job_dir: str, update: JobUpdate | None = None) -> JobUpdate:
+    """``update`` (or a new one) with what the runner's files say now: progress and log size."""
+    from .models import JobUpdate
+
+    update = update if update is not None else JobUpdate()
+    update.progress = read_progress(job_dir)
+    update.log_size = log_size(job_dir)
+    return update
+
+
+# ---------------------------------------------------------------------- requests between servers
+
+
+def request_cancel(job_dir: str, by: str) -> None:
+    """Ask for the job to be cancelled: its owner and its runner both act on it."""
+    if not os.path.exists(os.path.join(job_dir, CANCEL)):
+        write_json(os.path.join(job_dir, CANCEL), {"by": by, "at": time.time()})
+
+
+def cancel_requested(job_dir: str) -> bool:
+    try:
+        # open, not stat: on NFS an open revalidates (close-to-open), a stat may be cached
+        with open(os.path.join(job_dir, CANCEL), "rb"):
+            return True
+    except OSError:
+        return False
+
+
+def takeover_marker(job_dir: str, previous_owner: str | None) -> str:
+    return os.path.join(job_dir, f"{TAKEOVER_PREFIX}{previous_owner or 'none'}")

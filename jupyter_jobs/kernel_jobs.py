@@ -1,5 +1,6 @@
 """Jobs of kind ``kernel`` (remote kernels): started for the kernel provisioner, cancelled when
-the server stops and when found left over from a crash at start. A mixin of the JobManager."""
+their server stops and when taken over from a server that is gone (nobody can use them then); a
+live server's kernel jobs are never touched by another. A mixin of the JobManager."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ class KernelJobsMixin:
         log: logging.Logger
 
         def apply_update(self, job_id: str, update: JobUpdate) -> None: ...
+        def mine(self, job: Job) -> bool: ...
         def get_spawner(self, name: str | None) -> Spawner: ...
         async def add(self, job: Job, abs_cwd: str, spawner: Spawner) -> Job: ...
 
@@ -35,8 +37,9 @@ class KernelJobsMixin:
         self.apply_update(job.id, JobUpdate(status=CANCELLED, reason=reason))
 
     async def cancel_kernel_jobs(self, reason: str) -> None:
-        """Cancel every active kernel job (the server is stopping: no allocation keeps burning)."""
-        for job in [j for j in self.active.values() if j.kind == "kernel"]:
+        """Cancel every active kernel job of this server (it is stopping: no allocation keeps
+        burning). Kernel jobs of other servers of the job root are theirs: never touched here."""
+        for job in [j for j in self.active.values() if j.kind == "kernel" and self.mine(j)]:
             try:
                 if job.backend_ref and job.status != CANCELLING:
                     await self.spawners[job.backend].cancel(job)

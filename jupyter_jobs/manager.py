@@ -1,16 +1,21 @@
-"""JobManager: owns every job and every state change.
+"""JobManager: owns the jobs of this server and keeps every other server's jobs in view.
 
 Handlers call it once per request; spawners report to it (``poll`` answers and pushed ``notify``
-updates). It persists each change in the :class:`~jupyter_jobs.store.JobStore` and emits one event per
-status or progress change. At start it re-attaches every job that was not final.
+updates). Several servers may share one job root (on one host, or on many over a shared
+filesystem): each job has one owner (:mod:`jupyter_jobs.ownership`), and only the owner starts,
+polls, cancels and writes it. Every server sees every job: a sync loop reads the job root
+(:mod:`jupyter_jobs.jobroot`) once per :attr:`JobManager.sync_interval`, indexes new jobs, drops
+deleted ones, re-reads the records of other servers' active jobs, acts on cancel requests, and takes
+over the jobs of servers whose lease lapsed. The lifecycle is written down in docs/CONTRACT.md.
 """
 
 from __future__ import annotations
 
 import asyncio
+import bisect
 import os
 import random
-import shutil
+import time
 from collections import deque
 from typing import Any, Callable
 
@@ -20,6 +25,7 @@ from traitlets.config import LoggingConfigurable
 from . import jobfiles
 from .commands import build_argv
 from .exceptions import BadRequest, Conflict, EngineUnavailable, JobsError, NotFound
+from .jobroot import JobRoot
 from .kernel_jobs import KernelJobsMixin
 from .models import (
     CANCELLED,
@@ -35,6 +41,7 @@ from .models import (
     new_job_id,
     utcnow,
 )
+from .ownership import HostSlots, Leases
 from .spawners.base import LogReader, Spawner
 from .spawners.factory import SpawnerFactory
 from .store import JobStore
@@ -106,24 +113,51 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         config=True
     )
 
+    sync_interval = Float(
+        1.0,
+        help="""Seconds between two looks at the job root for what other servers of it did (new,
+        changed and deleted jobs, cancel requests, lapsed leases). A job submitted on another
+        server appears here within this interval (plus the owner's poll interval for a change of
+        state). Stretched automatically when one look takes long (a huge job root on a slow
+        filesystem).""",
+    ).tag(config=True)
+
+    lease_timeout = Float(
+        20.0,
+        help="""Seconds after which a server on another host that stopped renewing its lease is
+        taken for dead and its jobs are taken over (on this host a dead server is seen at once).
+        Leases are renewed every quarter of this.""",
+    ).tag(config=True)
+
     def __init__(self, *, store: JobStore, job_root: str, root_dir: str, emit: Emit | None, **kw):
         super().__init__(**kw)
         self.store = store
         self.job_root = os.path.abspath(job_root)
         self.root_dir = os.path.realpath(root_dir)
         self.emit = emit or (lambda action, job: None)
+        os.makedirs(self.job_root, mode=0o700, exist_ok=True)
+        self.root = JobRoot(self.job_root)
+        self.leases = Leases(self.job_root, lease_timeout=self.lease_timeout)
+        #: this server's lease id: the owner named in the records of the jobs it owns
+        self.server_id = self.leases.server_id
         self.spawners: dict[str, Spawner] = {}
         self.load_errors: dict[str, str] = {}
-        #: active jobs, by id (final jobs are read from the store)
+        #: active jobs in view, by id: this server's and the other servers' (final ones are in
+        #: the store)
         self.active: dict[str, Job] = {}
+        #: this server's jobs that wait for a start, per backend, oldest first
         self.waiting: dict[str, deque[str]] = {}
+        self.slots: dict[str, HostSlots] = {}
+        self._known: set[str] = set()  # ids in the index
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Future] = set()
         self._started = False
         self._engine_down: dict[str, str] = {}
         self._starting: set[str] = set()
+        self._cancel_after_start: set[str] = set()
         self._listeners: list[Callable[[str, Job], None]] = []
-        os.makedirs(self.job_root, mode=0o700, exist_ok=True)
+        self._next_scan = 0.0
+        self._next_renew = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -143,12 +177,17 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             spawner.notify = self.apply_update
             self.spawners[name] = spawner
             self.waiting[name] = deque()
+            self.slots[name] = HostSlots(self.job_root, name)
 
     async def start(self) -> None:
-        """Start the spawners, re-attach active jobs, start polling. Runs once; later calls return."""
+        """Take the lease, start the spawners, catch up with the job root, take on the jobs of
+        servers that are gone, start polling. Runs once; later calls return."""
         if self._started:
             return
         self._started = True
+        self.leases.renew()
+        self.leases.prune()
+        self.root.sweep()
         if not self.spawners:
             self.load_spawners()
         for name, spawner in list(self.spawners.items()):
@@ -157,9 +196,13 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             except Exception as e:
                 self.log.warning("jupyter-jobs: backend %s failed to start: %s", name, e)
                 self.load_errors[name] = str(e)
+        self._export_index()
+        self._known = self.store.ids()
+        await self.sync(emit=False)
         await self.reattach_all()
         for name in self.spawners:
             self._tasks.append(asyncio.ensure_future(self._poll_loop(name)))
+        self._tasks.append(asyncio.ensure_future(self._sync_loop()))
 
     async def stop(self) -> None:
         try:
@@ -179,46 +222,213 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 await spawner.stop()
             except Exception as e:
                 self.log.warning("jupyter-jobs: stopping %s: %s", spawner.name, e)
+        # our lease goes: another server of the job root takes our jobs on at once
+        self.leases.release()
+        self._started = False
+
+    def _export_index(self) -> None:
+        """Jobs of a job root from before job records existed (an index that was the truth):
+        give each its ``job.json``, once."""
+        if self.store.get_meta("exported") == "1":
+            return
+        count = 0
+        for job in self.store.all():
+            job.job_dir = self.root.job_dir(job.id)
+            if os.path.isdir(job.job_dir) and not os.path.exists(
+                os.path.join(job.job_dir, jobfiles.RECORD)
+            ):
+                self.root.write_record(job)
+                count += 1
+        self.store.set_meta("exported", "1")
+        if count:
+            self.log.info("jupyter-jobs: wrote job records for %d job(s) of the index", count)
+
+    def mine(self, job: Job) -> bool:
+        return job.owner == self.server_id
 
     async def reattach_all(self) -> None:
-        """Take back every job that was not final when the server last stopped."""
-        jobs = self.store.active()
+        """Take on every active job whose owner is gone (at start: the jobs of the server that ran
+        here before), in the order they were created."""
+        for job in self.store.active():
+            self.active.setdefault(job.id, job)
+        jobs = sorted(self.active.values(), key=lambda j: j.created_at)
+        taken = 0
         for job in jobs:
-            self.active[job.id] = job
-        for job in jobs:
-            spawner = self.spawners.get(job.backend)
-            if spawner is None:
-                self.apply_update(
-                    job.id,
-                    JobUpdate(reason=f"backend {job.backend!r} is not enabled on this server"),
-                )
-                continue
-            spawner.load_state(job, job.state)
-            if job.kind == "kernel":
-                # a kernel job outlives only a crash of the server: nobody can use it now
-                await self._cancel_orphan_kernel(job)
-                continue
-            if not job.backend_ref:
-                # accepted or queued but never handed to the engine: start it (in order)
-                job.status = QUEUED if job.status != CANCELLING else job.status
-                if job.status == CANCELLING:
-                    self.apply_update(job.id, JobUpdate(status=CANCELLED, reason="cancelled"))
-                else:
-                    self.waiting[job.backend].append(job.id)
-                continue
-            try:
-                update = await spawner.reattach(job)
-            except EngineUnavailable as e:
-                self._engine_unreachable(job.backend, str(e))
-                continue
-            except Exception as e:
-                self.log.exception("jupyter-jobs: re-attaching %s failed", job.id)
-                update = JobUpdate(reason=f"could not re-attach: {e}")
-            if update:
-                self.apply_update(job.id, update)
+            if self.mine(job) or not self.leases.alive(job.owner):
+                if await self._take_over(job):
+                    taken += 1
         for name in self.spawners:
             await self._start_waiting(name)
-        self.log.info("jupyter-jobs: re-attached %d active job(s)", len(jobs))
+        self.log.info(
+            "jupyter-jobs: server %s: %d active job(s) in view, %d taken on",
+            self.server_id,
+            len(self.active),
+            taken,
+        )
+
+    async def _take_over(self, job: Job) -> bool:
+        """Become the owner of ``job`` (its owner is gone) and carry on with it."""
+        spawner = self.spawners.get(job.backend)
+        if spawner is None:
+            return False  # leave it to a server that has its backend
+        if not self.mine(job):
+            if not jobfiles.create_exclusive(
+                jobfiles.takeover_marker(job.job_dir, job.owner), {"by": self.server_id}
+            ):
+                return False  # another server took it: its record says so at the next sync
+            fresh = self.root.read_record(job.id) or job
+            if fresh.is_final:
+                self._index(fresh)
+                return False
+            self.log.info(
+                "jupyter-jobs: taking over job %s from server %s (its lease lapsed)",
+                job.id,
+                job.owner or "(none)",
+            )
+            job = fresh
+            job.owner = self.server_id
+            self.active[job.id] = job
+            self._persist(job)
+        await self._adopt(job, spawner)
+        return True
+
+    async def _adopt(self, job: Job, spawner: Spawner) -> None:
+        """Carry on with a job this server owns now: re-attach, or queue it again."""
+        spawner.load_state(job, job.state)
+        if job.kind == "kernel":
+            # a kernel job outlives only a crash of its server: nobody can use it now
+            await self._cancel_orphan_kernel(job)
+            return
+        if not job.backend_ref:
+            update = await spawner.recover(job)
+            if update is not None:
+                self.apply_update(job.id, update)
+                self._bind_slot(job)
+            elif job.status == CANCELLING or jobfiles.cancel_requested(job.job_dir):
+                self.apply_update(job.id, JobUpdate(status=CANCELLED, reason="cancelled"))
+                return
+            else:
+                self._enqueue(job)
+                return
+        try:
+            update = await spawner.reattach(job)
+        except EngineUnavailable as e:
+            self._engine_unreachable(job.backend, str(e))
+            return
+        except Exception as e:
+            self.log.exception("jupyter-jobs: re-attaching %s failed", job.id)
+            update = JobUpdate(reason=f"could not re-attach: {e}")
+        if update:
+            self.apply_update(job.id, update)
+        if not job.is_final:
+            self._bind_slot(job)
+
+    # ------------------------------------------------------------------ in step with the job root
+
+    async def _sync_loop(self) -> None:
+        while True:
+            await asyncio.sleep(self.sync_interval)
+            try:
+                await self.sync()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self.log.exception("jupyter-jobs: syncing with the job root failed")
+
+    async def sync(self, *, emit: bool = True) -> None:
+        """One look at the job root: see :attr:`sync_interval`."""
+        now = time.monotonic()
+        if now >= self._next_renew:
+            self.leases.renew()
+            self._next_renew = now + self.lease_timeout / 4
+        if now >= self._next_scan:
+            t0 = time.monotonic()
+            self._scan(emit)
+            took = time.monotonic() - t0
+            self._next_scan = time.monotonic() + max(0.0, 20 * took - self.sync_interval)
+        for job in list(self.active.values()):
+            if self.mine(job):
+                await self._check_own(job)
+            else:
+                self._refresh(job, emit)
+        for job in sorted(
+            [j for j in self.active.values() if not self.mine(j)], key=lambda j: j.created_at
+        ):
+            if not self.leases.alive(job.owner):
+                await self._take_over(job)
+        for name in self.spawners:
+            if self.waiting[name]:
+                await self._start_waiting_logged(name)
+
+    def _scan(self, emit: bool) -> None:
+        """New and deleted job directories."""
+        on_disk = self.root.ids()
+        new = [j for j in map(self.root.read_record, on_disk - self._known) if j is not None]
+        new.sort(key=lambda j: j.created_at)  # the index lists in the order it learns of jobs
+        if new:
+            self.store.save_many(new)
+        for job in new:
+            self._known.add(job.id)
+            if not job.is_final:
+                self.active.setdefault(job.id, job)
+            if emit:
+                self._emit("created", job)
+        gone = self._known - on_disk
+        if gone:
+            self.store.delete_many(gone)
+        for job_id in gone:
+            self._known.discard(job_id)
+            gone_job = self.active.pop(job_id, None) or Job(
+                id=job_id, name="", kind="", backend="", profile=""
+            )
+            if emit:
+                self._emit("deleted", gone_job)
+
+    def _refresh(self, job: Job, emit: bool) -> None:
+        """Re-read another server's active job."""
+        fresh = self.root.read_record(job.id)
+        if fresh is None:
+            return  # being deleted, or unreadable for a moment
+        if fresh.to_record() == job.to_record():
+            return
+        if fresh.is_final or self.mine(fresh):
+            self.active.pop(job.id, None)
+        if not fresh.is_final and not self.mine(fresh):
+            self.active[job.id] = fresh
+        self.store.save(fresh)
+        if emit:
+            self._emit("updated", fresh)
+
+    async def _check_own(self, job: Job) -> None:
+        """Requests other servers left for one of our jobs: a cancel, or a takeover (we were taken
+        for dead: the job is theirs now)."""
+        try:
+            names = set(os.listdir(job.job_dir))
+        except OSError:
+            return
+        if f"{jobfiles.TAKEOVER_PREFIX}{self.server_id}" in names:
+            self.log.warning(
+                "jupyter-jobs: job %s was taken over by another server (our lease lapsed)", job.id
+            )
+            self.active.pop(job.id, None)
+            fresh = self.root.read_record(job.id)
+            if fresh is not None and not fresh.is_final and not self.mine(fresh):
+                self.active[job.id] = fresh
+            return
+        if jobfiles.CANCEL in names and job.status != CANCELLING and not job.is_final:
+            try:
+                await self._cancel_own(job)
+            except JobsError as e:
+                self.log.warning("jupyter-jobs: cancelling %s on request: %s", job.id, e.message)
+
+    def _index(self, job: Job) -> None:
+        self.store.save(job)
+        self._known.add(job.id)
+
+    def _persist(self, job: Job) -> None:
+        """Write an owned job: its record first (the truth), then the index."""
+        self.root.write_record(job)
+        self._index(job)
 
     # ------------------------------------------------------------------ queries
 
@@ -236,7 +446,14 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
     def get(self, job_id: str) -> Job:
         job = self.active.get(job_id) or self.store.get(job_id)
         if job is None:
-            raise NotFound(f"no job {job_id!r}")
+            # another server's job that the next sync would bring: read it now
+            job = self.root.read_record(job_id)
+            if job is None:
+                raise NotFound(f"no job {job_id!r}")
+            self._index(job)
+            if not job.is_final:
+                self.active.setdefault(job.id, job)
+        job.job_dir = self.root.job_dir(job.id)  # as this host mounts the job root
         return job
 
     def list_jobs(
@@ -332,11 +549,14 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         return await self.add(job, req.abs_cwd, spawner)
 
     async def add(self, job: Job, abs_cwd: str, spawner: Spawner) -> Job:
-        """Store a built job, write its directory, then start or queue it."""
-        job.job_dir = os.path.join(self.job_root, job.id)
-        os.makedirs(job.job_dir, mode=0o700)
+        """Create a built job whole (its directory with record and spec, then the index), then
+        start or queue it. Nothing is left of it when any step fails."""
+        job.job_dir = self.root.job_dir(job.id)
+        job.owner = self.server_id
+        job.state = {"cwd": abs_cwd}
         if job.outputs:
             os.makedirs(os.path.dirname(os.path.join(self.root_dir, job.outputs[0])), exist_ok=True)
+        files: dict[str, Any] = {}
         if spawner.uses_runner:
             spec = {
                 "id": job.id,
@@ -347,43 +567,62 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 "usage_interval": self.usage_interval,
             }
             spec.update(spawner.runner_spec(job))
-            jobfiles.write_json(os.path.join(job.job_dir, jobfiles.SPEC), spec)
-        job.state = {"cwd": abs_cwd}
+            files[jobfiles.SPEC] = spec
+        self.root.create(job, files)
+        try:
+            self._index(job)
+        except BaseException:
+            self._known.discard(job.id)
+            self.root.remove(job.id)
+            raise
         self.active[job.id] = job
-        self.store.save(job)
         self._emit("created", job)
-        self.waiting[spawner.name].append(job.id)
+        self._enqueue(job)
         await self._start_waiting(spawner.name)
         return self.get(job.id)
 
-    def free_slots(self, spawner: Spawner) -> int:
-        limit = getattr(spawner, "max_concurrent", None)
-        if not limit:
-            return 1 << 30
-        busy = sum(
-            1
-            for j in self.active.values()
-            if j.backend == spawner.name and (j.backend_ref or j.id in self._starting)
-        )
-        return max(0, limit - busy)
+    def _enqueue(self, job: Job) -> None:
+        """Queue one of our jobs for a start, in the order the jobs were created."""
+        queue = self.waiting[job.backend]
+        if job.id in queue:
+            return
+        created = [self.active[i].created_at if i in self.active else utcnow() for i in queue]
+        queue.insert(bisect.bisect_right(created, job.created_at), job.id)
+
+    def _bind_slot(self, job: Job) -> None:
+        """A running local job holds its host slot through its runner (which outlives us)."""
+        spawner = self.spawners.get(job.backend)
+        if spawner is None or not spawner.max_concurrent or job.is_final:
+            return
+        pid = job.state.get("runner_pid")
+        if pid and not (job.host and job.host != self.leases.host):
+            self.slots[job.backend].bind(job.id, int(pid), job.state.get("runner_create_time"))
 
     async def _start_waiting(self, backend: str) -> None:
+        """Start our queued jobs of ``backend`` while the host has free slots."""
         spawner = self.spawners[backend]
         queue = self.waiting[backend]
-        while queue and self.free_slots(spawner) > 0:
-            job = self.active.get(queue.popleft())
-            if job is None or job.is_final or job.backend_ref:
+        slots = self.slots[backend]
+        while queue:
+            job = self.active.get(queue[0])
+            if job is None or job.is_final or job.backend_ref or not self.mine(job):
+                queue.popleft()
                 continue
+            if spawner.max_concurrent and not slots.acquire(job.id, spawner.max_concurrent):
+                break
+            queue.popleft()
             self._starting.add(job.id)
             try:
                 update = await spawner.submit(job)
             except JobsError as e:
+                slots.release(job.id)
                 if job.status == PENDING and isinstance(e, (BadRequest, EngineUnavailable)):
                     # refused at submit time: the user sees the 4xx/503 and the job is removed
                     self._forget(job)
                     raise
                 update = JobUpdate(status=FAILED, reason=e.message)
             except Exception as e:
+                slots.release(job.id)
                 self.log.exception("jupyter-jobs: submitting %s failed", job.id)
                 update = JobUpdate(status=FAILED, reason=f"could not start: {e}")
             finally:
@@ -391,22 +630,28 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             if update.status is None:
                 update.status = RUNNING
             self.apply_update(job.id, update)
+            self._bind_slot(job)
+            if job.id in self._cancel_after_start:
+                self._cancel_after_start.discard(job.id)
+                if not job.is_final:
+                    await self._cancel_own(job)
         for job_id in queue:
             job = self.active.get(job_id)
             if job is not None and job.status == PENDING:
-                limit = getattr(spawner, "max_concurrent", 0)
                 self.apply_update(
                     job_id,
                     JobUpdate(
                         status=QUEUED,
-                        reason=f"waiting for a free slot ({limit} jobs run at once)",
+                        reason=f"waiting for a free slot ({spawner.max_concurrent} jobs run at"
+                        f" once on {self.leases.host})",
                     ),
                 )
 
     def _forget(self, job: Job) -> None:
         self.active.pop(job.id, None)
+        self._known.discard(job.id)
         self.store.delete(job.id)
-        shutil.rmtree(job.job_dir, ignore_errors=True)
+        self.root.remove(job.id)
         self._emit("deleted", job)
 
     # ------------------------------------------------------------------ updates
@@ -427,11 +672,13 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 self.log.exception("jupyter-jobs: a listener failed")
 
     def apply_update(self, job_id: str, update: JobUpdate) -> None:
-        """Merge what a spawner learned into the job, persist it, emit an event if it matters."""
+        """Merge what a spawner learned into one of our jobs, persist it, emit an event if it
+        matters. News of a job that is final, or not ours, is ignored."""
         job = self.active.get(job_id)
-        if job is None:
-            return  # already final: late news is ignored
+        if job is None or not self.mine(job):
+            return
         before = {f: getattr(job, f) for f in EVENT_FIELDS}
+        record_before = job.to_record()
         if update.status is not None and update.status != job.status:
             if job.status == CANCELLING and update.status in (RUNNING, QUEUED):
                 pass  # the cancel is in flight: do not go back
@@ -460,21 +707,27 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             job.expected_start = None  # only a queued job has an expected start
         if job.status == RUNNING and job.started_at is None:
             job.started_at = utcnow()
+        if job.status == CANCELLED:
+            job.exit_code = None  # the contract: a cancelled job has no exit code
         if job.status in FINAL_STATUSES:
             if job.finished_at is None:
                 job.finished_at = utcnow()
             self.active.pop(job.id, None)
-            self.store.save(job)
+            self._persist(job)
             self._emit("updated", job)
-            spawner = self.spawners.get(job.backend)
-            if spawner is not None and self.waiting.get(job.backend):
+            if job.backend in self.slots:
+                self.slots[job.backend].release(job.id)
+            if self.waiting.get(job.backend):
                 task = asyncio.ensure_future(self._start_waiting_logged(job.backend))
                 self._background.add(task)
                 task.add_done_callback(self._background.discard)
             return
-        changed = any(getattr(job, f) != v for f, v in before.items())
-        if changed:
-            self.store.save(job)
+        record_after = job.to_record()
+        # the log size alone changes all the time and is read from the log itself: not saved
+        record_before["log_size"] = record_after["log_size"]
+        if record_after != record_before:
+            self._persist(job)
+        if any(getattr(job, f) != v for f, v in before.items()):
             self._emit("updated", job)
 
     async def _start_waiting_logged(self, backend: str) -> None:
@@ -488,7 +741,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         self._engine_down[backend] = reason
         for job in list(self.active.values()):
             if job.backend == backend and job.backend_ref and job.reason != reason:
-                self.apply_update(job.id, JobUpdate(reason=reason))
+                self.apply_update(job.id, JobUpdate(reason=reason))  # ours only
 
     def _engine_back(self, backend: str) -> None:
         reason = self._engine_down.pop(backend, None)
@@ -499,9 +752,11 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 self.apply_update(job.id, JobUpdate(clear_reason=True))
 
     async def poll_backend(self, name: str) -> None:
-        """One batched poll of a backend's active jobs."""
+        """One batched poll of a backend's active jobs of this server."""
         spawner = self.spawners[name]
-        jobs = [j for j in self.active.values() if j.backend == name and j.backend_ref]
+        jobs = [
+            j for j in self.active.values() if j.backend == name and j.backend_ref and self.mine(j)
+        ]
         if not jobs:
             return
         updates = await spawner.poll(jobs)
@@ -532,30 +787,58 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
     # ------------------------------------------------------------------ actions
 
     async def cancel(self, job_id: str) -> Job:
+        """Cancel a job at any instant; it ends ``cancelled`` (see docs/CONTRACT.md).
+
+        The request is written to the job's directory first, so it holds whoever owns the job:
+        our own job is cancelled now; another live server's job by that server within one
+        :attr:`sync_interval` (and by its runner, which reads the request too); the job of a server
+        that is gone is taken over and cancelled here.
+        """
         job = self.get(job_id)
         if job.is_final:
             raise Conflict(f"job {job_id} is already {job.status}")
+        jobfiles.request_cancel(job.job_dir, by=self.server_id)
+        if not self.mine(job):
+            if self.leases.alive(job.owner):
+                shown = Job.from_record(job.to_record())
+                shown.status = CANCELLING
+                return shown
+            await self._take_over(job)
+            job = self.get(job_id)
+            if job.is_final or not self.mine(job):
+                return job
+        await self._cancel_own(job)
+        return self.get(job_id)
+
+    async def _cancel_own(self, job: Job) -> None:
+        if job.is_final:
+            return
         if not job.backend_ref:
             if job.id in self._starting:
-                raise Conflict(f"job {job_id} is being started; try again in a moment")
+                # being handed to the engine right now: cancelled as soon as it has a ref (and
+                # its runner finds the request before it starts the command)
+                self._cancel_after_start.add(job.id)
+                self.apply_update(job.id, JobUpdate(status=CANCELLING))
+                return
             queue = self.waiting.get(job.backend)
             if queue is not None and job.id in queue:
                 queue.remove(job.id)
             self.apply_update(
                 job.id, JobUpdate(status=CANCELLED, reason="cancelled before it started")
             )
-            return self.get(job_id)
+            return
         self.apply_update(job.id, JobUpdate(status=CANCELLING))
         spawner = self.get_spawner(job.backend)
         update = await spawner.cancel(job)
         if update:
             self.apply_update(job.id, update)
-        return self.get(job_id)
 
     async def signal(self, job_id: str, signum: int) -> None:
         job = self.get(job_id)
         if job.is_final or not job.backend_ref:
             raise Conflict(f"job {job_id} is not running")
+        if not self.mine(job):
+            raise Conflict(f"job {job_id} belongs to another server")
         await self.get_spawner(job.backend).signal(job, signum)
 
     async def rerun(self, job_id: str, overrides: Any) -> Job:
@@ -596,7 +879,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 await spawner.cleanup(job)
             except Exception as e:
                 self.log.warning("jupyter-jobs: cleanup of %s: %s", job_id, e)
-        self._forget(job)
+        self._forget(job)  # any server may delete a final job: the others see it gone
 
     async def read_log(self, job_id: str, offset: int, limit: int) -> tuple[bytes, int]:
         job = self.get(job_id)

@@ -5,7 +5,14 @@ its own session, sends stdout+stderr to ``output.log``, samples CPU and memory o
 into ``usage.jsonl``, turns tqdm-style percentages in the log into ``progress.json``, enforces the
 time and memory limits and the CPU set, and writes ``status.json`` atomically at start and end.
 SIGTERM (a cancel, ``scancel``, a deleted pod) stops the whole process tree: SIGTERM, then SIGKILL
-after the grace period. The same code runs on the server's machine and on a compute node.
+after the grace period; so does a cancel request (``cancel.json``) written by any server of the job
+root, which reaches a job on a host the asking server cannot signal. The same code runs on the
+server's machine and on a compute node.
+
+Exactly once: the runner that runs the command first makes ``.started`` with ``O_EXCL``; a second
+runner of the same job (started again by a server that took the job over) finds it and exits with
+:data:`~jupyter_jobs.jobfiles.ALREADY_STARTED_EXIT` without touching anything. A job that SLURM
+requeues runs again (``SLURM_RESTART_COUNT`` names the attempt).
 
 Only the standard library is imported before the command starts (psutil comes after, while the
 command starts up): the runner adds a few tens of ms to a job.
@@ -24,13 +31,31 @@ import sys
 import time
 from typing import TYPE_CHECKING, Any
 
-from .jobfiles import LOG, PROGRESS, SPEC, STATUS, USAGE, read_json, write_json
+from .jobfiles import (
+    ALREADY_STARTED_EXIT,
+    CANCELLED,
+    HEARTBEAT_INTERVAL,
+    LOG,
+    PROGRESS,
+    SPEC,
+    STARTED,
+    STATUS,
+    USAGE,
+    cancel_requested,
+    create_exclusive,
+    read_json,
+    write_json,
+)
 from .progress import ENV_JOB_DIR, ENV_JOB_ID
 
 if TYPE_CHECKING:
     import psutil
 
 TICK = 0.25  # seconds between two looks at the limits and the log
+CANCEL_CHECK = 0.5  # seconds between two looks for a cancel request (cancel.json)
+#: the signals that stop a job; a server starts the runner with them blocked, and the runner
+#: unblocks them once its handlers are in place, so a cancel sent at once is never lost
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 #: tqdm: "desc:  45%|████▌     | 45/100 [00:01<00:01, 40.00it/s]"
 TQDM_RE = re.compile(
     rb"(?:([^\r\n|]{0,60}?):?\s*)?(\d{1,3})%\|[^|\r\n]*\|\s*(\d+(?:\.\d+)?[kMG]?/\d+(?:\.\d+)?[kMG]?)?"
@@ -162,7 +187,8 @@ class Runner:
             state="running",
             runner_pid=os.getpid(),
             runner_create_time=psutil.Process().create_time(),
-            host=socket.gethostname(),
+            host=host_name(),
+            heartbeat_at=time.time(),
             pid=self.proc.pid,
             pgid=self.proc.pid,
             started_at=now_iso(),
@@ -302,10 +328,32 @@ class Runner:
 
     # ------------------------------------------------------------------ end
 
-    def finish(self, state: str, exit_code: int | None, reason: str | None) -> None:
+    def finish(
+        self,
+        state: str,
+        exit_code: int | None,
+        reason: str | None,
+        process_exit_code: int | None = None,
+    ) -> None:
+        """Record the end. A cancelled job has no exit code (``null``): what its process returned
+        depends on the instant the signal came, so it is kept apart as ``process_exit_code``."""
         self.final_state = state
-        self.status.setdefault("host", socket.gethostname())
-        self.write_status(state=state, exit_code=exit_code, reason=reason, finished_at=now_iso())
+        self.status.setdefault("host", host_name())
+        if state == CANCELLED:
+            exit_code = None
+        self.write_status(
+            state=state,
+            exit_code=exit_code,
+            process_exit_code=process_exit_code,
+            reason=reason,
+            finished_at=now_iso(),
+        )
+
+    def claim(self) -> bool:
+        """Be the one runner of this job (see the module docstring)."""
+        attempt = os.environ.get("SLURM_RESTART_COUNT")
+        name = STARTED if not attempt or attempt == "0" else f"{STARTED}-{attempt}"
+        return create_exclusive(self.path(name), {"host": host_name(), "pid": os.getpid()})
 
     def may_have_leftovers(self) -> bool:
         """False when no process of the job is left: as a child subreaper the runner inherits
@@ -324,9 +372,17 @@ class Runner:
         self.cancel_requested = signum
 
     def run(self) -> int:
-        for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        for s in STOP_SIGNALS:
             signal.signal(s, self.on_signal)
-        if self.cancel_requested is not None:
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, STOP_SIGNALS)  # a pending cancel lands now
+        if not self.claim():
+            print(
+                f"jupyter-jobs runner: job {self.spec.get('id')} was started by another runner;"
+                " nothing to do",
+                file=sys.stderr,
+            )
+            return ALREADY_STARTED_EXIT
+        if self.cancel_requested is not None or cancel_requested(self.job_dir):
             self.finish("cancelled", None, "cancelled before it started")
             return 0
         set_child_subreaper()
@@ -341,6 +397,8 @@ class Runner:
         grace = float(self.spec.get("cancel_grace", 5.0))
         usage_interval = float(self.spec.get("usage_interval", 1.0))
         next_sample = started + min(0.5, usage_interval)
+        next_cancel_check = started + CANCEL_CHECK
+        next_heartbeat = started + HEARTBEAT_INTERVAL
         try:
             pidfd = os.pidfd_open(self.proc.pid)
         except (AttributeError, OSError):
@@ -350,8 +408,16 @@ class Runner:
         try:
             while self.proc.poll() is None:
                 now = time.monotonic()
+                if now >= next_cancel_check:
+                    next_cancel_check = now + CANCEL_CHECK
+                    if self.cancel_requested is None and cancel_requested(self.job_dir):
+                        self.cancel_requested = 0  # asked through cancel.json, not a signal
+                if now >= next_heartbeat:
+                    next_heartbeat = now + HEARTBEAT_INTERVAL
+                    self.write_status(heartbeat_at=time.time())
                 if self.cancel_requested is not None:
-                    outcome = ("cancelled", f"cancelled ({signal_name(self.cancel_requested)})")
+                    how = signal_name(self.cancel_requested) if self.cancel_requested else "request"
+                    outcome = ("cancelled", f"cancelled ({how})")
                 elif time_limit and now - started > time_limit:
                     outcome = ("failed", f"time limit exceeded ({format_duration(time_limit)})")
                 elif now >= next_sample:
@@ -411,8 +477,13 @@ class Runner:
             state, reason = "failed", f"killed by {signal_name(-code)}"
         else:
             state, reason = "failed", f"exit code {code}"
-        self.finish(state, exit_code, reason)
+        self.finish(state, exit_code, reason, process_exit_code=exit_code)
         return 0
+
+
+def host_name() -> str:
+    """The host as jobs record it (``JUPYTER_JOBS_HOST`` overrides, as in the server)."""
+    return os.environ.get("JUPYTER_JOBS_HOST") or socket.gethostname()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -1,4 +1,10 @@
-"""JobStore: every job in SQLite (stdlib ``sqlite3``, WAL), with a schema version and migrations.
+"""JobStore: the index of a job root's jobs in SQLite (stdlib ``sqlite3``), with a schema version.
+
+The source of truth is each job's ``job.json`` in its directory (:mod:`jupyter_jobs.jobfiles`); this
+database is an index of them for listing, filtering and paging, kept on **local disk** (see
+``JobsApp.db_path``): SQLite's WAL needs shared memory and POSIX locks, which no network
+filesystem gives across hosts. Every server keeps its index in step with the job root
+(:mod:`jupyter_jobs.jobroot`), so an index that is lost or damaged is rebuilt, never trusted.
 
 One row per job: the columns the list queries filter and sort on, plus the whole record as JSON.
 Calls are synchronous and short (a few hundred microseconds); the manager calls them from the
@@ -7,13 +13,18 @@ event loop.
 
 from __future__ import annotations
 
+import builtins
 import json
+import logging
 import os
 import sqlite3
+import time
 from collections.abc import Iterable
 from typing import Any
 
 from .models import ACTIVE_STATUSES, Job, isoformat
+
+log = logging.getLogger(__name__)
 
 #: each entry upgrades the schema from version i to i+1
 MIGRATIONS: list[str] = [
@@ -34,6 +45,9 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN kind TEXT NOT NULL DEFAULT 'script';
     CREATE INDEX jobs_kind ON jobs (kind, seq);
     """,
+    """
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
 ]
 SCHEMA_VERSION = len(MIGRATIONS)
 
@@ -45,16 +59,62 @@ class StoreError(Exception):
 class JobStore:
     """Persistent jobs. ``path`` is the database file (``:memory:`` for tests)."""
 
-    def __init__(self, path: str):
+    def __init__(self, path: str, *, network: bool = False):
+        """``network``: the file is on a network filesystem (an admin's explicit choice): no WAL
+        then, a rollback journal with full syncs (still only safe for one host at a time)."""
         self.path = path
+        self.rebuilt = False  # True when the file was unusable and a fresh index was started
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        try:
+            self._open(network)
+        except sqlite3.DatabaseError as e:
+            if path == ":memory:":
+                raise
+            self._set_aside(str(e))
+            self._open(network)
+
+    def _open(self, network: bool) -> None:
+        self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
         self.db.row_factory = sqlite3.Row
-        self.db.execute("PRAGMA journal_mode=WAL")
-        self.db.execute("PRAGMA synchronous=NORMAL")
-        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.execute("PRAGMA busy_timeout=10000")
+        if network:
+            self.db.execute("PRAGMA journal_mode=DELETE")
+            self.db.execute("PRAGMA synchronous=FULL")
+        else:
+            self.db.execute("PRAGMA journal_mode=WAL")
+            self.db.execute("PRAGMA synchronous=NORMAL")
+        if self.path != ":memory:":
+            check = self.db.execute("PRAGMA quick_check").fetchone()[0]
+            if check != "ok":
+                raise sqlite3.DatabaseError(f"quick_check: {check}")
         self.migrate()
+
+    def _set_aside(self, why: str) -> None:
+        """The index is damaged: keep it for inspection and start a new one (it is rebuilt from
+        the job directories)."""
+        try:
+            self.db.close()
+        except Exception:
+            pass
+        aside = f"{self.path}.damaged-{int(time.time())}"
+        log.warning(
+            "jupyter-jobs: job index %s unusable (%s): moved to %s, rebuilding",
+            self.path,
+            why,
+            aside,
+        )
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            try:
+                os.replace(self.path + suffix, aside + suffix)
+            except OSError:
+                pass
+        self.rebuilt = True
+
+    def integrity(self) -> str:
+        """SQLite's ``integrity_check`` ("ok" when sound)."""
+        rows = self.db.execute("PRAGMA integrity_check").fetchall()
+        return "; ".join(str(r[0]) for r in rows)
 
     @property
     def version(self) -> int:
@@ -115,6 +175,16 @@ class JobStore:
     def delete(self, job_id: str) -> None:
         self.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
+    def delete_many(self, job_ids: Iterable[str]) -> None:
+        self.db.execute("BEGIN")
+        try:
+            for job_id in job_ids:
+                self.delete(job_id)
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
+
     # ------------------------------------------------------------------ reads
 
     def get(self, job_id: str) -> Job | None:
@@ -159,6 +229,24 @@ class JobStore:
         records = [json.loads(r["record"]) for r in rows]
         next_cursor = rows[-1]["seq"] if more and rows else None
         return records, next_cursor
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(row[0]) if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        self.db.execute(
+            "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET"
+            " value=excluded.value",
+            (key, value),
+        )
+
+    def ids(self) -> set[str]:
+        return {r[0] for r in self.db.execute("SELECT id FROM jobs")}
+
+    def all(self) -> builtins.list[Job]:
+        rows = self.db.execute("SELECT record FROM jobs ORDER BY seq").fetchall()
+        return [Job.from_record(json.loads(r["record"])) for r in rows]
 
     def count(self) -> int:
         return int(self.db.execute("SELECT COUNT(*) FROM jobs").fetchone()[0])

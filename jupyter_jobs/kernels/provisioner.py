@@ -64,19 +64,6 @@ class KernelLaunchError(web.HTTPError):
         return self.message
 
 
-def log_tail(job_dir: str, lines: int = 20, max_bytes: int = 16384) -> str:
-    """The last ``lines`` lines of the job's output.log (empty when there is none)."""
-    try:
-        with open(os.path.join(job_dir, jobfiles.LOG), "rb") as f:
-            f.seek(0, os.SEEK_END)
-            size = f.tell()
-            f.seek(max(0, size - max_bytes))
-            text = f.read().decode(errors="replace")
-    except OSError:
-        return ""
-    return "\n".join(text.rstrip().splitlines()[-lines:])
-
-
 def ports_ready(info: Any) -> bool:
     return isinstance(info, dict) and all(
         isinstance(info.get(p), int) and info[p] > 0 for p in PORTS
@@ -182,8 +169,7 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             return None
 
     def _runner_status(self, job: Job) -> dict[str, Any]:
-        status = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS))
-        return status if isinstance(status, dict) else {}
+        return jobfiles.read_status(job.job_dir) or {}
 
     def _exit_of(self, job: Job | None) -> int | None:
         """The kernel's exit code once it is over (the runner knows first), else None."""
@@ -348,7 +334,7 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             return "the kernel job disappeared before the kernel started"
         status = self._runner_status(job)
         why = job.reason or status.get("reason") or job.status
-        tail = log_tail(job.job_dir)
+        tail = jobfiles.log_tail(job.job_dir)
         msg = f"the kernel job {job.backend_ref or job.id} ended before the kernel started: {why}"
         if tail:
             msg += f"\n--- last lines of the job's log ---\n{tail}"

@@ -1,11 +1,13 @@
 """The Spawner base class: the one interface every backend (local, SLURM, Kubernetes, third party) implements.
 
 Who calls what: the :class:`~jupyter_jobs.manager.JobManager` owns every job and every state change. It
-creates one spawner per enabled backend at start, calls :meth:`Spawner.start`, then for each job
-:meth:`submit`, periodically :meth:`poll` (one call with all of the backend's active jobs), and on user
-request :meth:`cancel`/:meth:`signal`. Spawners only talk to their engine and answer with
+creates one spawner per enabled backend at start, calls :meth:`Spawner.start`, then for each job it
+owns :meth:`submit`, periodically :meth:`poll` (one call with all of the backend's active jobs of this
+server), and on user request :meth:`cancel`. Spawners only talk to their engine and answer with
 :class:`~jupyter_jobs.models.JobUpdate` objects; they may also push updates at any time through
-:attr:`notify` (a watch, a process-exit notification).
+:attr:`notify` (a watch, a process-exit notification). A spawner never changes a :class:`Job`: what it
+wants to keep goes in ``JobUpdate.state``, which the manager merges into ``job.state`` and saves.
+The runner's files are read through :mod:`jupyter_jobs.jobfiles` only.
 
 Third-party spawners register under the entry-point group ``jupyter_jobs.spawners``.
 """
@@ -17,7 +19,7 @@ import sys
 from abc import ABCMeta, abstractmethod
 from typing import Any, Callable, ClassVar
 
-from traitlets import Bool, Dict, Float, List, Unicode, default
+from traitlets import Bool, Dict, Float, Integer, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..exceptions import BadRequest
@@ -93,6 +95,12 @@ class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):  # type: ignore[metac
     poll_interval = Float(
         1.0,
         help="Seconds between two polls of this backend's active jobs (one batched call each).",
+    ).tag(config=True)
+
+    max_concurrent = Integer(
+        0,
+        help="""How many jobs of this backend run at once on this host (0: no limit here; the
+        engine queues them). Counted over every server of the job root on the host.""",
     ).tag(config=True)
 
     runner_python = Unicode(
@@ -246,5 +254,12 @@ class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):  # type: ignore[metac
         job.state = dict(state)
 
     async def reattach(self, job: Job) -> JobUpdate | None:
-        """Called at start for every active job of this backend; default: one :meth:`poll`."""
+        """Called for every active job this server takes on (at start, or from a server whose
+        lease lapsed) that the engine knows (``backend_ref`` set); default: one :meth:`poll`."""
         return (await self.poll([job])).get(job.id)
+
+    async def recover(self, job: Job) -> JobUpdate | None:
+        """A job taken over from a server that died while starting it (no ``backend_ref``): an
+        update with ``backend_ref`` if the engine has it after all, else None (the manager then
+        starts it again; the runner's ``.started`` keeps the command from running twice)."""
+        return None

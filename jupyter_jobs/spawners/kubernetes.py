@@ -431,7 +431,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         phase = (pod.get("status") or {}).get("phase")
         runner_status = None
         if runner and job_dir and phase in ("Succeeded", "Failed"):
-            runner_status = jobfiles.read_json(os.path.join(job_dir, jobfiles.STATUS))
+            runner_status = jobfiles.read_status(job_dir)
         limits = (pod["spec"]["containers"][0].get("resources") or {}).get("limits") or {}
         update = objects.pod_update(pod, runner_status, limits.get("memory"))
         if job_id in self._cancelling and (
@@ -507,9 +507,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         self._job_checks[job.id] = time.monotonic()
         name = job.state.get("job_name") or objects.job_object_name(job.id)
         k8s_job = await self._api().get_job(job.state.get("namespace") or self._ns, name)
-        status = (
-            jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS)) if job.job_dir else None
-        )
+        status = jobfiles.read_status(job.job_dir) if job.job_dir else None
         return objects.update_without_pod(name, k8s_job, status)
 
     # ------------------------------------------------------------------ logs of direct jobs

@@ -11,59 +11,26 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 from typing import Any
 
 import psutil
-from traitlets import Integer, default
+from traitlets import Float, Integer, default
 
 from .. import jobfiles
 from ..exceptions import BadRequest
-from ..models import CANCELLED, LOST, RUNNING, Job, JobUpdate, describe_memory, parse_time, utcnow
+from ..models import CANCELLED, LOST, RUNNING, Job, JobUpdate, describe_memory, utcnow
+from ..ownership import host_id, process_alive
+from ..runner import STOP_SIGNALS
 from .base import Spawner
 
-RUNNER_STATES = {"completed", "failed", "cancelled"}
 
-
-def status_update(status: dict[str, Any] | None) -> JobUpdate | None:
-    """A JobUpdate from the runner's status.json (None when there is nothing yet)."""
-    if not isinstance(status, dict) or not status.get("state"):
-        return None
-    state = status["state"]
-    update = JobUpdate(host=status.get("host"))
-    if status.get("started_at"):
-        update.started_at = parse_time(status["started_at"])
-    if state in RUNNER_STATES:
-        update.status = state
-        update.exit_code = status.get("exit_code")
-        update.reason = status.get("reason")
-        update.clear_reason = update.reason is None
-        if status.get("finished_at"):
-            update.finished_at = parse_time(status["finished_at"])
-    elif state == "running":
-        update.status = RUNNING
-    return update
-
-
-def progress_of(job: Job) -> dict[str, Any] | None:
-    data = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.PROGRESS))
-    if not isinstance(data, dict) or "fraction" not in data:
-        return None
-    return {"fraction": data.get("fraction"), "message": data.get("message")}
-
-
-def runner_alive(pid: int | None, create_time: float | None) -> bool:
-    """Whether the runner with this pid and start time still runs (pids are reused)."""
-    if not pid:
-        return False
-    try:
-        p = psutil.Process(int(pid))
-        if create_time is not None and abs(p.create_time() - float(create_time)) > 0.05:
-            return False
-        return p.status() != psutil.STATUS_ZOMBIE
-    except (psutil.Error, ValueError):
-        return False
+def _ended_without_result(job_dir: str, why: str) -> JobUpdate:
+    """A runner that is gone without a final status: cancelled if a cancel was asked (it may have
+    died of the very signal before its handlers were in place), else lost."""
+    if jobfiles.cancel_requested(job_dir):
+        return JobUpdate(status=CANCELLED, reason="cancelled")
+    return JobUpdate(status=LOST, reason=why)
 
 
 class LocalSpawner(Spawner):
@@ -74,13 +41,20 @@ class LocalSpawner(Spawner):
     uses_runner = True
 
     max_concurrent = Integer(
-        help="""How many local jobs run at once; the rest wait as ``queued`` and start in order.
-        Default: the number of CPUs. ``c.LocalSpawner.max_concurrent = 4``.""",
+        help="""How many local jobs run at once on this host, counted over every server of the job
+        root on it; the rest wait as ``queued`` and start in order. Default: the number of CPUs.
+        ``c.LocalSpawner.max_concurrent = 4``.""",
     ).tag(config=True)
 
     @default("max_concurrent")
     def _default_max(self) -> int:
         return os.cpu_count() or 1
+
+    lost_after = Float(
+        60.0,
+        help="""Seconds without a heartbeat from a job's runner on another host (one that shares the
+        job root) before the job is marked ``lost``; runners stamp ``status.json`` every 10 s.""",
+    ).tag(config=True)
 
     @default("display_name")
     def _default_display_name(self) -> str:
@@ -95,7 +69,7 @@ class LocalSpawner(Spawner):
             {
                 "name": "default",
                 "display_name": "Default",
-                "description": f"Runs on {socket.gethostname()} with up to {os.cpu_count()} CPUs",
+                "description": f"Runs on {host_id()} with up to {os.cpu_count()} CPUs",
                 "resources": {},
                 "kernels": False,
             }
@@ -124,6 +98,9 @@ class LocalSpawner(Spawner):
 
     async def submit(self, job: Job) -> JobUpdate:
         log = open(os.path.join(job.job_dir, jobfiles.RUNNER_LOG), "ab")
+        # the runner starts with the stop signals blocked and unblocks them once it handles them:
+        # a cancel that comes right after the start waits for it instead of killing it unheard
+        old_mask = signal.pthread_sigmask(signal.SIG_BLOCK, STOP_SIGNALS)
         try:
             proc = subprocess.Popen(
                 self.runner_argv(job),
@@ -135,20 +112,19 @@ class LocalSpawner(Spawner):
                 close_fds=True,
             )
         finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old_mask)
             log.close()
         try:
             create_time = psutil.Process(proc.pid).create_time()
         except psutil.Error:
             create_time = None
-        state = {"runner_pid": proc.pid, "runner_create_time": create_time}
-        job.state.update(state)
         self._watch(job.id, proc.pid, proc)
         return JobUpdate(
             status=RUNNING,
             backend_ref=str(proc.pid),
-            host=socket.gethostname(),
+            host=host_id(),
             started_at=utcnow(),
-            state=state,
+            state={"runner_pid": proc.pid, "runner_create_time": create_time},
             clear_reason=True,
         )
 
@@ -178,64 +154,117 @@ class LocalSpawner(Spawner):
     def _runner_exited(self, job_id: str) -> None:
         job_dir = os.path.join(self.job_root, job_id)
         self._unwatch(job_id)
-        status = jobfiles.read_json(os.path.join(job_dir, jobfiles.STATUS))
-        update = status_update(status)
-        if update is None or update.status not in RUNNER_STATES:
-            update = JobUpdate(
-                status=LOST,
-                reason="the job's runner process ended without recording a result"
+        status = jobfiles.read_status(job_dir)
+        update = jobfiles.runner_update(status)
+        if update is None or update.status not in jobfiles.RUNNER_FINAL_STATES:
+            other = self._other_runner(status)
+            if other is not None:
+                # the runner we started found the job started by another one (a takeover): follow it
+                self._watch(job_id, other[0], None)
+                if self.notify:
+                    self.notify(
+                        job_id,
+                        JobUpdate(
+                            backend_ref=str(other[0]),
+                            state={"runner_pid": other[0], "runner_create_time": other[1]},
+                        ),
+                    )
+                return
+            update = _ended_without_result(
+                job_dir,
+                "the job's runner process ended without recording a result"
                 " (killed with SIGKILL?); exit status unknown",
             )
-        job = Job(id=job_id, name="", kind="", backend=self.name, profile="", job_dir=job_dir)
-        update.progress = progress_of(job)
-        update.log_size = self._log_size(job_dir)
         if self.notify:
-            self.notify(job_id, update)
+            self.notify(job_id, jobfiles.files_update(job_dir, update))
 
     @staticmethod
-    def _log_size(job_dir: str) -> int:
-        try:
-            return os.stat(os.path.join(job_dir, jobfiles.LOG)).st_size
-        except OSError:
-            return 0
+    def _other_runner(status: dict[str, Any] | None) -> tuple[int, float | None] | None:
+        """The live runner that ``status.json`` names, if one runs on this host."""
+        if not status or status.get("host") != host_id():
+            return None
+        pid, create_time = status.get("runner_pid"), status.get("runner_create_time")
+        if pid and process_alive(pid, create_time):
+            return int(pid), create_time
+        return None
+
+    def _on_other_host(self, job: Job) -> bool:
+        return bool(job.host) and job.host != host_id()
 
     async def poll(self, jobs: list[Job]) -> dict[str, JobUpdate]:
         updates: dict[str, JobUpdate] = {}
         for job in jobs:
-            status = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS))
-            update = status_update(status) or JobUpdate()
-            if update.status not in RUNNER_STATES:
-                pid = job.state.get("runner_pid")
-                if not runner_alive(pid, job.state.get("runner_create_time")):
+            status = jobfiles.read_status(job.job_dir)
+            update = jobfiles.runner_update(status) or JobUpdate()
+            if update.status not in jobfiles.RUNNER_FINAL_STATES:
+                if self._on_other_host(job):
+                    update = self._remote_update(job, status, update)
+                elif not process_alive(
+                    job.state.get("runner_pid"), job.state.get("runner_create_time")
+                ):
                     # re-read: the runner may have finished between the two looks
-                    status = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS))
-                    update = status_update(status) or JobUpdate()
-                    if update.status not in RUNNER_STATES:
-                        update = JobUpdate(
-                            status=LOST,
-                            reason="the job's runner process is gone without a recorded result"
-                            " (killed with SIGKILL, or the machine restarted)",
-                        )
+                    status = jobfiles.read_status(job.job_dir)
+                    update = jobfiles.runner_update(status) or JobUpdate()
+                    if update.status not in jobfiles.RUNNER_FINAL_STATES:
+                        other = self._other_runner(status)
+                        if other is not None:
+                            update = JobUpdate(
+                                backend_ref=str(other[0]),
+                                state={"runner_pid": other[0], "runner_create_time": other[1]},
+                            )
+                        else:
+                            update = _ended_without_result(
+                                job.job_dir,
+                                "the job's runner process is gone without a recorded result"
+                                " (killed with SIGKILL, or the machine restarted)",
+                            )
                 if job.status == "cancelling" and update.status == RUNNING:
                     update.status = None
-            update.progress = progress_of(job)
-            update.log_size = self._log_size(job.job_dir)
-            updates[job.id] = update
+            updates[job.id] = jobfiles.files_update(job.job_dir, update)
         return updates
+
+    def _remote_update(
+        self, job: Job, status: dict[str, Any] | None, update: JobUpdate
+    ) -> JobUpdate:
+        """A job whose runner is on another host: its files are all we see; no pid is checked."""
+        age = jobfiles.heartbeat_age(status)
+        if age is not None and age > self.lost_after:
+            return _ended_without_result(
+                job.job_dir,
+                f"no word from the job's runner on {job.host} for {int(age)} s"
+                " (the host went down or lost the shared filesystem)",
+            )
+        return update
 
     async def reattach(self, job: Job) -> JobUpdate | None:
         update = (await self.poll([job]))[job.id]
-        if update.status not in RUNNER_STATES and update.status != LOST:
-            self._watch(job.id, int(job.state["runner_pid"]), None)
+        pid = (update.state or {}).get("runner_pid") or job.state.get("runner_pid")
+        final = update.status in jobfiles.RUNNER_FINAL_STATES or update.status == LOST
+        if not final and update.status != CANCELLED and pid and not self._on_other_host(job):
+            self._watch(job.id, int(pid), None)
         return update
 
+    async def recover(self, job: Job) -> JobUpdate | None:
+        status = jobfiles.read_status(job.job_dir)
+        other = self._other_runner(status)
+        if other is not None:
+            return JobUpdate(
+                status=RUNNING,
+                backend_ref=str(other[0]),
+                host=host_id(),
+                state={"runner_pid": other[0], "runner_create_time": other[1]},
+            )
+        return None
+
     async def cancel(self, job: Job) -> JobUpdate | None:
+        if self._on_other_host(job):
+            return None  # its runner acts on cancel.json (the manager wrote it)
         pid = job.state.get("runner_pid")
-        if pid and runner_alive(pid, job.state.get("runner_create_time")):
+        if pid and process_alive(pid, job.state.get("runner_create_time")):
             os.kill(int(pid), signal.SIGTERM)  # the runner stops the whole tree and records it
             return None
         # no runner: kill what is left of the job's process group ourselves
-        status = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS)) or {}
+        status = jobfiles.read_status(job.job_dir) or {}
         if status.get("pgid"):
             try:
                 os.killpg(int(status["pgid"]), signal.SIGKILL)
@@ -244,7 +273,7 @@ class LocalSpawner(Spawner):
         return JobUpdate(status=CANCELLED, reason="cancelled (the runner was already gone)")
 
     async def signal(self, job: Job, signum: int) -> None:
-        status = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS)) or {}
+        status = jobfiles.read_status(job.job_dir) or {}
         pgid = status.get("pgid")
         if not pgid:
             raise BadRequest("the job has not started its command yet")

@@ -431,20 +431,10 @@ class SlurmSpawner(Spawner):
 
     def _files_update(self, job: Job, update: JobUpdate) -> JobUpdate:
         """Add what the runner wrote (host, progress, log size) to a running job's update."""
-        status = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS)) or {}
+        status = jobfiles.read_status(job.job_dir) or {}
         if status.get("host") and not update.host:
             update.host = status["host"]  # SLURM's node name wins: it is what squeue shows
-        progress = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.PROGRESS))
-        if isinstance(progress, dict) and "fraction" in progress:
-            update.progress = {
-                "fraction": progress.get("fraction"),
-                "message": progress.get("message"),
-            }
-        try:
-            update.log_size = os.stat(os.path.join(job.job_dir, jobfiles.LOG)).st_size
-        except OSError:
-            pass
-        return update
+        return jobfiles.files_update(job.job_dir, update)
 
     async def poll(self, jobs: list[Job]) -> dict[str, JobUpdate]:
         by_ref = {job.backend_ref: job for job in jobs if job.backend_ref}
@@ -470,7 +460,8 @@ class SlurmSpawner(Spawner):
             self._misses.pop(ref, None)
             if job.status == CANCELLING and not job.state.get("scancel_done"):
                 try:  # the cancel met a controller that was away: again
-                    await self._scancel(job)
+                    if await self._scancel(job):
+                        update.state = {**(update.state or {}), "scancel_done": True}
                 except EngineError as e:
                     self.log.warning("jupyter-jobs: %s", e.message)
             if update.status == RUNNING:
@@ -480,16 +471,15 @@ class SlurmSpawner(Spawner):
         for job in [*gone, *(by_ref[r] for r in ended)]:
             ref = job.backend_ref or ""
             rec = ended.get(ref) or accounted.get(ref)
-            status = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.STATUS))
-            runner_final = isinstance(status, dict) and status.get("state") in (
-                "completed",
-                "failed",
-                "cancelled",
-            )
-            if rec is None and not runner_final:
+            status = jobfiles.read_status(job.job_dir)
+            if rec is None and not jobfiles.runner_final(status):
                 rec = await self.scontrol(ref)
-            cancel = job.status == CANCELLING or bool(job.state.get("cancel_requested"))
-            update = state.final_update(rec, status if isinstance(status, dict) else None, cancel)
+            cancel = (
+                job.status == CANCELLING
+                or bool(job.state.get("cancel_requested"))
+                or jobfiles.cancel_requested(job.job_dir)
+            )
+            update = state.final_update(rec, status, cancel)
             if update is None:
                 update = self._not_settled(job, rec)
                 if update is None:
@@ -523,13 +513,7 @@ class SlurmSpawner(Spawner):
 
     @staticmethod
     def _slurm_out_tail(job: Job) -> str:
-        try:
-            with open(os.path.join(job.job_dir, script.SLURM_OUT), "rb") as f:
-                f.seek(0, os.SEEK_END)
-                f.seek(max(0, f.tell() - 2048))
-                return _last_line(f.read().decode(errors="replace"))[:300]
-        except OSError:
-            return ""
+        return jobfiles.log_tail(job.job_dir, lines=1, max_bytes=2048, name=script.SLURM_OUT)[:300]
 
     async def reattach(self, job: Job) -> JobUpdate | None:
         """Called for each active job at start: one ``squeue`` serves all of them."""
@@ -558,15 +542,15 @@ class SlurmSpawner(Spawner):
         ref = job.backend_ref
         if not ref:
             return None
-        job.state["cancel_requested"] = True
         if not await self._owned(ref):
-            return None  # gone already (the next poll settles it) or not this user's job
-        await self._scancel(job)
+            # gone already (the next poll settles it) or not this user's job
+            return JobUpdate(state={"cancel_requested": True})
         # not done when SLURM refused it for now: the next poll tries again while the job is active
-        done = bool(job.state.get("scancel_done"))
+        done = await self._scancel(job)
         return JobUpdate(state={"cancel_requested": True, "scancel_done": done})
 
-    async def _scancel(self, job: Job) -> None:
+    async def _scancel(self, job: Job) -> bool:
+        """scancel the job; True when SLURM took it (False: try again at the next poll)."""
         ref = job.backend_ref or ""
         rc, _out, err = await self.run(["scancel", f"--user={self.slurm_user}", ref])
         if rc != 0:
@@ -579,9 +563,9 @@ class SlurmSpawner(Spawner):
                 self.log.info(
                     "jupyter-jobs: scancel %s: %s (retried while it is active)", ref, message
                 )
-                return
+                return False
             raise EngineError(f"scancel {ref} failed: {message}")
-        job.state["scancel_done"] = True
+        return True
 
     async def signal(self, job: Job, signum: int) -> None:
         if signum not in FORWARDED_SIGNALS:
@@ -591,7 +575,6 @@ class SlurmSpawner(Spawner):
         if not ref or not await self._owned(ref):
             raise BadRequest(f"SLURM job {ref} is not running")
         name = _signal.Signals(signum).name.removeprefix("SIG")
-        job.state["cancel_requested"] = True  # the runner stops the whole job on these signals
         rc, _out, err = await self.run(
             ["scancel", "--batch", f"--signal={name}", f"--user={self.slurm_user}", ref]
         )
