@@ -32,6 +32,8 @@ from .wire import (
 AUTH_RESOURCE = "jobs"
 OPENAPI_PATH = pathlib.Path(__file__).parent / "openapi.json"
 _ID = r"(?P<job_id>[^/]+)"
+#: cursors are 18 digits at most (what the document's pattern says)
+MAX_CURSOR = 10**18 - 1
 
 
 def json_errors(method):
@@ -152,7 +154,7 @@ class JobsCollectionHandler(JobsHandler):
             backend=self.list_arg("backend"),
             kind=self.list_arg("kind", KINDS),
             limit=self.int_arg("limit", 100, minimum=1, maximum=1000) or 100,
-            cursor=self.int_arg("cursor", None),
+            cursor=self.int_arg("cursor", None, maximum=MAX_CURSOR),
         )
         self.write_json({"jobs": jobs, "next_cursor": None if cursor is None else str(cursor)})
 
@@ -201,6 +203,8 @@ class RerunHandler(JobsHandler):
     @json_errors
     async def post(self, job_id):
         overrides = self.json_body(optional=True)
+        if overrides is None and (self.request.body or b"").strip():
+            raise BadRequest("the rerun body must be a JSON object of the fields to change")
         self.manager.get(check_job_id(job_id))
         check_overrides(overrides, self.manager.root_dir)
         job = await self.manager.rerun(job_id, overrides)

@@ -189,8 +189,8 @@ _MEM_UNITS = {"": 1, "K": 1024, "M": 1024**2, "G": 1024**3, "T": 1024**4, "P": 1
 MAX_MEMORY = 2**63 - 1
 #: the longest time limit: 365 days
 MAX_TIME_LIMIT = 365 * 86400
-#: the most CPUs or GPUs a request may name (SLURM counts them in 32 bits)
-MAX_COUNT = 2**31 - 1
+#: the most CPUs or GPUs a request may name (nine digits; SLURM counts them in 32 bits)
+MAX_COUNT = 999_999_999
 
 
 def _finite_number(value: Any, field: str, what: str) -> float | int:
@@ -262,7 +262,7 @@ def parse_time_limit(value: Any, field: str = "resources.time_limit") -> int:
         n = int(value)
     elif isinstance(value, str):
         s = value.strip()
-        m = _TIME_RE.match(s) if len(s) <= 32 else None
+        m = _TIME_RE.match(s) if len(value) <= 32 else None
         if not m:
             raise BadRequest(
                 f"{field}: {value!r} is not a duration; use seconds or 'HH:MM:SS' (e.g. '04:00:00')",
@@ -304,8 +304,9 @@ def format_duration(seconds: int) -> str:
 def _positive_int(value: Any, field: str) -> int:
     if isinstance(value, bool):
         raise BadRequest(f"{field} must be a whole number", field=field)
-    if isinstance(value, str) and _DIGITS_RE.fullmatch(value.strip()) and len(value) < 32:
-        value = int(value.strip())
+    if isinstance(value, str) and _DIGITS_RE.fullmatch(value):
+        digits = value.lstrip("0") or "0"
+        value = int(digits) if len(digits) <= 18 else MAX_COUNT + 1
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if not isinstance(value, int):

@@ -33,6 +33,7 @@ REQUEST_KEYS = {
 }
 SCRIPT_LANGUAGES = {".py": "python", ".sh": "bash", ".bash": "bash", ".r": "R"}
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+PARAMETER_NAME_RE = ENV_NAME_RE
 #: variables the runner sets itself (``JUPYTER_JOBS_DIR``, ``JUPYTER_JOBS_JOB_ID``, …): any
 #: ``JUPYTER_JOBS_*``, in any case
 RESERVED_ENV_PREFIXES = ("JUPYTER_JOBS_",)
@@ -159,10 +160,10 @@ def _is_control(ch: str) -> bool:
 
 
 def _display_name(value: Any) -> str:
-    name = _text(value, "name", "name", max_len=MAX_NAME).strip()
+    name = _text(value, "name", "name", max_len=MAX_NAME)
     if any(_is_control(ch) for ch in name):
         raise BadRequest("name must not contain control characters (newlines, tabs…)", field="name")
-    return name
+    return name.strip()
 
 
 def resolve_in_root(
@@ -309,8 +310,12 @@ def _check_parameters(parameters: Any) -> dict[str, Any]:
     if len(parameters) > MAX_PARAMETERS:
         raise BadRequest(f"too many parameters (at most {MAX_PARAMETERS})", field="parameters")
     for k in parameters:
-        if not k.isidentifier() or keyword.iskeyword(k) or len(k) > 200:
-            raise BadRequest(f"parameter name {k!r} is not a valid Python name", field="parameters")
+        if not PARAMETER_NAME_RE.fullmatch(k) or keyword.iskeyword(k) or len(k) > 200:
+            raise BadRequest(
+                f"parameter name {k!r} is not a Python name (ASCII letters, digits and _,"
+                " not a keyword)",
+                field="parameters",
+            )
     return parameters
 
 

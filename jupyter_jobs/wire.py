@@ -269,9 +269,10 @@ def int_param(
             f"{name} must be a whole number written with the digits 0-9, not {show(raw)}",
             field=name,
         )
-    if len(raw) > 19 or int(raw) > maximum:
+    digits = raw.lstrip("0") or "0"
+    if len(digits) > 19 or int(digits) > maximum:
         raise BadRequest(f"{name} must be at most {maximum}, not {show(raw)}", field=name)
-    value = int(raw)
+    value = int(digits)
     if value < minimum:
         raise BadRequest(f"{name} must be at least {minimum}, not {value}", field=name)
     return value

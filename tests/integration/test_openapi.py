@@ -225,6 +225,17 @@ class Contract:
             return json.loads(r.body)
         return r
 
+    async def handshake(self, job_id, expect, headers):
+        """A plain HTTP request to the log-follow URL (a handshake the server refuses)."""
+        template = "/jobs/{job_id}/log/follow"
+        r = await self.api.fetch(
+            PREFIX, "jobs", job_id, "log", "follow", headers=headers, raise_error=False
+        )
+        assert r.code == expect, f"follow answered {r.code}: {r.body[:300]!r}"
+        check_answer(template, "get", r.code, r.headers, r.body)
+        self.record(template, "get", r.code)
+        return json.loads(r.body)
+
     async def follow(self, job_id, expect=101, **params):
         """Open the log-follow websocket; validate every frame. Returns the frames."""
         template = "/jobs/{job_id}/log/follow"
@@ -443,6 +454,59 @@ async def test_log_and_usage_answer_as_documented(contract):
     usage = await contract.call("get", "/jobs/{job_id}/usage", 200, job_id=job["id"])
     assert usage["samples"], "a job that ran over a second has usage samples"
     await contract.call("get", "/jobs/{job_id}/usage", 404, job_id=NO_SUCH_JOB)
+
+
+HANDSHAKE = {
+    "Upgrade": "websocket",
+    "Connection": "Upgrade",
+    "Sec-WebSocket-Key": "dGhlIHNhbXBsZSBub25jZQ==",
+    "Sec-WebSocket-Version": "13",
+}
+
+
+@covers("followJobLog", 400, 426)
+async def test_log_follow_refuses_a_bad_handshake_as_json(contract):
+    job = await finished_job(contract)
+    error = await contract.handshake(job["id"], 400, {})  # not a websocket at all
+    assert "websocket" in error["message"]
+    error = await contract.handshake(job["id"], 400, {**HANDSHAKE, "Connection": "keep-alive"})
+    assert "Connection: Upgrade" in error["message"]
+    error = await contract.handshake(job["id"], 426, {**HANDSHAKE, "Sec-WebSocket-Version": "99"})
+    assert "13" in error["message"]
+
+
+NOTEBOOK = json.dumps({"cells": [], "metadata": {}, "nbformat": 4, "nbformat_minor": 5})
+
+
+@covers("createJob", 409, 415)
+@covers("rerunJob", 409, 415)
+async def test_output_folder_outside_the_root_and_wrong_content_type(
+    contract, jp_root_dir, tmp_path
+):
+    (jp_root_dir / "nb.ipynb").write_text(NOTEBOOK)
+    job = await contract.api.submit({"path": "nb.ipynb"})
+    await contract.api.request("POST", f"jobs/{job['id']}/cancel")
+    await contract.api.wait(job["id"])
+    outputs = jp_root_dir / "job-outputs"
+    if outputs.exists():
+        for f in outputs.iterdir():
+            f.unlink()
+        outputs.rmdir()
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    outputs.symlink_to(elsewhere)
+    error = await contract.call("post", "/jobs", 409, body={"path": "nb.ipynb"})
+    assert "outside the server's root" in error["message"] and "administrator" in error["message"]
+    await contract.call("post", "/jobs/{job_id}/rerun", 409, job_id=job["id"])
+    assert list(elsewhere.iterdir()) == []
+
+    text = {"Content-Type": "text/plain"}
+    body = json.dumps({"command": python("pass")})
+    error = await contract.call("post", "/jobs", 415, body=body, headers=text)
+    assert "application/json" in error["message"]
+    await contract.call(
+        "post", "/jobs/{job_id}/rerun", 415, job_id=job["id"], body="{}", headers=text
+    )
 
 
 @covers("followJobLog", 101, 400, 404)
