@@ -103,6 +103,11 @@ def create_exclusive(path: str, data: dict[str, Any] | None = None) -> bool:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
         return False
+    except PermissionError:
+        # SFTP (sshfs) has no "already exists" status: the loser of a race may get EPERM
+        if os.path.lexists(path):
+            return False
+        raise
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         json.dump(data or {}, f)
     return True

@@ -15,6 +15,7 @@ import asyncio
 import bisect
 import os
 import random
+import sqlite3
 import time
 from collections import deque
 from typing import Any, Callable
@@ -25,7 +26,7 @@ from traitlets.config import LoggingConfigurable
 from . import jobfiles
 from .commands import build_argv
 from .exceptions import BadRequest, Conflict, EngineUnavailable, JobsError, NotFound
-from .jobroot import JobRoot
+from .jobroot import JobRoot, StorageFull
 from .kernel_jobs import KernelJobsMixin
 from .models import (
     CANCELLED,
@@ -155,6 +156,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         self._engine_down: dict[str, str] = {}
         self._starting: set[str] = set()
         self._cancel_after_start: set[str] = set()
+        self._unsaved: dict[str, Job] = {}  # changes a full disk kept from being written
         self._listeners: list[Callable[[str, Job], None]] = []
         self._next_scan = 0.0
         self._next_renew = 0.0
@@ -338,9 +340,13 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
     async def sync(self, *, emit: bool = True) -> None:
         """One look at the job root: see :attr:`sync_interval`."""
         now = time.monotonic()
+        self._save_unsaved()
         if now >= self._next_renew:
-            self.leases.renew()
-            self._next_renew = now + self.lease_timeout / 4
+            try:
+                self.leases.renew()
+                self._next_renew = now + self.lease_timeout / 4
+            except OSError as e:  # a full disk: other hosts may take our jobs over if it lasts
+                self.log.error("jupyter-jobs: cannot renew the server lease: %s", e)
         if now >= self._next_scan:
             t0 = time.monotonic()
             self._scan(emit)
@@ -426,9 +432,22 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         self._known.add(job.id)
 
     def _persist(self, job: Job) -> None:
-        """Write an owned job: its record first (the truth), then the index."""
-        self.root.write_record(job)
-        self._index(job)
+        """Write an owned job: its record first (the truth), then the index. When the disk is full
+        (or the filesystem away) the change is kept in memory and written again at each sync."""
+        try:
+            self.root.write_record(job)
+            self._index(job)
+        except (OSError, sqlite3.Error) as e:
+            if job.id not in self._unsaved:
+                self.log.error("jupyter-jobs: cannot save job %s (retrying): %s", job.id, e)
+            self._unsaved[job.id] = job
+            return
+        if self._unsaved.pop(job.id, None) is not None:
+            self.log.info("jupyter-jobs: job %s saved again", job.id)
+
+    def _save_unsaved(self) -> None:
+        for job in list(self._unsaved.values()):
+            self._persist(job)
 
     # ------------------------------------------------------------------ queries
 
@@ -571,9 +590,14 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         self.root.create(job, files)
         try:
             self._index(job)
-        except BaseException:
+        except BaseException as e:
             self._known.discard(job.id)
             self.root.remove(job.id)
+            if getattr(e, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+                raise StorageFull(
+                    f"no space left for the job index {self.store.path} (disk or quota full):"
+                    " free some space and submit again"
+                ) from e
             raise
         self.active[job.id] = job
         self._emit("created", job)

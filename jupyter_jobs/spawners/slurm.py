@@ -543,8 +543,7 @@ class SlurmSpawner(Spawner):
         if not ref:
             return None
         if not await self._owned(ref):
-            # gone already (the next poll settles it) or not this user's job
-            return JobUpdate(state={"cancel_requested": True})
+            return None  # gone already (the next poll settles it) or not this user's job
         # not done when SLURM refused it for now: the next poll tries again while the job is active
         done = await self._scancel(job)
         return JobUpdate(state={"cancel_requested": True, "scancel_done": done})
@@ -575,6 +574,8 @@ class SlurmSpawner(Spawner):
         if not ref or not await self._owned(ref):
             raise BadRequest(f"SLURM job {ref} is not running")
         name = _signal.Signals(signum).name.removeprefix("SIG")
+        # the runner stops the whole job on these signals: the job ends cancelled, not failed
+        jobfiles.request_cancel(job.job_dir, by="signal")
         rc, _out, err = await self.run(
             ["scancel", "--batch", f"--signal={name}", f"--user={self.slurm_user}", ref]
         )
