@@ -79,7 +79,8 @@ def check_content_type(header: str | None, body: bytes) -> None:
             charset = value.strip().strip('"').lower()
             if charset not in ("utf-8", "utf8"):
                 raise UnsupportedMediaType(
-                    f"the request body must be UTF-8 JSON, not charset {show(charset)}"
+                    f"the request body must be UTF-8 JSON ('Content-Type: application/json'),"
+                    f" not charset {show(charset)}"
                 )
 
 
