@@ -28,7 +28,9 @@ class KernelJobsMixin:
         async def add(self, job: Job, abs_cwd: str, spawner: Spawner) -> Job: ...
 
     async def _cancel_orphan_kernel(self, job: Job) -> None:
-        reason = "kernel job left from an earlier server run: cancelled"
+        reason = (
+            "the Jupyter server that started this kernel is gone (an earlier server run): cancelled"
+        )
         try:
             if job.backend_ref:
                 await self.spawners[job.backend].cancel(job)

@@ -245,3 +245,21 @@ def test_url_and_token_can_be_given(server, tmp_path, where):
         env=env,
     )
     assert out == {"status": "completed", "path": "train.py"}
+
+
+def test_cancel_right_after_submit_ends_cancelled_every_time(server):
+    never = server.base / "never-api-now"
+    out = py(
+        server,
+        f"""
+        import json, jupyter_jobs
+        seen = []
+        for _ in range(9):
+            job = jupyter_jobs.submit("block.py", args=[{str(never)!r}])
+            job.cancel()
+            job.wait(timeout=120)
+            seen.append([job.status, job.exit_code])
+        print(json.dumps(seen))
+        """,
+    )
+    assert out == [["cancelled", None]] * 9

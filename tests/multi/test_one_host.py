@@ -224,3 +224,39 @@ async def test_full_disk_refuses_the_job_whole(tmp_path):
             server.stop()
     finally:
         subprocess.run(["umount", "-l", str(small)], check=False)
+
+
+async def test_server_sigkilled_mid_submissions_leaves_every_job_whole(place):
+    """Killed while 30 submissions are in flight: each job is there whole (record and spec) or
+    not at all, the index is sound, and the next server runs every job that is there once."""
+    a = start_server(place["a"], place["job_root"], place["root"])
+    pending = [asyncio.ensure_future(_try_submit(a, body(place, 0.1))) for _ in range(30)]
+    await asyncio.sleep(0.15)
+    a.proc.send_signal(signal.SIGKILL)
+    a.proc.wait(10)
+    codes = await asyncio.gather(*pending)
+    b = start_server(place["b"], place["job_root"], place["root"])
+    try:
+        dirs = {n for n in os.listdir(place["job_root"]) if len(n) == 32}
+        print(f"{codes.count(201)} created, {codes.count(None)} cut off, {len(dirs)} on disk")
+        assert codes.count(None) > 0, "the server was not killed mid-submissions"
+        assert len(dirs) >= codes.count(201)
+        for job_id in dirs:
+            for name in ("job.json", "spec.json"):
+                assert os.path.getsize(os.path.join(place["job_root"], job_id, name)) > 0
+        assert not [n for n in os.listdir(place["job_root"]) if n.startswith((".new-", ".tmp-"))]
+        assert await list_ids(b) == dirs
+        jobs = await wait_final(b, dirs, timeout=120)
+        assert all(j["status"] == "completed" for j in jobs.values()), jobs
+        assert sorted(r[0] for r in runs(place["root"])) == sorted(dirs)
+    finally:
+        b.stop()
+    integrity(*index_files(place["a"], place["job_root"]))
+
+
+async def _try_submit(server, payload):
+    try:
+        code, _, _ = await request(server, "POST", f"{API}/jobs", payload)
+        return code
+    except Exception:  # the server died mid-request
+        return None
