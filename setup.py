@@ -106,6 +106,7 @@ setup(
             "pytest-timeout",
             "jsonschema>=4",
             "openapi-spec-validator>=0.7",
+            "schemathesis>=4.32,<5",
             "kubernetes_asyncio>=29",
             "kubernetes-validate>=1.30",
             "playwright>=1.40",
