@@ -106,7 +106,7 @@ setup(
             "pytest-timeout",
             "jsonschema>=4",
             "openapi-spec-validator>=0.7",
-            "schemathesis>=4.32,<5",
+            "schemathesis>=4.32,<5; python_version >= '3.11'",  # it needs 3.11
             "kubernetes_asyncio>=29",
             "kubernetes-validate>=1.30",
             "playwright>=1.40",
