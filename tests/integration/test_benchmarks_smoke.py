@@ -138,3 +138,20 @@ def test_fake_history_fills_the_store_with_finished_jobs_the_server_can_list(tmp
         assert {r["kind"] for r in records} == {"script", "notebook", "command"}
     finally:
         store.close()
+
+
+@pytest.mark.slow
+def test_multi_server_quick_prints_latency_and_visibility_against_baselines(tmp_path):
+    out_json = tmp_path / "results.json"
+    proc = run_benchmark("multi_server.py", "--quick", "--json", str(out_json))
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    rows = json.loads(out_json.read_text())
+    assert [r["key"] for r in rows] == ["a", "b", "c"]
+    for r in rows:
+        assert r["unit"] == "ms" and r["ours"] > 0 and r["baseline"] > 0, r
+        assert math.isclose(r["ratio"], r["ours"] / r["baseline"])
+    assert rows[0]["target_applies_to"] == "added" and rows[0]["target"] == 100
+    assert rows[2]["target_applies_to"] == "ours" and rows[2]["target"] == 1100
+    assert rows[1]["target"] is None and rows[1]["met"] is None
+    printed = [m["key"] for m in map(ROW_RE.match, proc.stdout.splitlines()) if m]
+    assert printed == ["a", "c"]  # the row without a target prints "-" as its verdict
