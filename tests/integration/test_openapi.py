@@ -29,8 +29,9 @@ SPEC_URI = "urn:jupyter-jobs:openapi"
 REGISTRY = Registry().with_resource(SPEC_URI, DRAFT202012.create_resource(SPEC))
 PREFIX = "jupyter-jobs/api"
 HTTP_METHODS = ("get", "post", "put", "patch", "delete", "head")
-#: answers that need an unreachable or failing engine; the local backend never gives them
-NOT_REACHABLE_LOCALLY = {"502", "503"}
+#: answers that need an unreachable or failing engine, or a full disk (tests/multi fills a tmpfs);
+#: the local backend on a healthy disk never gives them
+NOT_REACHABLE_LOCALLY = {"502", "503", "507"}
 NO_SUCH_JOB = "0000nosuchjob"
 
 
