@@ -13,7 +13,7 @@ import signal
 
 import pytest
 
-from benchmarks._server import request
+from benchmarks._server import EventStream, request
 from tests.multi.servers import (
     API,
     RUN_SCRIPT,
@@ -97,19 +97,40 @@ async def _lists(server, ids):
     return ids <= await list_ids(server)
 
 
-async def test_cancel_from_host_b_stops_a_job_running_on_host_a(hosts):
+PROGRESS_SCRIPT = """\
+import time
+print(" 40%|####      | 2/5", flush=True)
+time.sleep(60)
+"""
+
+
+async def test_cancel_from_host_b_stops_a_job_running_on_host_a(hosts, two_hosts):
+    """B shows A's job live (status, progress, log, events in B's browser) and cancels it."""
+    (two_hosts.shared / "home" / "progress.py").write_text(PROGRESS_SCRIPT)
     a = start(hosts["a"])
     b = start(hosts["b"])
     try:
-        job = await submit(a, body(hosts["a"], 60))
-        await wait_until(lambda: _running_with_log(b, job["id"]), 15, "B sees it run, with log")
-        await request(b, "POST", f"{API}/jobs/{job['id']}/cancel", expect=202)
+        async with EventStream(b) as events_b:
+            job = await submit(a, {"path": "progress.py"})
+            await events_b.wait_for(
+                lambda d: d.get("job_id") == job["id"] and d.get("action") == "created", 10
+            )
+            await wait_until(lambda: _running_with_log(b, job["id"]), 15, "B sees it run, with log")
+            await wait_until(lambda: _progress(b, job["id"]), 15, "B sees its progress")
+            await request(b, "POST", f"{API}/jobs/{job['id']}/cancel", expect=202)
+            _, event = await events_b.wait_final(job["id"], timeout=30)
+            assert event["status"] == "cancelled"
         final = (await wait_final(b, [job["id"]], timeout=30))[job["id"]]
         assert final["status"] == "cancelled" and final["exit_code"] is None, final
         assert (await get(a, job["id"]))["status"] == "cancelled"
     finally:
         a.stop()
         b.stop()
+
+
+async def _progress(server, job_id):
+    progress = (await get(server, job_id))["progress"] or {}
+    return progress.get("fraction") == 0.4 and progress.get("message") == "2/5"
 
 
 async def _running_with_log(server, job_id):
