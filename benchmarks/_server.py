@@ -428,6 +428,14 @@ def fmt(value: float, unit: str) -> str:
     return f"{value:.1f} {unit}"
 
 
+def report(rows: list[Row], json_path: str | None = None) -> None:
+    """Print the result table; also write the rows as JSON to ``json_path`` when given."""
+    print_table(rows)
+    if json_path:
+        with open(json_path, "w") as f:
+            json.dump([r.as_dict() for r in rows], f, indent=1)
+
+
 def print_table(rows: list[Row], out=sys.stdout) -> None:
     header = ["", "metric", "ours", "baseline", "ratio", "added", "target", "met?"]
     lines = [header]

@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import json
 import os
 import random
 import statistics
@@ -32,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from benchmarks._server import EventStream, Row, ServerProcess, print_table, request
+from benchmarks._server import EventStream, Row, ServerProcess, report, request
 
 API = "jupyter-jobs/api"
 TRIVIAL = {"command": ["true"]}
@@ -171,10 +170,7 @@ def main(argv: list[str] | None = None) -> int:
             (base / "shared" / "home").mkdir(parents=True)
             places = {"a": base / "shared", "b": base / "shared"}
         rows = asyncio.run(run(args, base, places))
-    print_table(rows)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump([r.as_dict() for r in rows], f, indent=1)
+    report(rows, args.json)
     return 0
 
 

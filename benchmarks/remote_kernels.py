@@ -31,7 +31,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _server import Row, ServerProcess, median, print_table, request, ws_connect
+from _server import Row, ServerProcess, median, report, request, ws_connect
 
 SLURM_KERNEL = "jupyter-jobs-slurm-default"
 LOCAL_KERNEL = "python3"
@@ -234,10 +234,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.quick:
         args.rounds = 1
     rows = asyncio.run(run(args))
-    print_table(rows)
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump([r.as_dict() for r in rows], f, indent=1)
+    report(rows, args.json)
     return 0
 
 

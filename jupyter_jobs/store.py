@@ -19,7 +19,8 @@ import logging
 import os
 import sqlite3
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from .models import ACTIVE_STATUSES, Job, isoformat
@@ -162,28 +163,28 @@ class JobStore:
             ),
         )
 
-    def save_many(self, jobs: Iterable[Job]) -> None:
+    @contextmanager
+    def _transaction(self) -> Iterator[None]:
         self.db.execute("BEGIN")
         try:
-            for job in jobs:
-                self.save(job)
+            yield
             self.db.execute("COMMIT")
         except BaseException:
             self.db.execute("ROLLBACK")
             raise
+
+    def save_many(self, jobs: Iterable[Job]) -> None:
+        with self._transaction():
+            for job in jobs:
+                self.save(job)
 
     def delete(self, job_id: str) -> None:
         self.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
 
     def delete_many(self, job_ids: Iterable[str]) -> None:
-        self.db.execute("BEGIN")
-        try:
+        with self._transaction():
             for job_id in job_ids:
                 self.delete(job_id)
-            self.db.execute("COMMIT")
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
 
     # ------------------------------------------------------------------ reads
 
