@@ -48,8 +48,8 @@ from _server import (
     ws_connect,
 )
 
-from jupyter_jobs.models import Job
 from jupyter_jobs.jobroot import JobRoot
+from jupyter_jobs.models import Job
 from jupyter_jobs.store import JobStore
 
 MB = 1 << 20
