@@ -229,12 +229,24 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         self._started = False
 
     def _export_index(self) -> None:
-        """Jobs of a job root from before job records existed (an index that was the truth):
-        give each its ``job.json``, once."""
+        """Jobs of a job root from before job records existed (the database was the truth): give
+        each its ``job.json``, once. The old database is the index itself, or ``<job_root>/jobs.db``
+        when the index now lives on local disk (a job root on a network filesystem)."""
         if self.store.get_meta("exported") == "1":
             return
+        legacy = os.path.join(self.job_root, "jobs.db")
+        jobs = self.store.all()
+        if os.path.abspath(self.store.path) != legacy and os.path.exists(legacy):
+            try:
+                old = JobStore(f"file:{legacy}?mode=ro&immutable=1", read_only=True)
+                try:
+                    jobs += old.all()
+                finally:
+                    old.close()
+            except (sqlite3.Error, OSError) as e:
+                self.log.warning("jupyter-jobs: cannot read the old job database %s: %s", legacy, e)
         count = 0
-        for job in self.store.all():
+        for job in jobs:
             job.job_dir = self.root.job_dir(job.id)
             if os.path.isdir(job.job_dir) and not os.path.exists(
                 os.path.join(job.job_dir, jobfiles.RECORD)
@@ -243,7 +255,9 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 count += 1
         self.store.set_meta("exported", "1")
         if count:
-            self.log.info("jupyter-jobs: wrote job records for %d job(s) of the index", count)
+            self.log.info(
+                "jupyter-jobs: wrote job records for %d job(s) of the old database", count
+            )
 
     def mine(self, job: Job) -> bool:
         return job.owner == self.server_id
@@ -357,10 +371,13 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 await self._check_own(job)
             else:
                 self._refresh(job, emit)
+        alive: dict[str | None, bool] = {}  # one look at each owner's lease per sync
         for job in sorted(
             [j for j in self.active.values() if not self.mine(j)], key=lambda j: j.created_at
         ):
-            if not self.leases.alive(job.owner):
+            if job.owner not in alive:
+                alive[job.owner] = self.leases.alive(job.owner)
+            if not alive[job.owner]:
                 await self._take_over(job)
         for name in self.spawners:
             if self.waiting[name]:

@@ -60,11 +60,16 @@ class StoreError(Exception):
 class JobStore:
     """Persistent jobs. ``path`` is the database file (``:memory:`` for tests)."""
 
-    def __init__(self, path: str, *, network: bool = False):
+    def __init__(self, path: str, *, network: bool = False, read_only: bool = False):
         """``network``: the file is on a network filesystem (an admin's explicit choice): no WAL
-        then, a rollback journal with full syncs (still only safe for one host at a time)."""
+        then, a rollback journal with full syncs (still only safe for one host at a time).
+        ``read_only``: ``path`` is a ``file:`` URI opened as it is (an old database, read once)."""
         self.path = path
         self.rebuilt = False  # True when the file was unusable and a fresh index was started
+        if read_only:
+            self.db = sqlite3.connect(path, uri=True, check_same_thread=False)
+            self.db.row_factory = sqlite3.Row
+            return
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         try:
