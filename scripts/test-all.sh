@@ -10,6 +10,7 @@ set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
 export JUPYTER_JOBS_SLURM_BASE=${JUPYTER_JOBS_SLURM_BASE:-/tmp/jupyter-jobs-slurm}
+export JUPYTER_JOBS_SSHFS_BASE=${JUPYTER_JOBS_SSHFS_BASE:-/tmp/jupyter-jobs-sshfs}
 export PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1
 export PIP_DISABLE_PIP_VERSION_CHECK=1
 T0=$(date +%s)
@@ -66,7 +67,10 @@ grep -q "jupyter-jobs.*enabled.*OK" <<<"$ext" || { echo "$ext"; echo "labextensi
 
 # ------------------------------------------------------------------ SLURM
 say "one-node SLURM cluster at $JUPYTER_JOBS_SLURM_BASE"
-cleanup() { bash "$REPO/scripts/slurm-down.sh" "$JUPYTER_JOBS_SLURM_BASE" >/dev/null 2>&1 || true; }
+cleanup() {
+  bash "$REPO/scripts/slurm-down.sh" "$JUPYTER_JOBS_SLURM_BASE" >/dev/null 2>&1 || true
+  bash "$REPO/scripts/sshfs-down.sh" "$JUPYTER_JOBS_SSHFS_BASE" >/dev/null 2>&1 || true
+}
 trap cleanup EXIT
 # a fresh cluster every run: jobs saved by an earlier one must not occupy the node
 bash scripts/slurm-down.sh "$JUPYTER_JOBS_SLURM_BASE" --purge >/dev/null 2>&1 || true
@@ -77,6 +81,16 @@ if bash scripts/slurm-up.sh "$JUPYTER_JOBS_SLURM_BASE"; then
 else
   echo "!!! the SLURM cluster did not start: SLURM tests will fail"
   failed+=("slurm cluster")
+fi
+
+# ------------------------------------------------------------------ two hosts sharing one home
+say "sshd on 127.0.0.1 for the two-host sshfs mounts at $JUPYTER_JOBS_SSHFS_BASE"
+if bash scripts/sshfs-up.sh "$JUPYTER_JOBS_SSHFS_BASE"; then
+  # shellcheck disable=SC1091
+  . "$JUPYTER_JOBS_SSHFS_BASE/env.sh"
+else
+  echo "!!! the sshd for the sshfs mounts did not start: the two-host tests will fail"
+  failed+=("sshfs sshd")
 fi
 
 # ------------------------------------------------------------------ stages
