@@ -1,4 +1,4 @@
-"""The job event schema, registered at start and emitted through one helper."""
+"""The event schemas (jobs, remote-kernel specs), registered at start and emitted through helpers."""
 
 from __future__ import annotations
 
@@ -8,11 +8,33 @@ from .models import Job
 
 SCHEMA_ID = "https://events.jupyter.org/jupyter_jobs/job/v1"
 SCHEMA_PATH = pathlib.Path(__file__).parent / "event_schemas" / "job" / "v1.yaml"
+KERNELSPECS_SCHEMA_ID = "https://events.jupyter.org/jupyter_jobs/kernelspecs/v1"
+KERNELSPECS_SCHEMA_PATH = (
+    pathlib.Path(__file__).parent / "event_schemas" / "kernelspecs" / "v1.yaml"
+)
 
 
 def register(event_logger) -> None:
-    if SCHEMA_ID not in event_logger.schemas:
-        event_logger.register_event_schema(SCHEMA_PATH)
+    for schema_id, path in (
+        (SCHEMA_ID, SCHEMA_PATH),
+        (KERNELSPECS_SCHEMA_ID, KERNELSPECS_SCHEMA_PATH),
+    ):
+        if schema_id not in event_logger.schemas:
+            event_logger.register_event_schema(path)
+
+
+def emit_kernelspecs(event_logger, names: list[str], added: list[str], removed: list[str]) -> None:
+    """The remote-kernel specs offered now (``names``) differ from before."""
+    register(event_logger)  # idempotent; setup registered it unless the app was built otherwise
+    event_logger.emit(
+        schema_id=KERNELSPECS_SCHEMA_ID,
+        data={
+            "action": "changed",
+            "kernelspecs": list(names),
+            "added": list(added),
+            "removed": list(removed),
+        },
+    )
 
 
 def make_emitter(event_logger):

@@ -2,20 +2,26 @@
 
 - :func:`setup` (``initialize_settings``): register the manager for provisioners and put
   ``<job_root>/kernelspecs`` first on the server's kernel-spec path.
-- :func:`start` (after the manager started): write the kernel specs of available backends and
-  remove stale ones.
-- :func:`stop`: forget the manager (the manager itself cancels kernel jobs).
+- :func:`start` (after the manager started): write the kernel specs of available backends, remove
+  stale ones, and start the loop that keeps them following the backends
+  (:class:`SpecsRefresher`, every :attr:`~.specs.RemoteKernelSpecs.refresh_interval` seconds).
+- :func:`stop`: stop that loop and forget the manager (the manager itself cancels kernel jobs).
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
 from typing import Any
 
+from .. import events
+from ..spawners.base import Spawner
 from . import set_manager
 from .specs import RemoteKernelSpecs, sync_dir
 
 SPECS_DIR = "kernelspecs"
+#: longest a backend's availability check may take before it counts as unavailable for this round
+CHECK_TIMEOUT = 60.0
 
 
 def specs_dir(app: Any) -> str:
@@ -35,32 +41,120 @@ def setup(app: Any) -> None:
         ksm.kernel_dirs = [d, *dirs]
 
 
-async def start(app: Any) -> list[str]:
-    """Write the specs of every available backend's kernel profiles; returns their names."""
-    writer = RemoteKernelSpecs(parent=app, config=app.config)
-    available = {}
-    for name, spawner in app.manager.spawners.items():
-        if name not in writer.backends or not spawner.supports_kernels:
-            continue
+class SpecsRefresher:
+    """Keeps ``<job_root>/kernelspecs`` (and ``app.remote_kernel_specs``) equal to the specs of the
+    backends that are available now; tells browsers when that set changes."""
+
+    def __init__(self, app: Any):
+        self.app = app
+        self.log = app.log
+        self.writer = RemoteKernelSpecs(parent=app, config=app.config)
+        #: backend → why it is unavailable (None: available), as of the last check
+        self.state: dict[str, str | None] = {}
+        self.specs: dict[str, dict[str, Any]] | None = None
+        self.task: asyncio.Task | None = None
+
+    def kernel_backends(self) -> dict[str, Spawner]:
+        return {
+            name: spawner
+            for name, spawner in self.app.manager.spawners.items()
+            if name in self.writer.backends and spawner.supports_kernels
+        }
+
+    async def _check(self, name: str, spawner: Spawner) -> tuple[bool, str | None]:
         try:
-            ok, reason = await spawner.check_available()
-        except Exception as e:  # a broken backend must not stop the server
-            ok, reason = False, str(e)
-        if ok:
-            available[name] = spawner
-        else:
-            app.log.info("jupyter-jobs: no %s kernels: %s", name, reason)
-    specs = writer.specs(available)
-    written, removed = sync_dir(specs_dir(app), specs)
-    app.remote_kernel_specs = written  # read by tests and the sessions handler
-    if written or removed:
-        app.log.info(
-            "jupyter-jobs: kernel specs %s%s",
-            ", ".join(written) or "none",
-            f" (removed {', '.join(removed)})" if removed else "",
-        )
+            ok, reason = await asyncio.wait_for(spawner.check_available(), CHECK_TIMEOUT)
+        except asyncio.TimeoutError:
+            return False, f"no answer within {CHECK_TIMEOUT:g} s"
+        except Exception as e:  # a broken backend must not stop the server or the loop
+            return False, f"{type(e).__name__}: {e}"
+        return bool(ok), reason
+
+    async def refresh(self) -> list[str]:
+        """Check every kernel backend, sync the specs directory; the kernel names now offered."""
+        backends = self.kernel_backends()
+        answers = await asyncio.gather(*(self._check(n, s) for n, s in backends.items()))
+        available = {}
+        for (name, spawner), (ok, reason) in zip(backends.items(), answers):
+            if ok:
+                available[name] = spawner
+            if name not in self.state or (self.state[name] is None) != ok:
+                if ok:
+                    if name in self.state:
+                        self.log.info("jupyter-jobs: %s is available again", name)
+                else:
+                    self.log.info("jupyter-jobs: no %s kernels: %s", name, reason)
+            self.state[name] = None if ok else (reason or "unavailable")
+        try:
+            specs = self.writer.specs(available)
+        except Exception as e:  # e.g. a profile hook that raises: keep what we offered
+            self.log.warning("jupyter-jobs: kernel specs not rebuilt: %s", e)
+            return list(self.app.remote_kernel_specs)
+        written, removed = sync_dir(specs_dir(self.app), specs)
+        self.app.remote_kernel_specs = written  # read by tests and the sessions handler
+        before = self.specs
+        self.specs = specs
+        if removed or (specs != before if before is not None else bool(specs)):
+            added = sorted(set(specs) - set(before or {}))
+            gone = sorted(set(removed) | (set(before or {}) - set(specs)))
+            if added or gone or before is None:
+                self.log.info(
+                    "jupyter-jobs: kernel specs %s%s",
+                    ", ".join(written) or "none",
+                    f" (removed {', '.join(gone)})" if gone else "",
+                )
+            self.emit(written, added, gone)
+        return written
+
+    def emit(self, names: list[str], added: list[str], removed: list[str]) -> None:
+        event_logger = getattr(self.app.serverapp, "event_logger", None)
+        if event_logger is None:
+            return
+        try:
+            events.emit_kernelspecs(event_logger, names, added, removed)
+        except Exception as e:  # the specs are written; a browser still sees them on reload
+            self.log.warning("jupyter-jobs: kernelspecs event not sent: %s", e)
+
+    async def run(self) -> None:
+        interval = self.writer.refresh_interval
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.refresh()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # never let one bad round end the loop
+                self.log.exception("jupyter-jobs: kernel spec refresh failed")
+
+    def start(self) -> None:
+        if self.writer.refresh_interval > 0 and self.task is None:
+            self.task = asyncio.ensure_future(self.run())
+
+    def stop(self) -> None:
+        if self.task is not None:
+            self.task.cancel()
+            self.task = None
+
+
+async def start(app: Any) -> list[str]:
+    """Write the specs of every available backend's kernel profiles, then keep them following the
+    backends; returns the names written now."""
+    _stop_refresher(app)
+    refresher = SpecsRefresher(app)
+    app.remote_kernel_specs = []
+    written = await refresher.refresh()
+    app.jupyter_jobs_specs_refresher = refresher
+    refresher.start()
     return written
 
 
+def _stop_refresher(app: Any) -> None:
+    refresher = getattr(app, "jupyter_jobs_specs_refresher", None)
+    if refresher is not None:
+        refresher.stop()
+        app.jupyter_jobs_specs_refresher = None
+
+
 def stop(app: Any) -> None:
+    _stop_refresher(app)
     set_manager(None)

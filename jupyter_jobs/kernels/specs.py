@@ -1,10 +1,11 @@
 """Kernel specs for remote kernels: one per profile that offers kernels, on every backend whose
 spawner supports kernels (SLURM allocations, Kubernetes pods, …).
 
-The server writes them at start into ``<job_root>/kernelspecs`` and puts that directory first on
-its kernel-spec path, so "Python 3 — SLURM: GPU 1\N{MULTIPLICATION SIGN}, 8 CPUs, 32 GB, 4 h"
-is in the Launcher and the kernel picker with no manual step; specs of profiles that went away are
-removed at the next start.
+The server keeps them in ``<job_root>/kernelspecs`` and puts that directory first on its
+kernel-spec path, so "Python 3 — SLURM: GPU 1\N{MULTIPLICATION SIGN}, 8 CPUs, 32 GB, 4 h" is
+in the Launcher and the kernel picker with no manual step. It re-checks the backends every
+:attr:`RemoteKernelSpecs.refresh_interval` seconds: specs of a backend that became available
+appear, those of one that became unavailable (or of profiles that went away) are removed.
 ``jupyter jobs kernelspec install`` writes the same specs where other frontends look.
 
 A profile chooses the kernel's Python with ``"python": "/opt/envs/ml/bin/python"`` and adds
@@ -19,7 +20,7 @@ import re
 import shutil
 from typing import Any
 
-from traitlets import List, Unicode, default
+from traitlets import Float, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from ..models import normalize_resources
@@ -133,6 +134,18 @@ class RemoteKernelSpecs(LoggingConfigurable):
                 out.append(name)
         return out
 
+    refresh_interval = Float(
+        5.0,
+        help="""Seconds between two checks of the kernel backends by a running server. Each check
+        asks every kernel-capable backend whether it is available (for SLURM: ``scontrol ping``,
+        answered from a 5 s cache) and rewrites ``<job_root>/kernelspecs``: the specs of a backend
+        that came back (controller up again, credentials appeared) appear, those of a backend that
+        went away are removed, and browsers are told at once (event
+        ``https://events.jupyter.org/jupyter_jobs/kernelspecs/v1``), so JupyterLab's Launcher
+        follows without a reload. Default 5 s, the slowest built-in backend's poll interval
+        (Kubernetes). 0: check only at server start.""",
+    ).tag(config=True)
+
     language_display = Unicode("Python 3", help="First part of the kernel's display name.").tag(
         config=True
     )
@@ -204,5 +217,22 @@ def sync_dir(parent: str, specs: dict[str, dict[str, Any]]) -> tuple[list[str], 
             shutil.rmtree(d, ignore_errors=True)
             removed.append(entry)
     for name, spec in specs.items():
-        write_spec_dir(parent, name, spec)
+        if not _same_spec(os.path.join(parent, name), spec):
+            write_spec_dir(parent, name, spec)
     return sorted(specs), removed
+
+
+def _same_spec(spec_dir: str, spec: dict[str, Any]) -> bool:
+    """Is ``spec`` already there, logos included? (a running server re-syncs every few seconds)"""
+    try:
+        with open(os.path.join(spec_dir, "kernel.json"), encoding="utf-8") as f:
+            if json.load(f) != spec:
+                return False
+    except (OSError, ValueError):
+        return False
+    resources = _resources_dir()
+    if resources:
+        for logo in os.listdir(resources):
+            if logo.startswith("logo") and not os.path.exists(os.path.join(spec_dir, logo)):
+                return False
+    return True
