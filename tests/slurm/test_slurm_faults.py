@@ -8,10 +8,10 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import signal
-import subprocess
 
 import pytest
+
+from tests.slurm_cluster import Controller
 
 OUTAGE = float(os.environ.get("JUPYTER_JOBS_SLURM_OUTAGE", "60"))
 
@@ -26,45 +26,12 @@ def jobs_config():
     }
 
 
-def pid_of(slurm_base, name):
-    with open(os.path.join(slurm_base, "run", f"{name}.pid")) as f:
-        return int(f.read().strip())
-
-
-def controller_up():
-    r = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
-    return r.returncode == 0 and " is UP" in r.stdout
-
-
 @pytest.fixture
-def stop_controller(slurm_base, slurm_cluster):
+def stop_controller(slurm_cluster):
     """Stops slurmctld with SIGTERM (state is saved); always starts it again."""
-    stopped = []
-
-    async def stop():
-        pid = pid_of(slurm_base, "slurmctld")
-        os.kill(pid, signal.SIGTERM)
-        stopped.append(pid)
-        for _ in range(200):
-            if (
-                not os.path.exists(f"/proc/{pid}")
-                or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
-            ):
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError("slurmctld did not stop")
-
-    async def start():
-        subprocess.run(["slurmctld", "-f", slurm_cluster], check=True)
-        for _ in range(300):
-            if controller_up():
-                return
-            await asyncio.sleep(0.1)
-        raise AssertionError("slurmctld did not come back")
-
-    yield stop, start
-    if stopped and not controller_up():
-        subprocess.run(["slurmctld", "-f", slurm_cluster], check=True)
+    controller = Controller(slurm_cluster)
+    yield controller.stop, controller.start
+    controller.ensure_up()
 
 
 async def wait_for(jobs_api, job_id, predicate, timeout=60):
