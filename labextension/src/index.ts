@@ -18,6 +18,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import { JobsClient } from './api';
 import { registerCommands } from './commands';
 import { EventsConnectionMonitor } from './connection';
+import { kernelSpecsPlugin } from './kernelspecs';
 import { RowAction } from './job-row';
 import { LogViewer } from './log-viewer';
 import { JobsModel } from './model';
@@ -31,6 +32,7 @@ export * from './tokens';
 export { JobsModel } from './model';
 export { JobsClient } from './api';
 export { requestAPI, JobsAPIError } from './handler';
+export { followKernelSpecs } from './kernelspecs';
 
 interface ISettings {
   defaultBackend: string;
@@ -162,4 +164,4 @@ const plugin: JupyterFrontEndPlugin<IJobsSidebar> = {
   }
 };
 
-export default [plugin, remoteSessionsPlugin];
+export default [plugin, remoteSessionsPlugin, kernelSpecsPlugin];

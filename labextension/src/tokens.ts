@@ -24,6 +24,18 @@ export namespace CommandIDs {
 
 export const EVENT_SCHEMA_ID = 'https://events.jupyter.org/jupyter_jobs/job/v1';
 
+/** Emitted when the remote-kernel specs the server offers change (docs/CONTRACT.md, Events). */
+export const KERNELSPECS_SCHEMA_ID = 'https://events.jupyter.org/jupyter_jobs/kernelspecs/v1';
+
+/** The data of a kernelspecs event (after `schema_id`). */
+export interface IKernelSpecsEvent {
+  action: 'changed';
+  /** Every remote-kernel spec offered now. */
+  kernelspecs: string[];
+  added?: string[];
+  removed?: string[];
+}
+
 export type JobStatus =
   'pending' | 'queued' | 'running' | 'cancelling' | 'completed' | 'failed' | 'cancelled' | 'lost';
 

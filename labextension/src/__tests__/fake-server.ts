@@ -52,6 +52,12 @@ export class FakeJobsServer {
     default_backend: 'local'
   };
   log = '';
+  /** `GET api/kernelspecs` (JupyterLab's own API): name → spec. */
+  kernelspecs: Record<string, Record<string, unknown>> = {
+    python3: kernelSpec('python3', 'Python 3')
+  };
+  /** When set, `GET api/kernelspecs` waits for it (to hold a refresh in flight). */
+  kernelspecsGate: Promise<void> | null = null;
 
   settings(): ServerConnection.ISettings {
     return ServerConnection.makeSettings({
@@ -80,6 +86,12 @@ export class FakeJobsServer {
         status,
         headers: { 'Content-Type': 'application/json', ...headers }
       });
+    if (method === 'GET' && path === '/api/kernelspecs') {
+      if (this.kernelspecsGate) {
+        await this.kernelspecsGate;
+      }
+      return json(200, { default: 'python3', kernelspecs: { ...this.kernelspecs } });
+    }
     if (method === 'GET' && path === 'jobs') {
       return json(200, { jobs: this.jobs, next_cursor: null });
     }
@@ -171,5 +183,18 @@ export function makeJob(overrides: Partial<IJob> = {}): IJob {
     outputs: [],
     expected_start: null,
     ...overrides
+  };
+}
+
+/** One entry of `GET api/kernelspecs`. */
+export function kernelSpec(name: string, displayName: string): Record<string, unknown> {
+  return {
+    name,
+    resources: {},
+    spec: {
+      argv: ['python', '-m', 'ipykernel_launcher'],
+      display_name: displayName,
+      language: 'python'
+    }
   };
 }
