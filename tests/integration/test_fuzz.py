@@ -149,10 +149,10 @@ async def test_fuzzing_from_the_openapi_document_finds_nothing(tmp_path):
         server._terminate()
     report = out.read_text(errors="replace")
     summary = re.search(r"(\d+) generated, .*", report)
+    links = re.search(r"API Links: .*", report)
     print(
-        f"schemathesis: {summary.group(0) if summary else '?'} in {elapsed:.0f} s;",
-        len(jobs),
-        "jobs",
+        f"schemathesis: {summary.group(0) if summary else '?'} in {elapsed:.0f} s;"
+        f" stateful {links.group(0) if links else '?'}; {len(jobs)} jobs"
     )
     assert rc == 0, report[-8000:]
     assert summary and int(summary.group(1)) > 0, report[-3000:]
