@@ -81,7 +81,7 @@ class SpecsRefresher:
             if name not in self.state or (self.state[name] is None) != ok:
                 if ok:
                     if name in self.state:
-                        self.log.info("jupyter-jobs: %s is available again", name)
+                        self.log.info("jupyter-jobs: %s is available now", name)
                 else:
                     self.log.info("jupyter-jobs: no %s kernels: %s", name, reason)
             self.state[name] = None if ok else (reason or "unavailable")

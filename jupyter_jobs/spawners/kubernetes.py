@@ -65,18 +65,45 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         self._log_done: set[str] = set()
         self._job_checks: dict[str, float] = {}
         self._tasks: set[asyncio.Task] = set()
+        self._started = False
+        self._connect_lock = asyncio.Lock()
+        self._last_connect = 0.0
 
     # ------------------------------------------------------------------ lifecycle
 
     async def check_available(self) -> tuple[bool, str | None]:
         if self.client is None:
             kind, why = find_config(self.kubeconfig)
-            return False, self._why_not or (why if kind is None else "starting")
+            if kind is None:
+                return False, why
+            if self._started:
+                await self._connect_again()  # credentials appeared since start, or a retry is due
+            if self.client is None:
+                return False, self._why_not or "starting"
         if self.reflector is not None and self.reflector.error:
             return False, self.reflector.error
         return True, None
 
+    async def _connect_again(self) -> None:
+        """Connect when credentials appeared after start (or the first connect failed): at most
+        once every ``max_retry_delay`` seconds, one attempt at a time."""
+        if self._connect_lock.locked():
+            return
+        async with self._connect_lock:
+            now = time.monotonic()
+            if self.client is not None or now - self._last_connect < self.max_retry_delay:
+                return
+            self._last_connect = now
+            await self._connect()
+            if self.client is not None:
+                self.log.info("jupyter-jobs: Kubernetes backend connected (credentials found)")
+
     async def start(self) -> None:
+        self._started = True
+        self._last_connect = time.monotonic()
+        await self._connect()
+
+    async def _connect(self) -> None:
         kind, why = find_config(self.kubeconfig)
         if kind is None:
             self._why_not = why
@@ -114,6 +141,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
             )
 
     async def stop(self) -> None:
+        self._started = False
         for task in [*self._log_tasks.values(), *self._tasks]:
             task.cancel()
         if self.reflector is not None:

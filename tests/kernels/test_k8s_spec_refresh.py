@@ -1,0 +1,93 @@
+"""Kubernetes kernel specs follow the backend (issue 11, point 3), on the loopback fake API server.
+
+The server starts with no credentials: no Kubernetes kernel spec. The kubeconfig appears: the
+backend connects and its specs appear without a restart. The API server goes away: they go; it
+comes back: they are offered again.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+from jupyter_jobs.events import KERNELSPECS_SCHEMA_ID
+from tests.k8s.fake_api import FakeKube
+
+from .conftest import jobs_app, wait_until
+
+REFRESH = 0.2
+OURS = {"jupyter-jobs-kubernetes-default"}
+BOUND = 15.0  # a refresh, a connect retry (0.2 s here) and the watch's first sync, with room
+
+
+@pytest.fixture
+def kube(jp_asyncio_loop):
+    fake = FakeKube()
+    jp_asyncio_loop.run_until_complete(fake.start())
+    yield fake
+    jp_asyncio_loop.run_until_complete(fake.stop())
+
+
+@pytest.fixture
+def kubeconfig_path(tmp_path, monkeypatch):
+    """Where the kubeconfig will appear; nothing there at start (and no ~/.kube/config)."""
+    path = tmp_path / "later" / "kubeconfig"
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
+    return path
+
+
+@pytest.fixture
+def jobs_config(kube, kubeconfig_path):
+    return {
+        "JobManager": {"enabled_backends": ["local", "kubernetes"], "cancel_grace_period": 1.0},
+        "KubernetesSpawner": {
+            "image": "python:3.12-slim",
+            "user": "alice",
+            "inherit_server_pod": False,
+            "retry_delay": 0.05,
+            "max_retry_delay": 0.2,
+            "poll_interval": 0.2,
+        },
+        "RemoteKernelSpecs": {"refresh_interval": REFRESH},
+    }
+
+
+async def test_kubernetes_specs_appear_when_credentials_do_and_follow_the_api_server(
+    jp_fetch, jp_serverapp, kernels_api, kube, kubeconfig_path
+):
+    seen: list[dict] = []
+
+    async def listener(logger, schema_id, data):
+        seen.append(dict(data))
+
+    jp_serverapp.event_logger.add_listener(schema_id=KERNELSPECS_SCHEMA_ID, listener=listener)
+
+    async def offered() -> set[str]:
+        r = await jp_fetch("api", "kernelspecs")
+        return set(json.loads(r.body)["kernelspecs"]) & OURS
+
+    async def is_offered(expected: set[str]) -> bool:
+        return await offered() == expected
+
+    app = jobs_app(jp_serverapp)
+    await kernels_api.ready()
+    assert await offered() == set()
+    state = app.jupyter_jobs_specs_refresher.state["kubernetes"]
+    assert "no Kubernetes credentials" in (state or ""), state
+
+    os.makedirs(kubeconfig_path.parent)
+    kube.write_kubeconfig(str(kubeconfig_path), namespace="jobs")
+    await wait_until(lambda: is_offered(OURS), timeout=BOUND, what="the Kubernetes spec")
+    await wait_until(lambda: seen and OURS <= set(seen[-1]["added"]), timeout=2, what="event")
+
+    await kube.stop()  # the API server goes away: the watch fails
+    await wait_until(lambda: is_offered(set()), timeout=BOUND, what="the spec to go")
+    assert OURS <= set(seen[-1]["removed"]), seen[-1]
+
+    await kube.start()  # same port: the watch reconnects
+    await wait_until(lambda: is_offered(OURS), timeout=BOUND, what="the spec to come back")
+    jp_serverapp.event_logger.remove_listener(schema_id=KERNELSPECS_SCHEMA_ID, listener=listener)
