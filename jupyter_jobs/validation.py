@@ -92,12 +92,14 @@ def env_refusal(name: str) -> str | None:
     if upper.startswith(LOADER_ENV_PREFIXES):
         return (
             f"environment variable {name} is refused: dynamic-loader variables (LD_*, DYLD_*)"
-            " would change the code every process of the job loads; see docs/CONTRACT.md"
+            " would change the code every process of the job loads; set it inside the job's"
+            " script if its program needs it (an administrator can set it for every job with"
+            " c.JobManager.extra_env)"
         )
     if upper in HIJACK_ENV:
         return (
             f"environment variable {name} is refused: it makes a shell or interpreter run code"
-            " that is not the job's program; see docs/CONTRACT.md (Validation)"
+            " that is not the job's program when it starts (see 'Validation' in docs/CONTRACT.md)"
         )
     return None
 
