@@ -13,10 +13,15 @@ class JobsError(Exception):
         self.field = field
 
     def to_dict(self) -> dict:
-        body = {"message": self.message}
+        """The JSON answer; text UTF-8 cannot carry (a lone surrogate) is escaped."""
+        body = {"message": _utf8(self.message)}
         if self.field:
-            body["field"] = self.field
+            body["field"] = _utf8(self.field)
         return body
+
+
+def _utf8(text: str) -> str:
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 class BadRequest(JobsError):

@@ -88,6 +88,7 @@ class JSONErrorsMixin:
             body = {"message": f"{method} is not allowed here; this URL takes {', '.join(allow)}"}
         elif status_code >= 500 and not isinstance(exc, JobsError):
             body = {"message": "internal error in jupyter-jobs; the server's log says more"}
+        body = {k: safe_text(v) for k, v in body.items()}
         self.set_header("Content-Type", "application/json")
         self.finish(json.dumps(body))
 
