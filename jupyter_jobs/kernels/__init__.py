@@ -2,7 +2,7 @@
 
 - :mod:`.provisioner` — the kernel provisioner (entry point ``jupyter-jobs-provisioner`` under
   ``jupyter_client.kernel_provisioners``) that starts a kernel as a job of kind ``kernel``.
-- :mod:`.specs` — kernel specs, one per profile that offers kernels, written at server start.
+- :mod:`.specs` — kernel specs, one per profile that offers kernels, following the backends.
 - :mod:`.cli` — ``jupyter jobs kernelspec install|list|remove``.
 - :mod:`.sessions` — ``GET jupyter-jobs/api/remote-sessions``: each remote kernel with its job.
 

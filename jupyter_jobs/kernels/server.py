@@ -1,7 +1,9 @@
 """Wiring of remote kernels into the server extension (called from ``JobsApp``).
 
 - :func:`setup` (``initialize_settings``): register the manager for provisioners and put
-  ``<job_root>/kernelspecs`` first on the server's kernel-spec path.
+  ``<job_root>/kernelspecs/<host>`` first on the server's kernel-spec path. One folder per host:
+  servers of one job root on hosts that see different backends (a laptop and a login node sharing
+  a home) would otherwise remove each other's specs every few seconds.
 - :func:`start` (after the manager started): write the kernel specs of available backends, remove
   stale ones, and start the loop that keeps them following the backends
   (:class:`SpecsRefresher`, every :attr:`~.specs.RemoteKernelSpecs.refresh_interval` seconds).
@@ -12,9 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from typing import Any
 
 from .. import events
+from ..ownership import host_id
 from ..spawners.base import Spawner
 from . import set_manager
 from .specs import RemoteKernelSpecs, sync_dir
@@ -25,7 +29,9 @@ CHECK_TIMEOUT = 60.0
 
 
 def specs_dir(app: Any) -> str:
-    return os.path.join(app.job_root, SPECS_DIR)
+    """``<job_root>/kernelspecs/<host>``: the specs this host's servers offer."""
+    host = re.sub(r"[^A-Za-z0-9._-]+", "_", host_id()).strip(".") or "host"
+    return os.path.join(app.job_root, SPECS_DIR, host)
 
 
 def setup(app: Any) -> None:
@@ -37,12 +43,16 @@ def setup(app: Any) -> None:
         return
     d = specs_dir(app)
     os.makedirs(d, exist_ok=True)
+    try:  # our specs of the older layout, straight in <job_root>/kernelspecs (host folders stay)
+        sync_dir(os.path.dirname(d), {})
+    except OSError as e:
+        app.log.debug("jupyter-jobs: old kernel specs not removed: %s", e)
     if d not in dirs:
         ksm.kernel_dirs = [d, *dirs]
 
 
 class SpecsRefresher:
-    """Keeps ``<job_root>/kernelspecs`` (and ``app.remote_kernel_specs``) equal to the specs of the
+    """Keeps ``<job_root>/kernelspecs/<host>`` (and ``app.remote_kernel_specs``) equal to the specs of the
     backends that are available now; tells browsers when that set changes."""
 
     def __init__(self, app: Any):
@@ -117,14 +127,19 @@ class SpecsRefresher:
 
     async def run(self) -> None:
         interval = self.writer.refresh_interval
+        last_error = ""
         while True:
             await asyncio.sleep(interval)
             try:
                 await self.refresh()
             except asyncio.CancelledError:
                 raise
-            except Exception:  # never let one bad round end the loop
-                self.log.exception("jupyter-jobs: kernel spec refresh failed")
+            except Exception as e:  # never let one bad round end the loop (e.g. a full disk)
+                if str(e) != last_error:  # once per distinct error, not every few seconds
+                    self.log.exception("jupyter-jobs: kernel spec refresh failed")
+                last_error = str(e)
+            else:
+                last_error = ""
 
     def start(self) -> None:
         if self.writer.refresh_interval > 0 and self.task is None:
@@ -142,7 +157,11 @@ async def start(app: Any) -> list[str]:
     _stop_refresher(app)
     refresher = SpecsRefresher(app)
     app.remote_kernel_specs = []
-    written = await refresher.refresh()
+    try:
+        written = await refresher.refresh()
+    except Exception:  # e.g. an unwritable job root: the server runs on, the loop tries again
+        app.log.exception("jupyter-jobs: kernel specs not written")
+        written = []
     app.jupyter_jobs_specs_refresher = refresher
     refresher.start()
     return written

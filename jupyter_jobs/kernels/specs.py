@@ -1,7 +1,7 @@
 """Kernel specs for remote kernels: one per profile that offers kernels, on every backend whose
 spawner supports kernels (SLURM allocations, Kubernetes pods, …).
 
-The server keeps them in ``<job_root>/kernelspecs`` and puts that directory first on its
+The server keeps them in ``<job_root>/kernelspecs/<host>`` and puts that directory first on its
 kernel-spec path, so "Python 3 — SLURM: GPU 1\N{MULTIPLICATION SIGN}, 8 CPUs, 32 GB, 4 h" is
 in the Launcher and the kernel picker with no manual step. It re-checks the backends every
 :attr:`RemoteKernelSpecs.refresh_interval` seconds: specs of a backend that became available
