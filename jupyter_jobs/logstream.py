@@ -64,7 +64,7 @@ class LogFollowHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, 
             offset = int_param(self.get_query_arguments("offset", strip=False), "offset", 0)
             self.manager.get(job_id)
         except JobsError as e:
-            self._refuse(e.status_code, e.message, e.field)
+            self._refuse(e.status_code, **e.to_dict())
             return
         if not self._handshake_ok():
             return
@@ -76,8 +76,7 @@ class LogFollowHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, 
         """Answer the handshake with a JSON error (before any upgrade)."""
         self.set_status(status)
         self.set_header("Content-Type", "application/json")
-        body = {"message": message, **({"field": field} if field else {})}
-        self.finish(json.dumps(body))
+        self.finish(json.dumps(JobsError(message, field=field).to_dict()))
 
     def _handshake_ok(self) -> bool:
         """What tornado checks before the upgrade, answered as JSON instead of its plain text."""
