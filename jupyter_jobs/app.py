@@ -13,7 +13,7 @@ from ._version import __version__
 from .handlers import default_handlers
 from .kernels import server as kernels_server
 from .manager import JobManager
-from .ownership import filesystem_type, is_network_filesystem, local_state_dir, root_key
+from .ownership import filesystem_type, index_location
 from .store import JobStore
 
 
@@ -44,17 +44,6 @@ class JobsApp(ExtensionApp):
         sshfs…), where SQLite's locking and WAL cannot be trusted.""",
     ).tag(config=True)
 
-    def index_path(self) -> tuple[str, bool]:
-        """Where the job index lives, and whether that is a network filesystem."""
-        if self.db_path:
-            return self.db_path, is_network_filesystem(
-                os.path.dirname(os.path.abspath(self.db_path))
-            )
-        if is_network_filesystem(self.job_root):
-            name = f"index-{root_key(self.job_root)}.db"
-            return os.path.join(local_state_dir(), name), False
-        return os.path.join(self.job_root, "jobs.db"), False
-
     max_body_size = Integer(
         1 << 20,
         help="Largest accepted request body, in bytes (bigger bodies get 413). Default 1 MiB.",
@@ -63,7 +52,7 @@ class JobsApp(ExtensionApp):
     def initialize_settings(self) -> None:
         assert self.serverapp is not None
         os.makedirs(self.job_root, mode=0o700, exist_ok=True)
-        path, network = self.index_path()
+        path, network = index_location(self.job_root, self.db_path)
         if network:
             self.log.warning(
                 "jupyter-jobs: the job index %s is on a network filesystem (%s); keep it on local"

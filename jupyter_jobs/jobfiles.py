@@ -14,6 +14,9 @@ wherever the job runs (this machine, a compute node, a pod with the volume). It 
 ``progress.json``  ``fraction, message, source (api|log|notebook), t``.
 ``cancel.json``  a cancel request (``by``, ``at``), written by whichever server the user asked;
                  the owner and the runner both act on it.
+``restart.json`` (kernel jobs) a restart of the kernel inside the same job: ``mode`` ``restart`` (the
+                 kernel exits by itself, then starts again) or ``kill`` (the runner stops it now);
+                 the runner bumps ``generation`` in ``status.json`` when the new kernel starts.
 ``.started``     made with ``O_EXCL`` by the runner that runs the command: a second runner for the
                  same job (a takeover that started it again) finds it and leaves at once.
 ``.takeover-<owner>``  made with ``O_EXCL`` by the server that takes the job over from a lapsed
@@ -44,6 +47,9 @@ USAGE = "usage.jsonl"
 PROGRESS = "progress.json"
 RUNNER_LOG = "runner.log"
 CANCEL = "cancel.json"
+RESTART = "restart.json"
+#: in the job root: one lease per server (:mod:`jupyter_jobs.ownership`)
+SERVERS_DIR = ".servers"
 STARTED = ".started"
 TAKEOVER_PREFIX = ".takeover-"
 

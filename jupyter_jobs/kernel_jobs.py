@@ -25,7 +25,13 @@ class KernelJobsMixin:
         def apply_update(self, job_id: str, update: JobUpdate) -> None: ...
         def mine(self, job: Job) -> bool: ...
         def get_spawner(self, name: str | None) -> Spawner: ...
-        async def add(self, job: Job, abs_cwd: str, spawner: Spawner) -> Job: ...
+        async def add(
+            self,
+            job: Job,
+            abs_cwd: str,
+            spawner: Spawner,
+            extra_spec: dict[str, Any] | None = None,
+        ) -> Job: ...
 
     async def _cancel_orphan_kernel(self, job: Job) -> None:
         reason = (
@@ -59,10 +65,16 @@ class KernelJobsMixin:
         env: dict[str, str] | None = None,
         resources: dict[str, Any] | None = None,
         cwd: str | None = None,
+        client: str = "server",
+        server_grace: float = 0.0,
     ) -> Job:
         """Start a job of kind ``kernel`` (for the remote-kernel provisioner).
 
-        ``argv`` runs under the runner like any job; ``resources`` are overrides of the profile's.
+        ``argv`` runs under the runner like any job; ``resources`` are overrides of the profile's;
+        ``client`` says who uses the kernel: a Jupyter server (``server``) or a standalone
+        jupyter_client process (``standalone``, :mod:`jupyter_jobs.kernels.host`);
+        ``server_grace``: seconds the job keeps running with no live owner before its runner ends
+        it (0: never). The runner restarts the kernel in the same job on request (``restart.json``).
         """
         spawner = self.get_spawner(backend)
         if not spawner.supports_kernels:
@@ -82,4 +94,6 @@ class KernelJobsMixin:
             resources=spawner.validate_resources(prof, resources or {}),
         )
         job.argv = list(argv)
-        return await self.add(job, cwd or self.root_dir, spawner)
+        job.state = {"client": client}
+        extra = {"restartable": True, "server_grace": server_grace}
+        return await self.add(job, cwd or self.root_dir, spawner, extra_spec=extra)

@@ -584,12 +584,18 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         job.argv = build_argv(job, req, spawner, profile, self.root_dir, self.output_dir)
         return await self.add(job, req.abs_cwd, spawner)
 
-    async def add(self, job: Job, abs_cwd: str, spawner: Spawner) -> Job:
+    async def add(
+        self,
+        job: Job,
+        abs_cwd: str,
+        spawner: Spawner,
+        extra_spec: dict[str, Any] | None = None,
+    ) -> Job:
         """Create a built job whole (its directory with record and spec, then the index), then
         start or queue it. Nothing is left of it when any step fails."""
         job.job_dir = self.root.job_dir(job.id)
         job.owner = self.server_id
-        job.state = {"cwd": abs_cwd}
+        job.state = {"cwd": abs_cwd, **job.state}
         if job.outputs:
             os.makedirs(os.path.dirname(os.path.join(self.root_dir, job.outputs[0])), exist_ok=True)
         files: dict[str, Any] = {}
@@ -603,6 +609,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 "usage_interval": self.usage_interval,
             }
             spec.update(spawner.runner_spec(job))
+            spec.update(extra_spec or {})
             files[jobfiles.SPEC] = spec
         self.root.create(job, files)
         try:

@@ -36,7 +36,7 @@ import psutil
 
 from . import jobfiles
 
-SERVERS_DIR = ".servers"
+SERVERS_DIR = jobfiles.SERVERS_DIR
 #: set to tell apart "hosts" that are one machine (the two-host tests; containers sharing a kernel)
 ENV_HOST = "JUPYTER_JOBS_HOST"
 
@@ -100,6 +100,16 @@ def is_network_filesystem(path: str) -> bool:
     if fs in NETWORK_FILESYSTEMS:
         return True
     return fs == "fuse" or (fs.startswith("fuse.") and fs not in LOCAL_FUSE)
+
+
+def index_location(job_root: str, db_path: str = "") -> tuple[str, bool]:
+    """Where the job index of ``job_root`` lives, and whether that is a network filesystem
+    (``db_path`` is the admin's explicit choice, see ``JobsApp.db_path``)."""
+    if db_path:
+        return db_path, is_network_filesystem(os.path.dirname(os.path.abspath(db_path)))
+    if is_network_filesystem(job_root):
+        return os.path.join(local_state_dir(), f"index-{root_key(job_root)}.db"), False
+    return os.path.join(job_root, "jobs.db"), False
 
 
 def local_state_dir() -> str:

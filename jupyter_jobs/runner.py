@@ -37,6 +37,9 @@ from .jobfiles import (
     HEARTBEAT_INTERVAL,
     LOG,
     PROGRESS,
+    RECORD,
+    RESTART,
+    SERVERS_DIR,
     SPEC,
     STARTED,
     STATUS,
@@ -116,6 +119,10 @@ class Runner:
         self.final_state: str | None = None
         self.log_offset = 0
         self.procs: dict[int, psutil.Process] = {}
+        self.started = time.monotonic()
+        self._next_lease_look = 0.0
+        self._lease_seen: tuple[Any, Any] | None = None
+        self._lease_moved = time.monotonic()
 
     def path(self, name: str) -> str:
         return os.path.join(self.job_dir, name)
@@ -388,17 +395,44 @@ class Runner:
         set_child_subreaper()
         if not self.start_child():
             return 0
-        import psutil
+        self.started = time.monotonic()
+        generation = 0
+        while True:
+            code, outcome = self.supervise()
+            self.stop_leftovers()
+            if outcome is None and self.cancel_requested is None and self.take_restart():
+                # a kernel's restart: the same command again in the same allocation, same ports
+                generation += 1
+                if not self.start_child():
+                    return 0
+                self.write_status(generation=generation, restarted_at=now_iso())
+                continue
+            break
+        self.scan_log()
+        exit_code = code if code >= 0 else 128 - code
+        if outcome:
+            state, reason = outcome
+        elif code == 0:
+            state, reason = "completed", None
+        elif code < 0:
+            state, reason = "failed", f"killed by {signal_name(-code)}"
+        else:
+            state, reason = "failed", f"exit code {code}"
+        self.finish(state, exit_code, reason, process_exit_code=exit_code)
+        return 0
 
+    def supervise(self) -> tuple[int, tuple[str, str | None] | None]:
+        """Watch the command until it ends (or is stopped): its exit code, and why it was stopped
+        (None when it ended by itself)."""
         assert self.proc is not None
-        started = time.monotonic()
         time_limit = self.spec.get("time_limit")
         memory = self.spec.get("memory")
         grace = float(self.spec.get("cancel_grace", 5.0))
         usage_interval = float(self.spec.get("usage_interval", 1.0))
-        next_sample = started + min(0.5, usage_interval)
-        next_cancel_check = started + CANCEL_CHECK
-        next_heartbeat = started + HEARTBEAT_INTERVAL
+        now = time.monotonic()
+        next_sample = now + min(0.5, usage_interval)
+        next_check = now + CANCEL_CHECK
+        next_heartbeat = now + HEARTBEAT_INTERVAL
         try:
             pidfd = os.pidfd_open(self.proc.pid)
         except (AttributeError, OSError):
@@ -408,17 +442,24 @@ class Runner:
         try:
             while self.proc.poll() is None:
                 now = time.monotonic()
-                if now >= next_cancel_check:
-                    next_cancel_check = now + CANCEL_CHECK
+                if now >= next_check:
+                    next_check = now + CANCEL_CHECK
                     if self.cancel_requested is None and cancel_requested(self.job_dir):
                         self.cancel_requested = 0  # asked through cancel.json, not a signal
+                    if self.restart_mode() == "kill":
+                        self.kill_tree(0)  # a forced restart: the loop in run() starts it again
+                    gone = self.server_gone()
+                    if gone and outcome is None:
+                        outcome = ("cancelled", gone)
                 if now >= next_heartbeat:
                     next_heartbeat = now + HEARTBEAT_INTERVAL
                     self.write_status(heartbeat_at=time.time())
-                if self.cancel_requested is not None:
+                if outcome:
+                    pass
+                elif self.cancel_requested is not None:
                     how = signal_name(self.cancel_requested) if self.cancel_requested else "request"
                     outcome = ("cancelled", f"cancelled ({how})")
-                elif time_limit and now - started > time_limit:
+                elif time_limit and now - self.started > time_limit:
                     outcome = ("failed", f"time limit exceeded ({format_duration(time_limit)})")
                 elif now >= next_sample:
                     cpu, rss = self.sample()
@@ -448,37 +489,72 @@ class Runner:
                         pass
                 else:
                     time.sleep(min(wait, 0.05))
-            code = self.proc.wait()
+            return self.proc.wait(), outcome
         finally:
             usage.close()
             if pidfd is not None:
                 os.close(pidfd)
-        # the main process is gone: so is the job (as SLURM does): no background child survives it
-        leftovers = []
-        if self.may_have_leftovers():
-            # the job's processes by tree and environment, plus orphans we inherited as subreaper
-            found = {p.pid: p for p in self.job_processes()}
-            for p in psutil.Process().children(recursive=True):
-                found.setdefault(p.pid, p)
-            leftovers = [p for p in found.values() if p.is_running()]
-        if leftovers:
-            for p in leftovers:
-                try:
+
+    def stop_leftovers(self) -> None:
+        """The main process is gone: so is the job (as SLURM does): no background child
+        survives it."""
+        import psutil
+
+        if not self.may_have_leftovers():
+            return
+        # the job's processes by tree and environment, plus orphans we inherited as subreaper
+        found = {p.pid: p for p in self.job_processes()}
+        for p in psutil.Process().children(recursive=True):
+            found.setdefault(p.pid, p)
+        for p in found.values():
+            try:
+                if p.is_running():
                     p.kill()
-                except psutil.Error:
-                    pass
-        self.scan_log()
-        exit_code = code if code >= 0 else 128 - code
-        if outcome:
-            state, reason = outcome
-        elif code == 0:
-            state, reason = "completed", None
-        elif code < 0:
-            state, reason = "failed", f"killed by {signal_name(-code)}"
-        else:
-            state, reason = "failed", f"exit code {code}"
-        self.finish(state, exit_code, reason, process_exit_code=exit_code)
-        return 0
+            except psutil.Error:
+                pass
+
+    # ------------------------------------------------------------------ kernels
+
+    def restart_mode(self) -> str | None:
+        """``restart`` or ``kill`` while a restart of the command is asked for (kernel jobs)."""
+        if not self.spec.get("restartable"):
+            return None
+        request = read_json(self.path(RESTART))
+        return str(request.get("mode") or "restart") if isinstance(request, dict) else None
+
+    def take_restart(self) -> bool:
+        """Whether the command that just ended is to be started again (the request is used up)."""
+        if self.restart_mode() is None:
+            return False
+        try:
+            os.unlink(self.path(RESTART))
+        except OSError:
+            pass
+        return True
+
+    def server_gone(self) -> str | None:
+        """For a kernel job: why to stop, when its server has been gone longer than
+        ``server_grace`` seconds (no allocation burns unseen when no server comes back)."""
+        grace = self.spec.get("server_grace")
+        if not grace:
+            return None
+        now = time.monotonic()
+        if now < self._next_lease_look:
+            return None
+        self._next_lease_look = now + min(10.0, float(grace) / 4)
+        record = read_json(self.path(RECORD))
+        owner = record.get("owner") if isinstance(record, dict) else None
+        lease = read_json(os.path.join(os.path.dirname(self.job_dir), SERVERS_DIR, f"{owner}.json"))
+        counter = (owner, lease.get("counter")) if isinstance(lease, dict) else None
+        if counter is not None and counter != self._lease_seen:
+            self._lease_seen, self._lease_moved = counter, now
+            return None
+        if now - self._lease_moved <= float(grace):
+            return None
+        return (
+            f"its Jupyter server has been gone for more than {format_duration(float(grace))}:"
+            " the kernel was stopped so that its allocation does not burn unseen"
+        )
 
 
 def host_name() -> str:

@@ -39,6 +39,7 @@ from ..exceptions import Conflict, JobsError, NotFound
 from ..models import CANCELLING, FINAL_STATUSES, RUNNING, normalize_resources
 from . import get_manager, k8s, kernel_jobs
 from . import tunnel as tunnels
+from .host import Host, standalone_host
 
 if TYPE_CHECKING:
     from ..manager import JobManager
@@ -138,31 +139,42 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         0.1, help="Seconds between two looks at the connection file while the kernel starts."
     ).tag(config=True)
 
+    server_grace = Float(
+        600.0,
+        help="""Seconds a kernel job keeps running while no Jupyter server (or standalone client)
+        holds it: its server restarting has this long to come back and take the kernel up again.
+        After that the job ends itself (the runner in the job watches), so no allocation burns
+        unseen even when no server ever comes back. 0: never. Example:
+        ``c.JobKernelProvisioner.server_grace = 300``.""",
+    ).tag(config=True)
+
     def __init__(self, **kwargs: Any):
         super().__init__(**kwargs)
         self.job_id: str | None = None
+        self._host: Host | None = None
+        #: a restart inside the same job is under way: the kernel generation it restarts from
+        self._restart_from: int | None = None
         self.conn_dir: str | None = None
         self._exit_code: int | None = None
         self._tunnel: asyncio.subprocess.Process | None = None
 
     # ------------------------------------------------------------------ helpers
 
-    @property
-    def manager(self) -> JobManager:
-        manager = find_manager(self.parent)
-        if manager is None:
-            raise KernelLaunchError(
-                "jupyter-jobs is not running in this server: remote kernels need the jupyter_jobs"
-                " server extension"
-            )
-        return manager
+    async def host(self) -> Host:
+        """The server's JobManager, or this process's own when no server runs here (nbclient,
+        papermill, ``jupyter console``, …: see :mod:`jupyter_jobs.kernels.host`)."""
+        if self._host is None:
+            manager = find_manager(self.parent)
+            self._host = Host(manager) if manager is not None else await standalone_host()
+        return self._host
 
-    def _job(self) -> Job | None:
+    async def _job(self) -> Job | None:
         if not self.job_id:
             return None
         try:
-            return self.manager.get(self.job_id)
-        except (NotFound, KernelLaunchError):
+            host = await self.host()
+            return cast("Job", await host.call(host.manager.get, self.job_id))
+        except NotFound:
             return None
         except Exception as e:  # the extension stopped before the kernels (server shutdown)
             self.log.debug("jupyter-jobs: job %s unreadable: %s", self.job_id, e)
@@ -192,7 +204,12 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     async def poll(self) -> int | None:
         if self.job_id is None:
             return self._exit_code if self._exit_code is not None else 0
-        return self._exit_of(self._job())
+        job = await self._job()
+        if self._restart_from is not None and job is not None and not job.is_final:
+            # restarting inside the job: the old kernel is gone once the next generation runs
+            generation = int(self._runner_status(job).get("generation") or 0)
+            return 0 if generation > self._restart_from else None
+        return self._exit_of(job)
 
     async def wait(self) -> int | None:
         while True:
@@ -206,19 +223,39 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         """Signals cannot cross to the node one by one: 0 is a liveness check, and SIGTERM or
         SIGKILL end the job; interrupts go as messages (``interrupt_mode: "message"``)."""
         if signum in (signal.SIGTERM, signal.SIGKILL):
-            await self._cancel()
+            await self.kill()
         elif signum != 0:
             self.log.warning("jupyter-jobs: signal %s not sent to a remote kernel", signum)
 
+    async def shutdown_requested(self, restart: bool = False) -> None:
+        """A restart keeps the allocation: the runner starts the kernel again in the same job,
+        on the same node and ports, so every client (also one outside a server, which holds the
+        ports) reconnects as to a local kernel."""
+        job = await self._job()
+        if not restart or job is None or job.is_final:
+            return
+        host = await self.host()
+        spawner = await host.call(host.manager.get_spawner, job.backend)
+        if k8s.addresses_kernels(spawner):
+            return  # a pod's kernel restarts in a new pod
+        self._restart_from = int(self._runner_status(job).get("generation") or 0)
+        jobfiles.write_json(os.path.join(job.job_dir, jobfiles.RESTART), {"mode": "restart"})
+
     async def kill(self, restart: bool = False) -> None:
+        job = await self._job()
+        if self._restart_from is not None and job is not None and not job.is_final:
+            # the kernel did not exit by itself: the runner stops it now and starts it again
+            jobfiles.write_json(os.path.join(job.job_dir, jobfiles.RESTART), {"mode": "kill"})
+            return
         await self._cancel()
 
     async def terminate(self, restart: bool = False) -> None:
-        await self._cancel()
+        await self.kill(restart)
 
     def get_shutdown_wait_time(self, recommended: float = 5.0) -> float:
-        # the manager waits half of this for the kernel to exit, then cancels the job
-        return min(recommended, 3.0)
+        # the manager waits half of this for the kernel to exit, then cancels the job; a restart
+        # inside the job waits for the runner to start the next kernel (over a shared filesystem)
+        return max(recommended, 10.0) if self._restart_from is not None else min(recommended, 3.0)
 
     def get_stable_start_time(self, recommended: float = 10.0) -> float:
         return max(recommended, self.launch_timeout)
@@ -226,8 +263,16 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     async def pre_launch(self, **kwargs: Any) -> dict[str, Any]:
         """Write ``conn.json`` (ports 0, our key) and build the argv with its path."""
         km = self.parent
-        manager = self.manager  # fail early, with the reason, if the extension is missing
-        self.conn_dir = os.path.join(manager.job_root, CONN_DIR, uuid.uuid4().hex)
+        host = await self.host()
+        if self._restart_from is not None and self.conn_dir:
+            # a restart inside the job: the kernel binds the ports it wrote into conn.json
+            conn_file = os.path.join(self.conn_dir, "conn.json")
+            kwargs.pop("extra_arguments", None)
+            cmd = [a.replace("{connection_file}", conn_file) for a in self.kernel_spec.argv]
+            kwargs = await super().pre_launch(cmd=cmd, **kwargs)
+            kwargs["conn_file"] = conn_file
+            return kwargs
+        self.conn_dir = os.path.join(host.manager.job_root, CONN_DIR, uuid.uuid4().hex)
         os.makedirs(os.path.dirname(self.conn_dir), mode=0o700, exist_ok=True)
         os.makedirs(self.conn_dir, mode=0o700)
         conn_file = os.path.join(self.conn_dir, "conn.json")
@@ -259,15 +304,18 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         return out
 
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
-        manager = self.manager
+        host = await self.host()
         conn_file = kwargs["conn_file"]
-        spawner = manager.get_spawner(self.backend)
-        profile = spawner.resolve_profile(self.profile or None)
+        if self._restart_from is not None and self.job_id:
+            return await self._relaunched(conn_file)
+        spawner = await host.call(host.manager.get_spawner, self.backend)
+        profile = await host.call(spawner.resolve_profile, self.profile or None)
         resources: dict[str, Any] = {}
         if "time_limit" not in normalize_resources(profile.get("resources") or {}):
             resources["time_limit"] = self.default_time_limit
         name = f"kernel {self.kernel_spec.display_name}"[:100]
-        job = await manager.create_kernel_job(
+        job = await host.call(
+            host.manager.create_kernel_job,
             backend=self.backend,
             profile=profile["name"],
             argv=list(cmd),
@@ -275,6 +323,8 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             env=self._kernel_env(kwargs.get("env") or {}),
             resources=resources,
             cwd=kwargs.get("cwd") or None,
+            client=host.client,
+            server_grace=self.server_grace,
         )
         self.job_id = job.id
         self._exit_code = None
@@ -297,6 +347,23 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             raise
         return self.connection_info
 
+    async def _relaunched(self, conn_file: str) -> KernelConnectionInfo:
+        """The kernel restarted inside its job: the same ports answer again."""
+        try:
+            info = await self._wait_until_up(
+                _ConnFileProbe(conn_file, restarted=True), lambda: None
+            )
+            self.connection_info = await self._connection_info(info)
+        except BaseException:
+            self._restart_from = None
+            await self._cancel()
+            raise
+        self._restart_from = None
+        self.log.info(
+            "jupyter-jobs: kernel %s restarted inside job %s", self.kernel_id, self.job_id
+        )
+        return self.connection_info
+
     @staticmethod
     def _scheme(conn_file: str) -> str:
         info = jobfiles.read_json(conn_file)
@@ -309,11 +376,11 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         ``launch_timeout`` cancel the job and say why (the queue reason, what was awaited)."""
         start = time.monotonic()
         while True:
-            job = self._job()
+            job = await self._job()
             info = await probe(job)
             if info is not None:
                 return info
-            job = self._job()
+            job = await self._job()
             if job is None or job.is_final or self._exit_of(job) is not None:
                 raise KernelLaunchError(self._failure_message(job))
             if time.monotonic() - start > self.launch_timeout:
@@ -344,7 +411,7 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         """Where the kernel listens: the job's node, resolved (SLURM names nodes)."""
         host = ""
         for _ in range(50):  # the runner writes its host before it starts the kernel
-            job = self._job()
+            job = await self._job()
             if job is not None:
                 host = self._runner_status(job).get("host") or job.host or ""
             if host:
@@ -386,34 +453,30 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         return cast(KernelConnectionInfo, local)
 
     async def _cancel(self) -> None:
-        job = self._job()
+        job = await self._job()
         if job is None or job.is_final or job.status == CANCELLING:
             return
-        if self._runner_status(job).get("state") in ("completed", "failed", "cancelled"):
+        if jobfiles.runner_final(self._runner_status(job)):
             return  # the kernel exited: the job ends by itself (scancel would be refused)
-        for _ in range(50):
-            try:
-                await self.manager.cancel(job.id)
-                return
-            except Conflict as e:
-                if "being started" not in e.message:
-                    return  # already final
-                await asyncio.sleep(0.1)
-            except JobsError as e:
-                self.log.warning("jupyter-jobs: cancelling kernel job %s: %s", job.id, e.message)
-                return
-            except Exception as e:  # the extension stopped first; it cancelled kernel jobs
-                self.log.debug("jupyter-jobs: cancelling kernel job %s: %s", job.id, e)
-                return
+        try:
+            host = await self.host()
+            await host.call(host.manager.cancel, job.id)  # at any instant: it ends cancelled
+        except Conflict:
+            return  # already final
+        except JobsError as e:
+            self.log.warning("jupyter-jobs: cancelling kernel job %s: %s", job.id, e.message)
+        except Exception as e:  # the extension stopped first; it cancelled kernel jobs
+            self.log.debug("jupyter-jobs: cancelling kernel job %s: %s", job.id, e)
 
     async def _release_pod(self) -> None:
-        job = self._job()
+        job = await self._job()
         if job is None or not job.is_final:
             return
         try:
-            spawner = self.manager.get_spawner(job.backend)
+            host = await self.host()
+            spawner = await host.call(host.manager.get_spawner, job.backend)
             if k8s.addresses_kernels(spawner):
-                await spawner.cleanup(job)
+                await host.call(spawner.cleanup, job)
         except Exception as e:  # the Job's TTL removes it later
             self.log.warning("jupyter-jobs: removing kernel job %s: %s", job.id, e)
 
@@ -425,12 +488,15 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
 
         A pod's Job is deleted even when the kernel ended by itself: its Secret holds the key.
         """
-        await self._cancel()
-        await self._release_pod()
+        if self._restart_from is None:
+            await self._cancel()
+            await self._release_pod()
         if self._tunnel is not None and self._tunnel.returncode is None:
             self._tunnel.kill()
             await self._tunnel.wait()
         self._tunnel = None
+        if self._restart_from is not None:
+            return  # the job, its connection file and our record of it stay for the restart
         if self.conn_dir:
             shutil.rmtree(self.conn_dir, ignore_errors=True)
             self.conn_dir = None
@@ -461,14 +527,23 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
 
 
 class _ConnFileProbe:
-    """Pull: ipykernel wrote its ports into the shared ``conn.json`` (SLURM)."""
+    """Pull: ipykernel wrote its ports into the shared ``conn.json`` (SLURM). ``restarted``: the
+    ports are known already; the kernel is up when they accept connections on its node."""
 
-    def __init__(self, conn_file: str):
+    def __init__(self, conn_file: str, restarted: bool = False):
         self.conn_file = conn_file
+        self.restarted = restarted
 
     async def __call__(self, job: Job | None) -> dict[str, Any] | None:
         info = jobfiles.read_json(self.conn_file)
-        return info if ports_ready(info) else None
+        if not ports_ready(info):
+            return None
+        if self.restarted:
+            status = jobfiles.read_status(job.job_dir) if job is not None else None
+            host = (status or {}).get("host") or (job.host if job else None)
+            if not host or not await k8s.ports_open(str(host), [int(info[p]) for p in PORTS]):
+                return None
+        return info
 
 
 def describe_time_left(job: Job, now: float | None = None) -> int | None:

@@ -60,21 +60,29 @@ async def test_interrupt_stops_a_long_sleep_and_the_kernel_lives_on(kernels_api,
     await check_interrupt_keeps_the_kernel(kernels_api, manager, DEFAULT)
 
 
-async def test_restart_runs_the_kernel_in_a_new_job_and_ends_the_old_one(kernels_api, manager):
+async def test_restart_keeps_the_allocation_and_clears_the_state(kernels_api, manager):
+    """A restart starts a fresh kernel inside the same SLURM job: no new queue wait."""
     kernel = await kernels_api.start(DEFAULT)
     first = job_of(manager, kernel["id"])
+    client = await kernels_api.client(kernel["id"])
+    try:
+        await run_code(client, "x = 42")
+    finally:
+        client.stop_channels()
     r = await kernels_api.post(kernel["id"], "restart")
     assert r.code == 200, r.body
     second = job_of(manager, kernel["id"])
-    assert second.id != first.id and second.backend_ref != first.backend_ref
+    assert second.id == first.id and second.backend_ref in active_slurm_jobs()
     client = await kernels_api.client(kernel["id"])
     try:
-        out, _ = await run_code(client, "import os; print(os.environ['SLURM_JOB_ID'])")
+        out, _ = await run_code(
+            client, "import os; print(os.environ['SLURM_JOB_ID'], 'x' in dir())"
+        )
     finally:
         client.stop_channels()
-    assert out.strip() == second.backend_ref
-    await wait_until(lambda: first.backend_ref not in active_slurm_jobs(), 20, what="old job end")
+    assert out.split() == [first.backend_ref, "False"]
     await kernels_api.delete(kernel["id"])
+    await wait_until(lambda: first.backend_ref not in active_slurm_jobs(), 20, what="job end")
 
 
 async def test_shutdown_leaves_no_job_in_the_queue(kernels_api, manager):

@@ -1,0 +1,243 @@
+"""Remote SLURM kernels from any jupyter_client process, with no Jupyter server running: nbclient,
+papermill, ``jupyter nbconvert --execute`` and plain ``KernelManager`` code, configured from the same
+``jupyter_server_config`` a server reads. The whole kernel protocol goes through; the kernel job is
+recorded in the job root; no allocation is left after any test."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+
+import nbformat
+import pytest
+
+from .conftest import KERNEL_PROFILES, active_slurm_jobs
+
+pytestmark = pytest.mark.slow
+KERNEL = "jupyter-jobs-slurm-default"
+
+
+@pytest.fixture
+def client_env(slurm_cluster, tmp_path):
+    """A user's Jupyter dirs: the server config (job root, SLURM profiles) and the kernel specs
+    written by ``jupyter jobs kernelspec install``; no server runs."""
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    job_root = tmp_path / "job-root"
+    (config_dir / "jupyter_server_config.json").write_text(
+        json.dumps(
+            {
+                "JobsApp": {"job_root": str(job_root)},
+                "JobManager": {"enabled_backends": ["slurm"], "cancel_grace_period": 1.0},
+                "SlurmSpawner": {"poll_interval": 0.5, "profiles": KERNEL_PROFILES},
+            }
+        )
+    )
+    env = dict(os.environ)
+    env.update(
+        {
+            "JUPYTER_CONFIG_DIR": str(config_dir),
+            "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+            "JUPYTER_PATH": str(tmp_path / "prefix" / "share" / "jupyter"),
+            "JUPYTER_JOBS_LOCAL_STATE": str(tmp_path / "local-state"),
+        }
+    )
+    bindir = os.path.dirname(sys.executable)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    r = subprocess.run(
+        [os.path.join(bindir, "jupyter"), "jobs", "kernelspec", "install", "--prefix",
+         str(tmp_path / "prefix"), "--backend", "slurm"],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    before = set(active_slurm_jobs())
+    yield {"env": env, "job_root": job_root, "tmp": tmp_path}
+    deadline = time.monotonic() + 20  # a job that just ended is COMPLETING for a moment
+    while (left := set(active_slurm_jobs()) - before) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert not left, f"allocations left behind: {left}"
+
+
+def kernel_records(job_root):
+    out = []
+    for name in os.listdir(job_root):
+        path = os.path.join(job_root, name, "job.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                record = json.load(f)
+            if record["kind"] == "kernel":
+                out.append(record)
+    return out
+
+
+def run_py(env, code, timeout=240):
+    r = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-5000:]
+    return json.loads(r.stdout.strip().splitlines()[-1])
+
+
+def notebook(path, *sources):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(s) for s in sources]
+    nb.metadata["kernelspec"] = {"name": KERNEL, "display_name": "SLURM", "language": "python"}
+    nbformat.write(nb, path)
+
+
+def test_nbclient_runs_a_notebook_inside_a_slurm_job(client_env):
+    nb_path = client_env["tmp"] / "where.ipynb"
+    notebook(nb_path, "import os\nprint(os.environ.get('SLURM_JOB_ID', 'none'))", "6 * 7")
+    out = run_py(
+        client_env["env"],
+        f"""
+        import json, nbformat
+        from nbclient import NotebookClient
+        nb = nbformat.read({str(nb_path)!r}, as_version=4)
+        NotebookClient(nb, kernel_name={KERNEL!r}, timeout=120).execute()
+        print(json.dumps({{"job": nb.cells[0].outputs[0]["text"].strip(),
+                          "answer": nb.cells[1].outputs[0]["data"]["text/plain"]}}))
+        """,
+    )
+    assert out["job"].isdigit() and out["answer"] == "42", out
+    [record] = kernel_records(client_env["job_root"])  # recorded where every server looks
+    assert record["backend_ref"] == out["job"] and record["status"] == "cancelled"
+    assert record["state"]["client"] == "standalone"
+
+
+def test_papermill_and_nbconvert_execute_on_the_cluster(client_env):
+    src = client_env["tmp"] / "analysis.ipynb"
+    notebook(src, "import os\njob = os.environ['SLURM_JOB_ID']\nprint(job)")
+    bindir = os.path.dirname(sys.executable)
+    out_nb = client_env["tmp"] / "out.ipynb"
+    r = subprocess.run(
+        [os.path.join(bindir, "papermill"), str(src), str(out_nb), "-k", KERNEL],
+        env=client_env["env"], capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    cell = nbformat.read(out_nb, as_version=4).cells[-1]
+    assert cell.outputs[0]["text"].strip().isdigit()
+    r = subprocess.run(
+        [os.path.join(bindir, "jupyter"), "nbconvert", "--to", "notebook", "--execute",
+         f"--ExecutePreprocessor.kernel_name={KERNEL}", "--output", "converted", str(src)],
+        env=client_env["env"], capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    cell = nbformat.read(client_env["tmp"] / "converted.ipynb", as_version=4).cells[-1]
+    assert cell.outputs[0]["text"].strip().isdigit()
+    records = kernel_records(client_env["job_root"])
+    assert len(records) == 2 and all(r["status"] in ("cancelled", "completed") for r in records)
+
+
+PROTOCOL = f"""
+import asyncio, json
+from jupyter_client.manager import AsyncKernelManager
+
+async def until_idle(kc, msg_id, timeout=60):
+    got = []
+    while True:
+        msg = await kc.get_iopub_msg(timeout=timeout)
+        if msg["parent_header"].get("msg_id") != msg_id:
+            continue
+        got.append(msg)
+        if msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+            return got
+
+async def execute(kc, code, **kw):
+    msg_id = kc.execute(code, **kw)
+    iopub = await until_idle(kc, msg_id)
+    reply = await kc._async_get_shell_msg(timeout=60)
+    return reply, iopub
+
+async def main():
+    km = AsyncKernelManager(kernel_name={KERNEL!r})
+    await km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    await kc.wait_for_ready(timeout=120)
+    out = {{}}
+    info = await kc.kernel_info(reply=True, timeout=60)
+    out["kernel_info"] = info["content"]["language_info"]["name"]
+    reply, iopub = await execute(kc, "import os, time\\nx = 42\\nprint('hello')\\n"
+                                     "from IPython.display import display, HTML\\n"
+                                     "display(HTML('<b>hi</b>'))\\nx + 1")
+    kinds = {{m["msg_type"] for m in iopub}}
+    out["stream"] = [m["content"]["text"] for m in iopub if m["msg_type"] == "stream"]
+    out["display"] = [m["content"]["data"].get("text/html") for m in iopub
+                      if m["msg_type"] == "display_data"]
+    out["result"] = [m["content"]["data"]["text/plain"] for m in iopub
+                     if m["msg_type"] == "execute_result"]
+    reply, iopub = await execute(kc, "1/0")
+    out["error"] = [m["content"]["ename"] for m in iopub if m["msg_type"] == "error"]
+    out["error_reply"] = reply["content"]["status"]
+    r = await kc.complete("os.pa", 5, reply=True, timeout=60)
+    out["complete"] = "path" in r["content"]["matches"] and r["content"]["cursor_start"] == 3
+    r = await kc.inspect("len", 3, reply=True, timeout=60)
+    out["inspect"] = "text/plain" in r["content"]["data"]
+    r = await kc.is_complete("for i in range(3):", reply=True, timeout=60)
+    out["is_complete"] = r["content"]["status"]
+    r = await kc.history(hist_access_type="tail", n=5, reply=True, timeout=60)
+    out["history"] = any("x = 42" in h[2] for h in r["content"]["history"])
+    # comms: the kernel opens a comm on request and sends a message on it
+    reply, iopub = await execute(kc, "from comm import create_comm\\n"
+                                     "c = create_comm(target_name='jj-test', data={{'a': 1}})\\n"
+                                     "c.send({{'b': 2}})")
+    out["comm"] = [m["msg_type"] for m in iopub if m["msg_type"].startswith("comm_")]
+    # stdin: input() answered by the client
+    msg_id = kc.execute("answer = input('name? ')\\nprint('got', answer)", allow_stdin=True)
+    req = await kc.get_stdin_msg(timeout=60)
+    out["stdin_prompt"] = req["content"]["prompt"]
+    kc.input("ada")
+    iopub = await until_idle(kc, msg_id)
+    await kc._async_get_shell_msg(timeout=60)
+    out["stdin"] = [m["content"]["text"] for m in iopub if m["msg_type"] == "stream"]
+    # interrupt a long sleep
+    msg_id = kc.execute("time.sleep(60)")
+    await asyncio.sleep(1.5)
+    await km.interrupt_kernel()
+    iopub = await until_idle(kc, msg_id, timeout=30)
+    out["interrupt"] = [m["content"]["ename"] for m in iopub if m["msg_type"] == "error"]
+    reply, iopub = await execute(kc, "x")
+    out["after_interrupt"] = [m["content"]["data"]["text/plain"] for m in iopub
+                              if m["msg_type"] == "execute_result"]
+    # restart: a new kernel (a new job), state gone
+    await km.restart_kernel()
+    await kc.wait_for_ready(timeout=120)
+    reply, iopub = await execute(kc, "'x' in dir()")
+    out["after_restart"] = [m["content"]["data"]["text/plain"] for m in iopub
+                            if m["msg_type"] == "execute_result"]
+    kc.stop_channels()
+    await km.shutdown_kernel()
+    print(json.dumps(out))
+
+asyncio.run(main())
+"""
+
+
+def test_the_whole_kernel_protocol_through_a_slurm_kernel(client_env):
+    out = run_py(client_env["env"], PROTOCOL, timeout=400)
+    assert out["kernel_info"] == "python"
+    assert out["stream"] == ["hello\n"] and out["display"] == ["<b>hi</b>"]
+    assert out["result"] == ["43"]
+    assert out["error"] == ["ZeroDivisionError"] and out["error_reply"] == "error"
+    assert out["complete"], out
+    assert out["inspect"], out
+    assert out["history"], out
+    assert out["is_complete"] == "incomplete"
+    assert out["comm"] == ["comm_open", "comm_msg"]
+    assert out["stdin_prompt"] == "name? " and out["stdin"] == ["got ada\n"]
+    assert out["interrupt"] == ["KeyboardInterrupt"] and out["after_interrupt"] == ["42"]
+    assert out["after_restart"] == ["False"]
+    [record] = kernel_records(client_env["job_root"])  # the restart kept the allocation
+    assert record["status"] in ("cancelled", "completed"), record
+    with open(os.path.join(client_env["job_root"], record["id"], "status.json")) as f:
+        assert json.load(f)["generation"] == 1  # the kernel started a second time in the job
