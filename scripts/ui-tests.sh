@@ -46,6 +46,11 @@ export JUPYTER_JOBS_UI_JOB_ROOT="$WORK/jobs"
 PORT="$(python -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
 export JUPYTER_JOBS_UI_PORT="$PORT"
 export JUPYTER_JOBS_UI_URL="http://127.0.0.1:$PORT"
+# no Kubernetes credentials at start: tests/kernelspecs-follow.spec.ts makes them appear (fake API)
+export JUPYTER_JOBS_UI_KUBE_DIR="$WORK/kube"
+mkdir -p "$JUPYTER_JOBS_UI_KUBE_DIR"
+export KUBECONFIG="$JUPYTER_JOBS_UI_KUBE_DIR/fake-kubeconfig.json"
+unset KUBERNETES_SERVICE_HOST
 
 # an editable install has no labextension in share/jupyter: point JupyterLab at the build output
 if ! jupyter labextension list 2>&1 | grep -q "jupyter-jobs"; then

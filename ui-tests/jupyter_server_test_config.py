@@ -31,6 +31,11 @@ c.JobsApp.job_root = os.environ.get("JUPYTER_JOBS_UI_JOB_ROOT") or os.path.join(
     tempfile.mkdtemp(prefix="jobs-ui-"), "jobs"
 )
 c.LocalSpawner.max_concurrent = 4
+# kernel specs follow the backends quickly (tests/kernelspecs-follow.spec.ts: Kubernetes credentials
+# appear, the fake API server goes away)
+c.RemoteKernelSpecs.refresh_interval = 1.0
+c.KubernetesSpawner.max_retry_delay = 1.0
+c.KubernetesSpawner.retry_delay = 0.2
 c.LocalSpawner.profiles = [
     {
         "name": "default",
