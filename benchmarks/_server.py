@@ -275,6 +275,61 @@ async def ws_connect(
     )
 
 
+async def ws_execute(
+    server: ServerProcess, kernel_id: str, code: str, timeout: float = 60.0
+) -> str:
+    """Run ``code`` in a kernel through the server's kernel websocket (as JupyterLab does);
+    returns what it printed plus its result (``text/plain``). Retries the request while the kernel
+    does not answer yet (just started or just taken up again)."""
+    ws = await ws_connect(server, f"api/kernels/{kernel_id}/channels")
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            msg_id = uuid.uuid4().hex
+            await ws.write_message(
+                json.dumps(
+                    {
+                        "header": {
+                            "msg_id": msg_id,
+                            "msg_type": "execute_request",
+                            "username": "test",
+                            "session": uuid.uuid4().hex,
+                            "version": "5.3",
+                            "date": "",
+                        },
+                        "parent_header": {},
+                        "metadata": {},
+                        "content": {"code": code, "silent": False, "store_history": True,
+                                    "user_expressions": {}, "allow_stdin": False},
+                        "channel": "shell",
+                    }
+                )
+            )  # fmt: skip
+            out: list[str] = []
+            try:
+                while True:
+                    raw = await asyncio.wait_for(ws.read_message(), 5.0)
+                    if raw is None:
+                        raise ServerError("the kernel websocket closed")
+                    msg = json.loads(raw)
+                    if msg.get("parent_header", {}).get("msg_id") != msg_id:
+                        continue
+                    kind, content = msg.get("msg_type"), msg.get("content", {})
+                    if kind == "stream":
+                        out.append(content["text"])
+                    elif kind == "execute_result":
+                        out.append(content["data"]["text/plain"])
+                    elif kind == "error":
+                        out.append(f"{content['ename']}: {content['evalue']}")
+                    elif kind == "status" and content.get("execution_state") == "idle":
+                        return "".join(out)
+            except asyncio.TimeoutError:
+                if time.monotonic() > deadline:
+                    raise
+    finally:
+        ws.close()
+
+
 class EventStream:
     """Job events from ``/api/events/subscribe``, each stamped with ``time.monotonic()`` on arrival.
 

@@ -11,6 +11,7 @@ from traitlets import Integer, Unicode, default
 from . import events
 from ._version import __version__
 from .handlers import default_handlers
+from .kernels import resume as kernels_resume
 from .kernels import server as kernels_server
 from .manager import JobManager
 from .ownership import filesystem_type, index_location
@@ -91,8 +92,10 @@ class JobsApp(ExtensionApp):
     async def _start_jupyter_server_extension(self, serverapp) -> None:
         await self.manager.start()
         await kernels_server.start(self)
+        kernels_resume.start(self)  # takes up remote kernels left running by the last server
 
     async def stop_extension(self) -> None:
+        await kernels_resume.stop(self)  # remote kernels stay running for the next server
         await self.manager.stop()
         kernels_server.stop(self)
         self.store.close()

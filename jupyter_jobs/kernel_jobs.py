@@ -33,21 +33,47 @@ class KernelJobsMixin:
             extra_spec: dict[str, Any] | None = None,
         ) -> Job: ...
 
-    async def _cancel_orphan_kernel(self, job: Job) -> None:
-        reason = (
-            "the Jupyter server that started this kernel is gone (an earlier server run): cancelled"
+    def resumable(self, job: Job) -> bool:
+        """Whether a kernel job can be taken up again by a server after its own stopped: a
+        server's kernel (not a standalone client's) that left its connection file."""
+        info = job.state.get("kernel") or {}
+        return (
+            job.kind == "kernel"
+            and job.state.get("client", "server") == "server"
+            and bool(info.get("resumable"))
         )
+
+    def note_kernel(self, job_id: str, **info: Any) -> None:
+        """Record in the kernel job what it takes to reach its kernel again (:mod:`.kernels.resume`)."""
+        job = self.active.get(job_id)
+        if job is None:
+            return
+        merged = {**(job.state.get("kernel") or {}), **info}
+        self.apply_update(job_id, JobUpdate(state={"kernel": merged}))
+
+    async def end_kernel_job(self, job: Job, reason: str) -> None:
         try:
             if job.backend_ref:
                 await self.spawners[job.backend].cancel(job)
         except Exception as e:
-            self.log.warning("jupyter-jobs: cancelling orphan kernel job %s: %s", job.id, e)
+            self.log.warning("jupyter-jobs: cancelling kernel job %s: %s", job.id, e)
         self.apply_update(job.id, JobUpdate(status=CANCELLED, reason=reason))
 
+    async def _cancel_orphan_kernel(self, job: Job) -> None:
+        await self.end_kernel_job(
+            job,
+            "the Jupyter server that started this kernel is gone (an earlier server run): cancelled",
+        )
+
     async def cancel_kernel_jobs(self, reason: str) -> None:
-        """Cancel every active kernel job of this server (it is stopping: no allocation keeps
-        burning). Kernel jobs of other servers of the job root are theirs: never touched here."""
-        for job in [j for j in self.active.values() if j.kind == "kernel" and self.mine(j)]:
+        """Cancel this server's kernel jobs that nobody can take up again (it is stopping: no
+        allocation keeps burning); the resumable ones run on for the next server, ended by their
+        runner after the grace period if none comes. Other servers' kernel jobs are theirs."""
+        for job in [
+            j
+            for j in self.active.values()
+            if j.kind == "kernel" and self.mine(j) and not self.resumable(j)
+        ]:
             try:
                 if job.backend_ref and job.status != CANCELLING:
                     await self.spawners[job.backend].cancel(job)

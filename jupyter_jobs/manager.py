@@ -20,7 +20,7 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from traitlets import Dict, Float, Instance, List, Unicode, default
+from traitlets import Bool, Dict, Float, Instance, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
 from . import jobfiles
@@ -123,6 +123,12 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         filesystem).""",
     ).tag(config=True)
 
+    takes_over = Bool(
+        True,
+        help="""Whether this manager takes over the jobs of servers whose lease lapsed (False for
+        the short-lived manager of a standalone kernel client).""",
+    ).tag(config=True)
+
     lease_timeout = Float(
         20.0,
         help="""Seconds after which a server on another host that stopped renewing its lease is
@@ -157,6 +163,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         self._starting: set[str] = set()
         self._cancel_after_start: set[str] = set()
         self._unsaved: dict[str, Job] = {}  # changes a full disk kept from being written
+        #: kernel jobs taken over that the server's kernel manager is to take up again
+        self.kernels_to_resume: list[str] = []
         self._listeners: list[Callable[[str, Job], None]] = []
         self._next_scan = 0.0
         self._next_renew = 0.0
@@ -270,7 +278,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         jobs = sorted(self.active.values(), key=lambda j: j.created_at)
         taken = 0
         for job in jobs:
-            if self.mine(job) or not self.leases.alive(job.owner):
+            if self.mine(job) or (self.takes_over and not self.leases.alive(job.owner)):
                 if await self._take_over(job):
                     taken += 1
         for name in self.spawners:
@@ -312,9 +320,11 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         """Carry on with a job this server owns now: re-attach, or queue it again."""
         spawner.load_state(job, job.state)
         if job.kind == "kernel":
-            # a kernel job outlives only a crash of its server: nobody can use it now
-            await self._cancel_orphan_kernel(job)
-            return
+            if not (self.resumable(job) and job.backend_ref):
+                # a standalone client's kernel, or one that left no way back: nobody can use it
+                await self._cancel_orphan_kernel(job)
+                return
+            self.kernels_to_resume.append(job.id)  # taken up by the server's kernel manager
         if not job.backend_ref:
             update = await spawner.recover(job)
             if update is not None:
@@ -376,7 +386,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             [j for j in self.active.values() if not self.mine(j)], key=lambda j: j.created_at
         ):
             if job.owner not in alive:
-                alive[job.owner] = self.leases.alive(job.owner)
+                alive[job.owner] = self.leases.alive(job.owner) or not self.takes_over
             if not alive[job.owner]:
                 await self._take_over(job)
         for name in self.spawners:

@@ -7,6 +7,7 @@ refuses what it cannot honour.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import math
 import re
@@ -147,7 +148,7 @@ class Job:
         d = self.to_dict()
         d["command"] = list(self.command)
         d["job_dir"] = self.job_dir
-        d["state"] = self.state
+        d["state"] = copy.deepcopy(self.state)  # a snapshot: later changes must not leak into it
         d["argv"] = list(self.argv)
         d["owner"] = self.owner
         return d

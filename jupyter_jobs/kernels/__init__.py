@@ -21,6 +21,8 @@ if TYPE_CHECKING:
 _manager: JobManager | None = None
 #: kernel id → job id of the job that runs it now (filled by the provisioner)
 kernel_jobs: dict[str, str] = {}
+#: kernel id → job id of a kernel being taken up again after a server restart (:mod:`.resume`)
+resuming: dict[str, str] = {}
 
 
 def set_manager(manager: JobManager | None) -> None:

@@ -103,6 +103,7 @@ async def _start_manager() -> JobManager:
         root_dir=str(root_dir),
         emit=None,
     )
+    manager.takes_over = False  # a short-lived client: the job root's servers take jobs over
     manager.load_spawners()
     await manager.start()
     manager.log.info(

@@ -37,7 +37,7 @@ from traitlets import Bool, Float, Integer, List, Unicode
 from .. import jobfiles
 from ..exceptions import Conflict, JobsError, NotFound
 from ..models import CANCELLING, FINAL_STATUSES, RUNNING, normalize_resources
-from . import get_manager, k8s, kernel_jobs
+from . import get_manager, k8s, kernel_jobs, resuming
 from . import tunnel as tunnels
 from .host import Host, standalone_host
 
@@ -264,6 +264,16 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         """Write ``conn.json`` (ports 0, our key) and build the argv with its path."""
         km = self.parent
         host = await self.host()
+        resumed = await self._resumed_job()
+        if resumed is not None:
+            # taken up again after a server restart: the kernel runs; reach it as before
+            self.job_id = resumed.id
+            conn_file = str((resumed.state.get("kernel") or {}).get("conn_file"))
+            self.conn_dir = os.path.dirname(conn_file)
+            kwargs = await super().pre_launch(cmd=list(resumed.argv), **kwargs)
+            kwargs["conn_file"] = conn_file
+            kwargs["resumed"] = True
+            return kwargs
         if self._restart_from is not None and self.conn_dir:
             # a restart inside the job: the kernel binds the ports it wrote into conn.json
             conn_file = os.path.join(self.conn_dir, "conn.json")
@@ -306,6 +316,8 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
     async def launch_kernel(self, cmd: list[str], **kwargs: Any) -> KernelConnectionInfo:
         host = await self.host()
         conn_file = kwargs["conn_file"]
+        if kwargs.get("resumed"):
+            return await self._reconnect(conn_file)
         if self._restart_from is not None and self.job_id:
             return await self._relaunched(conn_file)
         spawner = await host.call(host.manager.get_spawner, self.backend)
@@ -330,6 +342,14 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         self._exit_code = None
         if self.kernel_id:
             kernel_jobs[self.kernel_id] = job.id
+            await host.call(
+                host.manager.note_kernel,
+                job.id,
+                id=self.kernel_id,
+                name=getattr(self.parent, "kernel_name", ""),
+                conn_file=conn_file,
+                resumable=not k8s.addresses_kernels(spawner),
+            )
         self.log.info("jupyter-jobs: kernel %s runs as job %s", self.kernel_id, job.id)
         try:
             if k8s.addresses_kernels(spawner):
@@ -345,6 +365,35 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
             await self._cancel()
             await self._release_pod()
             raise
+        return self.connection_info
+
+    async def _resumed_job(self) -> Job | None:
+        """The running job of the kernel this provisioner takes up again, if it is one."""
+        job_id = resuming.get(self.kernel_id or "")
+        if not job_id:
+            return None
+        host = await self.host()
+        try:
+            job = cast("Job", await host.call(host.manager.get, job_id))
+        except NotFound:
+            return None
+        return None if job.is_final else job
+
+    async def _reconnect(self, conn_file: str) -> KernelConnectionInfo:
+        """Connect to a kernel that kept running while no server held it."""
+        info = jobfiles.read_json(conn_file)
+        if not ports_ready(info):
+            raise KernelLaunchError("the kernel's connection file is gone or incomplete")
+        km = self.parent
+        if km is not None:  # the kernel signs with the key it was started with
+            km.session.key = str(info["key"]).encode()
+        if self.kernel_id:
+            kernel_jobs[self.kernel_id] = str(self.job_id)
+        self.connection_info = await self._connection_info(info)
+        if km is not None:
+            # a killed server left the kernel's connection file in the runtime dir: the kernel
+            # manager takes this information as it is, whatever that file says
+            km.load_connection_info(self.connection_info)
         return self.connection_info
 
     async def _relaunched(self, conn_file: str) -> KernelConnectionInfo:

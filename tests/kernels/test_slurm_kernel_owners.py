@@ -1,6 +1,6 @@
 """A remote kernel belongs to the server that started it: a second server of the same job root
-never cancels it while that server lives; when its server is SIGKILLed, the other takes the job
-over and ends it (nobody can use it), so no allocation keeps burning unseen."""
+never touches it while that server lives; when its server is SIGKILLed, the other takes the job
+over and takes the kernel up, with its state, in its own kernel manager."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import signal
 
 import pytest
 
-from benchmarks._server import request
+from benchmarks._server import request, ws_execute
 from tests.multi.servers import API, get, start_server, wait_until
 
 from .conftest import KERNEL_PROFILES, active_slurm_jobs
@@ -56,15 +56,18 @@ async def test_a_live_servers_kernel_is_left_alone_and_a_dead_ones_is_ended(
         code, _, _ = await request(a, "GET", f"api/kernels/{kernel['id']}")
         assert code == 200
 
+        await ws_execute(a, kernel["id"], "x = 42")
         a.proc.send_signal(signal.SIGKILL)
         a.proc.wait(10)
 
-        async def ended():
-            return (await get(b, job["id"]))["status"] == "cancelled"
+        async def taken_up():
+            code, _, _ = await request(b, "GET", f"api/kernels/{kernel['id']}")
+            return code == 200
 
-        await wait_until(ended, 30, "b ends the dead server's kernel job")
-        final = await get(b, job["id"])
-        assert "earlier server run" in final["reason"], final
+        await wait_until(taken_up, 30, "b takes the dead server's kernel up")
+        assert (await ws_execute(b, kernel["id"], "x")) == "42"
+        assert (await get(b, job["id"]))["status"] == "running"
+        await request(b, "DELETE", f"api/kernels/{kernel['id']}", expect=204)
         await wait_until(_gone(job["backend_ref"]), 30, "the allocation is released", interval=0.5)
     finally:
         a._terminate()

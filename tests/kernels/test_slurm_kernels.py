@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import subprocess
 
 from jupyter_jobs.kernels.specs import TIMES
 
@@ -124,11 +126,16 @@ async def test_failed_start_shows_the_log_tail_instead_of_kernel_died(
     assert "no ipykernel in this environment" in message
 
 
-async def test_server_stop_cancels_every_kernel_job(kernels_api, manager):
+async def test_server_stop_leaves_the_kernel_job_running_for_the_next_server(kernels_api, manager):
+    """The next server takes it up (tests/kernels/test_slurm_kernel_restarts.py); its runner ends
+    it after server_grace if none comes."""
     kernel = await kernels_api.start(DEFAULT)
     job = job_of(manager, kernel["id"])
     await manager.stop()
-    assert manager.get(job.id).status == "cancelled"
+    assert not manager.get(job.id).is_final and job.backend_ref in active_slurm_jobs()
+    with open(os.path.join(job.job_dir, "spec.json")) as f:
+        assert json.load(f)["server_grace"] == 600  # JobKernelProvisioner.server_grace
+    subprocess.run(["scancel", job.backend_ref], check=True)
     await wait_until(lambda: job.backend_ref not in active_slurm_jobs(), 15, what="job gone")
 
 
