@@ -33,9 +33,14 @@ export async function requestAPI<T>(
   settings: ServerConnection.ISettings = ServerConnection.makeSettings()
 ): Promise<T> {
   const url = URLExt.join(settings.baseUrl, API_PATH, endpoint);
+  const headers = new Headers(init.headers);
+  if (init.body !== undefined && init.body !== null && !headers.has('Content-Type')) {
+    // the server takes JSON bodies only as JSON (a string body would go as text/plain)
+    headers.set('Content-Type', 'application/json');
+  }
   let response: Response;
   try {
-    response = await ServerConnection.makeRequest(url, init, settings);
+    response = await ServerConnection.makeRequest(url, { ...init, headers }, settings);
   } catch (error) {
     throw new JobsAPIError(0, `cannot reach the Jupyter server: ${String(error)}`);
   }

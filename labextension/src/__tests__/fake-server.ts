@@ -12,6 +12,7 @@ export interface IRecorded {
   path: string;
   query: URLSearchParams;
   body: any;
+  contentType: string | null;
 }
 
 export class FakeJobsServer {
@@ -80,7 +81,13 @@ export class FakeJobsServer {
     const method = (request.method ?? init?.method ?? 'GET').toUpperCase();
     const path = url.pathname.replace(/^\/jupyter-jobs\/api\//, '');
     const body = request.body ? JSON.parse(request.body) : undefined;
-    this.requests.push({ method, path, query: url.searchParams, body });
+    this.requests.push({
+      method,
+      path,
+      query: url.searchParams,
+      body,
+      contentType: request.headers?.get('Content-Type') ?? null
+    });
     const json = (status: number, data: unknown, headers: Record<string, string> = {}) =>
       new Response(data === undefined ? null : JSON.stringify(data), {
         status,

@@ -39,6 +39,17 @@ describe('requestAPI', () => {
     expect(error.message).toBe('cpus=8 is more than 2');
     expect(error.field).toBe('resources.cpus');
   });
+
+  it('sends a body as JSON (the server refuses other content types with 415)', async () => {
+    const server = new FakeJobsServer();
+    await requestAPI(
+      'jobs',
+      { method: 'POST', body: JSON.stringify({ path: 'a.py' }) },
+      server.settings()
+    );
+    const [sent] = server.requests;
+    expect(sent.contentType).toBe('application/json');
+  });
 });
 
 describe('RunJobForm', () => {
