@@ -89,7 +89,7 @@ async def run(args: argparse.Namespace, base: Path, places: dict[str, Path]) -> 
         str(base / "pair-b"), str(places["b"] / "job-root"), str(places["b"] / "home"), args.host_b
     )
     one, two, seen_b, seen_a = [], [], [], []
-    with solo.start(), pair_a.start(), pair_b.start():
+    with solo, pair_a, pair_b:  # each context starts its server
         async with EventStream(solo) as ev_solo, EventStream(pair_a) as ev_a:
             async with EventStream(pair_b) as ev_b:
                 for _ in range(2):  # warm-up: imports, first runner start

@@ -11,6 +11,13 @@ Prints, in one run, each figure next to a local-ipykernel baseline measured in t
 (c) ``DELETE api/kernels/{id}`` → answered, SLURM kernel against local kernel; target ≤ 2 s.
 (d) ``DELETE`` → the job is gone from ``squeue`` (no allocation left); target ≤ 2 s. Baseline: the
     local ``DELETE`` of (c).
+(e) Standalone (no Jupyter server: ``AsyncKernelManager(kernel_name=...)`` in a fresh process, as
+    nbclient and papermill use it): job running → ``kernel_info_reply``; target ≤ 1.5 s. Baseline:
+    the same process starting a local ipykernel, whole.
+(f) Reconnect after a server restart: the server stops (a clean stop, as for an upgrade) and starts
+    again; from the new server answering ``api/status`` to the kernel answering an execute on its
+    websocket with its state (``x`` set before the restart); target ≤ 2 s. Baseline: the same
+    execute on the kernel before the restart.
 
 Needs a cluster: ``JUPYTER_JOBS_SLURM_BASE=DIR`` (``scripts/slurm-up.sh DIR``) or ``SLURM_CONF``.
 Usage: ``python benchmarks/remote_kernels.py [--rounds N] [--quick] [--json out.json]``.
@@ -20,10 +27,13 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from datetime import datetime
@@ -31,7 +41,7 @@ from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _server import Row, ServerProcess, median, report, request, ws_connect
+from _server import Row, ServerProcess, median, report, request, ws_connect, ws_execute
 
 SLURM_KERNEL = "jupyter-jobs-slurm-default"
 LOCAL_KERNEL = "python3"
@@ -141,6 +151,86 @@ async def one_round(server: ServerProcess, env: dict[str, str], res: dict[str, l
     res["slurm_gone"].append(time.monotonic() - t0)
 
 
+STANDALONE = """
+import asyncio, json, sys, time
+from jupyter_client.manager import AsyncKernelManager
+
+async def main():
+    t0 = time.time()
+    km = AsyncKernelManager(kernel_name=sys.argv[1])
+    await km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    await kc.wait_for_ready(timeout=120)
+    ready = time.time()
+    job_dir = getattr(km.provisioner, "job_id", None)
+    kc.stop_channels()
+    await km.shutdown_kernel()
+    print(json.dumps({"t0": t0, "ready": ready, "job_id": job_dir}))
+
+asyncio.run(main())
+"""
+
+
+def standalone_env(tmp: str, conf: str, config: dict[str, Any]) -> dict[str, str]:
+    """A user's Jupyter dirs with the server's config and the kernel specs, and no server."""
+    os.makedirs(os.path.join(tmp, "config"), exist_ok=True)
+    server_config = {**config, "JobsApp": {"job_root": os.path.join(tmp, "job-root")}}
+    with open(os.path.join(tmp, "config", "jupyter_server_config.json"), "w") as f:
+        json.dump(server_config, f)
+    env = {
+        **os.environ,
+        "SLURM_CONF": conf,
+        "JUPYTER_CONFIG_DIR": os.path.join(tmp, "config"),
+        "JUPYTER_DATA_DIR": os.path.join(tmp, "data"),
+        "JUPYTER_RUNTIME_DIR": os.path.join(tmp, "runtime"),
+        "JUPYTER_PATH": os.path.join(tmp, "prefix", "share", "jupyter"),
+    }
+    jupyter = os.path.join(os.path.dirname(sys.executable), "jupyter")
+    subprocess.run(
+        [jupyter, "jobs", "kernelspec", "install", "--prefix", os.path.join(tmp, "prefix"),
+         "--backend", "slurm"],
+        env=env, check=True, capture_output=True,
+    )  # fmt: skip
+    return env
+
+
+def standalone_start(env: dict[str, str], kernel: str, job_root: str) -> tuple[float, float]:
+    """(whole start, job running → ready) of a kernel started by a fresh jupyter_client process."""
+    out = subprocess.run(
+        [sys.executable, "-c", STANDALONE, kernel], env=env, capture_output=True, text=True,
+        timeout=300, check=True,
+    ).stdout  # fmt: skip
+    data = json.loads(out.strip().splitlines()[-1])
+    whole = data["ready"] - data["t0"]
+    if not data["job_id"]:
+        return whole, whole
+    with open(os.path.join(job_root, data["job_id"], "status.json")) as f:
+        started = datetime.fromisoformat(json.load(f)["started_at"].replace("Z", "+00:00"))
+    return whole, data["ready"] - started.timestamp()
+
+
+async def restart_rounds(server: ServerProcess, rounds: int, res: dict[str, list[float]]) -> None:
+    _, kernel, _ = await request(server, "POST", "api/kernels", {"name": SLURM_KERNEL}, expect=201)
+    kid = kernel["id"]
+    await ws_execute(server, kid, "x = 42")
+    for _ in range(rounds):
+        t0 = time.monotonic()
+        await ws_execute(server, kid, "x")
+        res["execute"].append(time.monotonic() - t0)
+        server.stop()
+        server.start()
+        t0 = time.monotonic()
+        while (await request(server, "GET", f"api/kernels/{kid}"))[0] != 200:
+            if time.monotonic() - t0 > 60:
+                raise RuntimeError("the kernel was not taken up again after the restart")
+            await asyncio.sleep(0.05)
+        if (await ws_execute(server, kid, "x", timeout=60)) != "42":
+            raise RuntimeError("the kernel lost its state across the restart")
+        res["reconnect"].append(time.monotonic() - t0)
+    await request(server, "DELETE", f"api/kernels/{kid}", expect=204)
+
+
 async def run(args: argparse.Namespace) -> list[Row]:
     conf = slurm_conf()
     env = {**os.environ, "SLURM_CONF": conf}
@@ -167,9 +257,16 @@ async def run(args: argparse.Namespace) -> list[Row]:
             "local_shutdown",
             "slurm_shutdown",
             "slurm_gone",
+            "standalone_local",
+            "standalone_after_running",
+            "execute",
+            "reconnect",
         )
     }
-    with ServerProcess(config=config, env={"SLURM_CONF": conf}) as server:
+    workdir = tempfile.mkdtemp(prefix="jj-remote-kernels-")  # kept over the restarts of (f)
+    server = ServerProcess(config=config, env={"SLURM_CONF": conf}, workdir=workdir)
+    with server, contextlib.ExitStack() as cleanup:
+        cleanup.callback(shutil.rmtree, workdir, ignore_errors=True)
         for i in range(args.rounds):
             await one_round(server, env, res)
             print(
@@ -178,6 +275,13 @@ async def run(args: argparse.Namespace) -> list[Row]:
                 f" {res['slurm_shutdown'][-1]:.2f} s",
                 file=sys.stderr,
             )
+        await restart_rounds(server, args.rounds, res)
+    with tempfile.TemporaryDirectory(prefix="jj-standalone-") as tmp:
+        senv = standalone_env(tmp, conf, config)
+        for _ in range(args.rounds):
+            res["standalone_local"].append(standalone_start(senv, LOCAL_KERNEL, tmp)[0])
+            after = standalone_start(senv, SLURM_KERNEL, os.path.join(tmp, "job-root"))[1]
+            res["standalone_after_running"].append(after)
     local_start = median(res["local_start"])
     local_shutdown = median(res["local_shutdown"])
     n = f"median of {args.rounds}"
@@ -221,6 +325,26 @@ async def run(args: argparse.Namespace) -> list[Row]:
             2.0,
             "ours",
             [f"{n}; baseline: the local DELETE"],
+        ),
+        Row(
+            "e",
+            "standalone client: job running → kernel ready",
+            median(res["standalone_after_running"]),
+            median(res["standalone_local"]),
+            "s",
+            1.5,
+            "ours",
+            [f"{n}; no server; baseline: the same process starting a local ipykernel"],
+        ),
+        Row(
+            "f",
+            "server restart → the kernel answers with its state",
+            median(res["reconnect"]),
+            median(res["execute"]),
+            "s",
+            2.0,
+            "ours",
+            [f"{n}; baseline: the same execute before the restart"],
         ),
     ]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import subprocess
 import sys
 import textwrap
@@ -241,3 +242,56 @@ def test_the_whole_kernel_protocol_through_a_slurm_kernel(client_env):
     assert record["status"] in ("cancelled", "completed"), record
     with open(os.path.join(client_env["job_root"], record["id"], "status.json")) as f:
         assert json.load(f)["generation"] == 1  # the kernel started a second time in the job
+
+
+def test_jupyter_run_and_jupyter_kernel_use_the_cluster(client_env):
+    env, bindir = client_env["env"], os.path.dirname(sys.executable)
+    script = client_env["tmp"] / "where.py"
+    script.write_text("import os\nprint('on', os.environ['SLURM_JOB_ID'])\n")
+    r = subprocess.run(
+        [os.path.join(bindir, "jupyter"), "run", f"--kernel={KERNEL}", str(script)],
+        env=env, capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stderr[-3000:]
+    assert r.stdout.split()[0] == "on" and r.stdout.split()[1].isdigit(), r.stdout
+
+    # `jupyter kernel` keeps a kernel up for others to connect to, until it is interrupted
+    conn = client_env["tmp"] / "kernel.json"
+    proc = subprocess.Popen(
+        [os.path.join(bindir, "jupyter"), "kernel", f"--kernel={KERNEL}",
+         f"--KernelManager.connection_file={conn}"],
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        out = run_py(
+            env,
+            f"""
+            import json, os, time
+            from jupyter_client import BlockingKernelClient
+            deadline = time.time() + 120
+            while True:  # the file is written once the kernel job runs
+                try:
+                    info = json.load(open({str(conn)!r}))
+                    if info.get("shell_port"):
+                        break
+                except (OSError, ValueError):
+                    pass
+                assert time.time() < deadline
+                time.sleep(0.2)
+            kc = BlockingKernelClient(connection_file={str(conn)!r})
+            kc.load_connection_file()
+            kc.start_channels()
+            kc.wait_for_ready(timeout=60)
+            got = []
+            kc.execute_interactive("import os; print(os.environ['SLURM_JOB_ID'])",
+                                   output_hook=lambda m: got.append(m), timeout=60)
+            text = [m["content"]["text"] for m in got if m["msg_type"] == "stream"]
+            print(json.dumps({{"job": "".join(text).strip()}}))
+            """,
+        )
+        assert out["job"].isdigit()
+    finally:
+        proc.send_signal(signal.SIGINT)
+        proc.wait(60)
+    records = kernel_records(client_env["job_root"])
+    assert len(records) == 2 and all(r["status"] != "running" for r in records), records
