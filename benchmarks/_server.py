@@ -275,6 +275,27 @@ async def ws_connect(
     )
 
 
+def kernel_request(msg_type: str, content: dict[str, Any]) -> tuple[str, str]:
+    """(msg_id, JSON text frame) of a shell request on a kernel websocket (jupyter_server's
+    JSON protocol)."""
+    msg_id = uuid.uuid4().hex
+    frame = {
+        "header": {
+            "msg_id": msg_id,
+            "msg_type": msg_type,
+            "username": "bench",
+            "session": uuid.uuid4().hex,
+            "version": "5.3",
+            "date": "",
+        },
+        "parent_header": {},
+        "metadata": {},
+        "content": content,
+        "channel": "shell",
+    }
+    return msg_id, json.dumps(frame)
+
+
 async def ws_execute(
     server: ServerProcess, kernel_id: str, code: str, timeout: float = 60.0
 ) -> str:
@@ -285,26 +306,12 @@ async def ws_execute(
     try:
         deadline = time.monotonic() + timeout
         while True:
-            msg_id = uuid.uuid4().hex
-            await ws.write_message(
-                json.dumps(
-                    {
-                        "header": {
-                            "msg_id": msg_id,
-                            "msg_type": "execute_request",
-                            "username": "test",
-                            "session": uuid.uuid4().hex,
-                            "version": "5.3",
-                            "date": "",
-                        },
-                        "parent_header": {},
-                        "metadata": {},
-                        "content": {"code": code, "silent": False, "store_history": True,
-                                    "user_expressions": {}, "allow_stdin": False},
-                        "channel": "shell",
-                    }
-                )
+            msg_id, frame = kernel_request(
+                "execute_request",
+                {"code": code, "silent": False, "store_history": True, "user_expressions": {},
+                 "allow_stdin": False},
             )  # fmt: skip
+            await ws.write_message(frame)
             out: list[str] = []
             try:
                 while True:

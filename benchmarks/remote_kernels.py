@@ -35,13 +35,21 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from datetime import datetime
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-from _server import Row, ServerProcess, median, report, request, ws_connect, ws_execute
+from _server import (
+    Row,
+    ServerProcess,
+    kernel_request,
+    median,
+    report,
+    request,
+    ws_connect,
+    ws_execute,
+)
 
 SLURM_KERNEL = "jupyter-jobs-slurm-default"
 LOCAL_KERNEL = "python3"
@@ -73,27 +81,10 @@ async def kernel_info(server: ServerProcess, kernel_id: str, timeout: float = 60
     """Send kernel_info_request on the kernel's websocket; wall-clock time of the reply."""
     ws = await ws_connect(server, f"api/kernels/{kernel_id}/channels")
     try:
-        msg_id = uuid.uuid4().hex
+        msg_id, frame = kernel_request("kernel_info_request", {})
         deadline = time.monotonic() + timeout
         while True:  # the kernel may not answer the very first request while it starts
-            await ws.write_message(
-                json.dumps(
-                    {
-                        "header": {
-                            "msg_id": msg_id,
-                            "msg_type": "kernel_info_request",
-                            "username": "b",
-                            "session": "bench",
-                            "version": "5.3",
-                            "date": "",
-                        },
-                        "parent_header": {},
-                        "metadata": {},
-                        "content": {},
-                        "channel": "shell",
-                    }
-                )
-            )
+            await ws.write_message(frame)
             try:
                 while True:
                     raw = await asyncio.wait_for(ws.read_message(), 1.0)
@@ -108,7 +99,7 @@ async def kernel_info(server: ServerProcess, kernel_id: str, timeout: float = 60
             except asyncio.TimeoutError:
                 if time.monotonic() > deadline:
                     raise
-                msg_id = uuid.uuid4().hex
+                msg_id, frame = kernel_request("kernel_info_request", {})
     finally:
         ws.close()
 

@@ -80,6 +80,18 @@ class JobsAPI:
 
 
 @pytest.fixture
+def kube(jp_asyncio_loop):
+    """A started loopback fake Kubernetes API server (tests/k8s/fake_api.py); pytest-jupyter runs
+    async tests, not async fixtures."""
+    from tests.k8s.fake_api import FakeKube
+
+    fake = FakeKube()
+    jp_asyncio_loop.run_until_complete(fake.start())
+    yield fake
+    jp_asyncio_loop.run_until_complete(fake.stop())
+
+
+@pytest.fixture
 def manager(jp_serverapp, jp_asyncio_loop):
     """The server's JobManager, started as a real server starts it.
 

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 
 def addresses_kernels(spawner: Spawner) -> bool:
     """Whether the spawner gives each kernel's address itself (fixed ports, an IP per kernel)."""
-    return callable(getattr(spawner, "kernel_connection_info", None))
+    return spawner.addresses_kernels
 
 
 async def ports_open(ip: str, ports: list[int], timeout: float = 1.0) -> bool:
@@ -53,7 +53,7 @@ class PodProbe:
     async def __call__(self, job: Job | None) -> dict[str, Any] | None:
         if job is None or job.status != RUNNING:
             return None
-        info = self.spawner.kernel_connection_info(job)  # type: ignore[attr-defined]
+        info = self.spawner.kernel_connection_info(job)
         if not info:
             self.waiting_for = "the pod's IP (not seen by the watch yet)"
             return None

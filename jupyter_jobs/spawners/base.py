@@ -68,6 +68,10 @@ class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):  # type: ignore[metac
     supports_kernels: ClassVar[bool] = False
     #: whether jobs are wrapped by ``python -m jupyter_jobs.runner`` (writes status.json, usage, progress)
     uses_runner: ClassVar[bool] = True
+    #: whether the spawner gives each kernel's address itself (:meth:`kernel_connection_info`: fixed
+    #: ports, an IP per kernel, as pods have); otherwise the kernel writes its ports into the shared
+    #: connection file and is reached on its job's node
+    addresses_kernels: ClassVar[bool] = False
 
     display_name = Unicode(help="Name shown in the UI.").tag(config=True)
 
@@ -240,6 +244,11 @@ class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):  # type: ignore[metac
 
     async def cleanup(self, job: Job) -> None:
         """Remove what the engine keeps of a finished job (called on delete)."""
+
+    def kernel_connection_info(self, job: Job) -> dict[str, Any] | None:
+        """For :attr:`addresses_kernels` spawners: the running kernel's ``ip`` and ports, or None
+        while they are not known."""
+        return None
 
     def log_reader(self, job: Job) -> LogReader:
         """A reader of the job's log (default: ``JOB_DIR/output.log``)."""

@@ -41,6 +41,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
     name = "kubernetes"
     supported_resources = ("cpus", "memory", "gpus", "time_limit", "image", "extra")
     supports_kernels = True
+    addresses_kernels = True
     #: spec.json is always written: the runner uses it when the image has jupyter-jobs
     uses_runner = True
 

@@ -12,17 +12,6 @@ import pytest
 from jupyter_jobs.models import Job, JobUpdate, new_job_id
 from jupyter_jobs.spawners.kubernetes import KubernetesSpawner
 
-from .fake_api import FakeKube
-
-
-@pytest.fixture
-def kube(jp_asyncio_loop):
-    """A started fake API server (pytest-jupyter runs async tests, not async fixtures)."""
-    fake = FakeKube()
-    jp_asyncio_loop.run_until_complete(fake.start())
-    yield fake
-    jp_asyncio_loop.run_until_complete(fake.stop())
-
 
 @pytest.fixture
 def kubeconfig(kube, tmp_path, monkeypatch):

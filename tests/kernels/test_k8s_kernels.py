@@ -16,7 +16,6 @@ import pytest
 
 from jupyter_jobs.kernels.specs import TIMES, kernel_name
 from jupyter_jobs.spawners import k8s_objects as objects
-from tests.k8s.fake_api import FakeKube
 from tests.k8s.fake_kubelet import FakeKubelet
 
 from .conftest import check_interrupt_keeps_the_kernel, job_of, jobs_app, run_code, wait_until
@@ -36,14 +35,6 @@ PROFILES = [
     },
     {"name": "batch", "display_name": "Batch only"},
 ]
-
-
-@pytest.fixture
-def kube(jp_asyncio_loop):
-    fake = FakeKube()
-    jp_asyncio_loop.run_until_complete(fake.start())
-    yield fake
-    jp_asyncio_loop.run_until_complete(fake.stop())
 
 
 @pytest.fixture

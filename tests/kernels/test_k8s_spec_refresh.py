@@ -13,21 +13,12 @@ import os
 import pytest
 
 from jupyter_jobs.events import KERNELSPECS_SCHEMA_ID
-from tests.k8s.fake_api import FakeKube
 
 from .conftest import jobs_app, wait_until
 
 REFRESH = 0.2
 OURS = {"jupyter-jobs-kubernetes-default"}
 BOUND = 15.0  # a refresh, a connect retry (0.2 s here) and the watch's first sync, with room
-
-
-@pytest.fixture
-def kube(jp_asyncio_loop):
-    fake = FakeKube()
-    jp_asyncio_loop.run_until_complete(fake.start())
-    yield fake
-    jp_asyncio_loop.run_until_complete(fake.stop())
 
 
 @pytest.fixture
