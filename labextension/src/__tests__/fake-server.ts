@@ -12,7 +12,7 @@ export interface IRecorded {
   path: string;
   query: URLSearchParams;
   body: any;
-  contentType: string | null;
+  contentType?: string | null;
 }
 
 export class FakeJobsServer {
