@@ -2,10 +2,13 @@
 # Run every test of jupyter-jobs on this machine, installing what they need:
 #   Debian's chromium, slurm-wlm (slurmctld, slurmd, slurm-client) and munge; a .venv with the package,
 #   its test extras and the built JupyterLab extension; npm packages for jest and the browser tests.
-# Stages: linters, pytest (unit, integration, a real one-node SLURM cluster, Kubernetes against a
-# loopback fake API server, remote kernels), jest, browser tests (JupyterLab in chromium).
-# The SLURM cluster is started under $JUPYTER_JOBS_SLURM_BASE (default /tmp/jupyter-jobs-slurm) and
-# stopped at the end. Every stage runs even when an earlier one failed; the exit code says if any did.
+#   openssh-server and sshfs for the two-host tests (scripts/sshfs-up.sh).
+# Stages: linters, pytest (unit, integration, API fuzzing, a real one-node SLURM cluster, Kubernetes
+# against a loopback fake API server, remote kernels, two servers on one job root and on two sshfs
+# mounts as two hosts), jest, browser tests (JupyterLab in chromium).
+# The SLURM cluster is started under $JUPYTER_JOBS_SLURM_BASE (default /tmp/jupyter-jobs-slurm), the
+# sshd under $JUPYTER_JOBS_SSHFS_BASE (default /tmp/jupyter-jobs-sshfs); both are stopped at the end.
+# Every stage runs even when an earlier one failed; the exit code says if any did.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 REPO=$(pwd)
