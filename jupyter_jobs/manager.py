@@ -305,7 +305,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 self._index(fresh)
                 return False
             self.log.info(
-                "jupyter-jobs: taking over job %s from server %s (its lease lapsed)",
+                "jupyter-jobs: taking over job %s from server %s (that server is gone)",
                 job.id,
                 job.owner or "(none)",
             )
@@ -700,8 +700,9 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                     job_id,
                     JobUpdate(
                         status=QUEUED,
-                        reason=f"waiting for a free slot ({spawner.max_concurrent} jobs run at"
-                        f" once on {self.leases.host})",
+                        reason=f"waiting for a free slot ({spawner.max_concurrent}"
+                        f" {'job runs' if spawner.max_concurrent == 1 else 'jobs run'} at once on"
+                        f" {self.leases.host})",
                     ),
                 )
 

@@ -457,8 +457,12 @@ class Runner:
                 if outcome:
                     pass
                 elif self.cancel_requested is not None:
-                    how = signal_name(self.cancel_requested) if self.cancel_requested else "request"
-                    outcome = ("cancelled", f"cancelled ({how})")
+                    # asked through jupyter-jobs (cancel.json, whichever arrives first of it and the
+                    # signal): "cancelled"; a signal from elsewhere (scancel, kill) is named
+                    if self.cancel_requested == 0 or cancel_requested(self.job_dir):
+                        outcome = ("cancelled", "cancelled")
+                    else:
+                        outcome = ("cancelled", f"cancelled ({signal_name(self.cancel_requested)})")
                 elif time_limit and now - self.started > time_limit:
                     outcome = ("failed", f"time limit exceeded ({format_duration(time_limit)})")
                 elif now >= next_sample:

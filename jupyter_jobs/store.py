@@ -49,7 +49,27 @@ MIGRATIONS: list[str] = [
     """
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    """
+    ALTER TABLE jobs ADD COLUMN sort_key INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX jobs_sort ON jobs (sort_key);
+    """,
 ]
+#: the migration after which existing rows get their sort_key from their record
+SORT_KEY_VERSION = 4
+
+
+def sort_key(job: Job) -> int:
+    """The list order, newest first: the creation time in microseconds, two digits of the id
+    after it so that jobs created in the same microsecond still have an order. Indexes of
+    different hosts learn of jobs in different orders; this order is the same on all of them."""
+    micros = int(job.created_at.timestamp() * 1_000_000)
+    try:
+        tie = int(job.id[:4], 16) % 100
+    except ValueError:
+        tie = 0
+    return micros * 100 + tie
+
+
 SCHEMA_VERSION = len(MIGRATIONS)
 
 
@@ -74,7 +94,9 @@ class JobStore:
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         try:
             self._open(network)
-        except sqlite3.DatabaseError as e:
+        except sqlite3.OperationalError:
+            raise  # locked, busy, no permission…: not damage (another server may be using it)
+        except sqlite3.DatabaseError as e:  # "malformed", "not a database", a failed quick_check
             if path == ":memory:":
                 raise
             self._set_aside(str(e))
@@ -127,23 +149,33 @@ class JobStore:
         return int(self.db.execute("PRAGMA user_version").fetchone()[0])
 
     def migrate(self) -> None:
-        current = self.version
-        if current > SCHEMA_VERSION:
-            raise StoreError(
-                f"{self.path} has schema version {current}, newer than this jupyter-jobs"
-                f" ({SCHEMA_VERSION}); upgrade jupyter-jobs or point job_root elsewhere"
-            )
-        for version in range(current, SCHEMA_VERSION):
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
+        """Upgrade the schema in one transaction that reads the version first, so that two servers
+        starting at once on one index never both apply the same migration."""
+        self.db.execute("BEGIN IMMEDIATE")
+        try:
+            current = self.version
+            if current > SCHEMA_VERSION:
+                raise StoreError(
+                    f"{self.path} has schema version {current}, newer than this jupyter-jobs"
+                    f" ({SCHEMA_VERSION}); upgrade jupyter-jobs or point job_root elsewhere"
+                )
+            for version in range(current, SCHEMA_VERSION):
                 for statement in MIGRATIONS[version].split(";"):
                     if statement.strip():
                         self.db.execute(statement)
-                self.db.execute(f"PRAGMA user_version = {version + 1}")
-                self.db.execute("COMMIT")
-            except BaseException:
-                self.db.execute("ROLLBACK")
-                raise
+                if version + 1 == SORT_KEY_VERSION:
+                    rows = self.db.execute("SELECT id, record FROM jobs").fetchall()
+                    for row in rows:
+                        job = Job.from_record(json.loads(row["record"]))
+                        self.db.execute(
+                            "UPDATE jobs SET sort_key = ? WHERE id = ?", (sort_key(job), row["id"])
+                        )
+            if current != SCHEMA_VERSION:
+                self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+            self.db.execute("COMMIT")
+        except BaseException:
+            self.db.execute("ROLLBACK")
+            raise
 
     def close(self) -> None:
         self.db.close()
@@ -153,8 +185,8 @@ class JobStore:
     def save(self, job: Job) -> None:
         record = json.dumps(job.to_record())
         self.db.execute(
-            """INSERT INTO jobs (id, status, backend, name, created_at, kind, record)
-               VALUES (?, ?, ?, ?, ?, ?, ?)
+            """INSERT INTO jobs (id, status, backend, name, created_at, kind, record, sort_key)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                ON CONFLICT(id) DO UPDATE SET status=excluded.status, name=excluded.name,
                record=excluded.record""",
             (
@@ -165,6 +197,7 @@ class JobStore:
                 isoformat(job.created_at),
                 job.kind,
                 record,
+                sort_key(job),
             ),
         )
 
@@ -214,7 +247,8 @@ class JobStore:
         limit: int = 100,
         cursor: int | None = None,
     ) -> tuple[list[dict[str, Any]], int | None]:
-        """Newest first. Returns (records, next cursor or None); the cursor is the last ``seq``."""
+        """Newest first (by creation time, the same order on every host's index). Returns
+        (records, next cursor or None); the cursor is the last row's ``sort_key``."""
         where: list[str] = []
         params: list[Any] = []
         for column, values in (("status", status), ("backend", backend), ("kind", kind)):
@@ -222,18 +256,18 @@ class JobStore:
                 where.append(f"{column} IN ({','.join('?' * len(values))})")
                 params.extend(values)
         if cursor is not None:
-            where.append("seq < ?")
+            where.append("sort_key < ?")
             params.append(cursor)
-        sql = "SELECT seq, record FROM jobs"
+        sql = "SELECT sort_key, record FROM jobs"
         if where:
             sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY seq DESC LIMIT ?"
+        sql += " ORDER BY sort_key DESC LIMIT ?"
         params.append(limit + 1)
         rows = self.db.execute(sql, params).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
         records = [json.loads(r["record"]) for r in rows]
-        next_cursor = rows[-1]["seq"] if more and rows else None
+        next_cursor = rows[-1]["sort_key"] if more and rows else None
         return records, next_cursor
 
     def get_meta(self, key: str) -> str | None:

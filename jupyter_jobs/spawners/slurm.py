@@ -72,7 +72,9 @@ def _already_gone(err: str) -> bool:
 
 
 def _last_line(text: str) -> str:
-    lines = [ln.strip() for ln in text.strip().splitlines() if ln.strip()]
+    """The last line that says something (``scontrol ping`` ends its answer with a row of
+    asterisks under "Slurmctld(primary) at vm is DOWN")."""
+    lines = [ln.strip() for ln in text.strip().splitlines() if any(c.isalnum() for c in ln)]
     return lines[-1] if lines else ""
 
 

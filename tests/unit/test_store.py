@@ -1,9 +1,10 @@
+import json
 import sqlite3
 
 import pytest
 
 from jupyter_jobs.models import COMPLETED, RUNNING, Job, new_job_id
-from jupyter_jobs.store import SCHEMA_VERSION, JobStore, StoreError
+from jupyter_jobs.store import MIGRATIONS, SCHEMA_VERSION, JobStore, StoreError
 
 
 def make(status=COMPLETED, backend="local", kind="script"):
@@ -77,3 +78,71 @@ def test_update_and_delete(tmp_path):
     assert store.active() == []
     store.delete(job.id)
     assert store.get(job.id) is None and store.count() == 0
+
+
+def test_newest_first_whatever_order_the_index_learned_them(tmp_path):
+    """Indexes of two hosts learn of jobs in different orders; both list by creation time."""
+    from datetime import datetime, timedelta, timezone
+
+    store = JobStore(str(tmp_path / "jobs.db"))
+    base = datetime(2026, 12, 1, tzinfo=timezone.utc)
+    jobs = []
+    for i in range(7):
+        job = make()
+        job.created_at = base + timedelta(milliseconds=i)
+        jobs.append(job)
+    for job in [jobs[3], jobs[0], jobs[6], jobs[1], jobs[5], jobs[2], jobs[4]]:
+        store.save(job)
+    page, cursor = store.list(limit=3)
+    seen = [r["id"] for r in page]
+    while cursor is not None:
+        page, cursor = store.list(limit=3, cursor=cursor)
+        seen += [r["id"] for r in page]
+    assert seen == [j.id for j in reversed(jobs)]
+
+
+def test_an_older_index_gets_its_list_order_from_the_records(tmp_path):
+    path = str(tmp_path / "jobs.db")
+    db = sqlite3.connect(path)
+    for statement in ";".join(MIGRATIONS[:3]).split(";"):
+        if statement.strip():
+            db.execute(statement)
+    older, newer = make(), make()
+    newer.created_at = older.created_at.replace(year=older.created_at.year + 1)
+    for seq, job in ((1, newer), (2, older)):  # learned newest first
+        db.execute(
+            "INSERT INTO jobs (seq, id, status, backend, name, created_at, kind, record)"
+            " VALUES (?, ?, ?, ?, ?, '', ?, ?)",
+            (seq, job.id, job.status, job.backend, job.name, job.kind, json.dumps(job.to_record())),
+        )
+    db.execute("PRAGMA user_version = 3")
+    db.commit()
+    db.close()
+    records, _ = JobStore(path).list()
+    assert [r["id"] for r in records] == [newer.id, older.id]
+
+
+def test_two_servers_opening_a_new_index_at_once_both_migrate_it(tmp_path):
+    import threading
+
+    path = str(tmp_path / "jobs.db")
+    errors: list[BaseException] = []
+    stores: list[JobStore] = []
+    start = threading.Barrier(4)
+
+    def open_it():
+        start.wait()
+        try:
+            stores.append(JobStore(path))
+        except BaseException as e:
+            errors.append(e)
+
+    threads = [threading.Thread(target=open_it) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors and len(stores) == 4
+    assert not any(s.rebuilt for s in stores)
+    assert not list(tmp_path.glob("jobs.db.damaged-*"))
+    assert stores[0].version == SCHEMA_VERSION and stores[0].integrity() == "ok"
