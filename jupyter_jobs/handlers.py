@@ -163,9 +163,8 @@ class JobsCollectionHandler(JobsHandler):
     @authorized
     @json_errors
     async def post(self):
-        body = self.json_body()
-        parse_request(body, self.manager.root_dir)  # every check before the manager sees it
-        job = await self.manager.create(body)
+        req = parse_request(self.json_body(), self.manager.root_dir)  # every check, once
+        job = await self.manager.submit(req)
         self.set_header("Location", url_path_join(self.base_url, "jupyter-jobs/api/jobs", job.id))
         self.write_json(job.to_dict(), 201)
 

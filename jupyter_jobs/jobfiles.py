@@ -33,6 +33,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import socket
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -62,6 +63,14 @@ RUNNER_STATES = frozenset({STARTING, RUNNING}) | RUNNER_FINAL_STATES
 HEARTBEAT_INTERVAL = 10.0
 #: exit code of a runner that found the job started by another runner (it did nothing)
 ALREADY_STARTED_EXIT = 3
+#: set to tell apart "hosts" that are one machine (the two-host tests; containers sharing a kernel)
+ENV_HOST = "JUPYTER_JOBS_HOST"
+
+
+def host_id() -> str:
+    """This host's name as jobs record it (``JUPYTER_JOBS_HOST`` overrides the hostname); the
+    server and the runner both use it."""
+    return os.environ.get(ENV_HOST) or socket.gethostname()
 
 
 # ---------------------------------------------------------------------- atomic writes and reads

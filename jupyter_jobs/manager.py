@@ -46,7 +46,7 @@ from .ownership import HostSlots, Leases
 from .spawners.base import LogReader, Spawner
 from .spawners.factory import SpawnerFactory
 from .store import JobStore
-from .validation import parse_request
+from .validation import JobRequest, parse_request
 
 Emit = Callable[[str, Job], None]
 #: what clients see of a profile (admin-only keys such as interpreter paths stay on the server)
@@ -568,7 +568,10 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
 
     async def create(self, body: Any) -> Job:
         """Check a ``POST jobs`` body, store the job and hand it to its backend."""
-        req = parse_request(body, self.root_dir)
+        return await self.submit(parse_request(body, self.root_dir))
+
+    async def submit(self, req: JobRequest) -> Job:
+        """Store a checked request's job and hand it to its backend."""
         spawner = self.get_spawner(req.backend)
         available, reason = await spawner.check_available()
         if not available:

@@ -24,7 +24,6 @@ import fcntl
 import hashlib
 import json
 import os
-import socket
 import time
 import uuid
 from collections.abc import Iterator
@@ -35,10 +34,9 @@ from typing import Any
 import psutil
 
 from . import jobfiles
+from .jobfiles import host_id
 
 SERVERS_DIR = jobfiles.SERVERS_DIR
-#: set to tell apart "hosts" that are one machine (the two-host tests; containers sharing a kernel)
-ENV_HOST = "JUPYTER_JOBS_HOST"
 
 #: filesystems where SQLite's WAL and POSIX locks cannot be trusted across hosts
 NETWORK_FILESYSTEMS = {
@@ -62,11 +60,6 @@ NETWORK_FILESYSTEMS = {
 }
 #: FUSE filesystems that are local (the rest, fuse.sshfs, fuse.glusterfs…, count as network)
 LOCAL_FUSE = {"fuse.fuse-overlayfs", "fuse.lxcfs", "fuse.portal", "fuse.gvfsd-fuse"}
-
-
-def host_id() -> str:
-    """This host's name as jobs record it (``JUPYTER_JOBS_HOST`` overrides the hostname)."""
-    return os.environ.get(ENV_HOST) or socket.gethostname()
 
 
 def filesystem_type(path: str) -> str:

@@ -25,7 +25,6 @@ import os
 import re
 import select
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -46,6 +45,7 @@ from .jobfiles import (
     USAGE,
     cancel_requested,
     create_exclusive,
+    host_id,
     read_json,
     write_json,
 )
@@ -194,7 +194,7 @@ class Runner:
             state="running",
             runner_pid=os.getpid(),
             runner_create_time=psutil.Process().create_time(),
-            host=host_name(),
+            host=host_id(),
             heartbeat_at=time.time(),
             pid=self.proc.pid,
             pgid=self.proc.pid,
@@ -345,7 +345,7 @@ class Runner:
         """Record the end. A cancelled job has no exit code (``null``): what its process returned
         depends on the instant the signal came, so it is kept apart as ``process_exit_code``."""
         self.final_state = state
-        self.status.setdefault("host", host_name())
+        self.status.setdefault("host", host_id())
         if state == CANCELLED:
             exit_code = None
         self.write_status(
@@ -360,7 +360,7 @@ class Runner:
         """Be the one runner of this job (see the module docstring)."""
         attempt = os.environ.get("SLURM_RESTART_COUNT")
         name = STARTED if not attempt or attempt == "0" else f"{STARTED}-{attempt}"
-        return create_exclusive(self.path(name), {"host": host_name(), "pid": os.getpid()})
+        return create_exclusive(self.path(name), {"host": host_id(), "pid": os.getpid()})
 
     def may_have_leftovers(self) -> bool:
         """False when no process of the job is left: as a child subreaper the runner inherits
@@ -559,11 +559,6 @@ class Runner:
             f"its Jupyter server has been gone for more than {format_duration(float(grace))}:"
             " the kernel was stopped so that its allocation does not burn unseen"
         )
-
-
-def host_name() -> str:
-    """The host as jobs record it (``JUPYTER_JOBS_HOST`` overrides, as in the server)."""
-    return os.environ.get("JUPYTER_JOBS_HOST") or socket.gethostname()
 
 
 def main(argv: list[str] | None = None) -> int:
