@@ -21,20 +21,34 @@ from .progress import progress
 ENGINE = "jupyter_jobs"
 
 
+#: The tag papermill gives the cell it adds with the parameters of a run.
+INJECTED_TAG = "injected-parameters"
+
+
+def counted(cell: Any) -> bool:
+    """Whether ``cell`` counts in "cell N of M": a code cell of the user's with code in it.
+
+    The cell papermill injects with the run's parameters is not the user's: a 2-cell notebook run
+    with parameters reads "cell 2 of 2" at the end, not "cell 3 of 3".
+    """
+    if cell.cell_type != "code" or not cell.source.strip():
+        return False
+    return INJECTED_TAG not in (cell.get("metadata", {}).get("tags") or [])
+
+
 class ProgressEngine(NBClientEngine):
     """papermill's nbclient engine, reporting each finished code cell as job progress."""
 
     @classmethod
     def execute_managed_notebook(cls, nb_man, kernel_name, **kwargs):
-        cells = [c for c in nb_man.nb.cells if c.cell_type == "code" and c.source.strip()]
-        total = len(cells) or 1
+        total = sum(1 for c in nb_man.nb.cells if counted(c)) or 1
         done = {"n": 0}
         progress(0.0, f"cell 0 of {total}")
         original = nb_man.cell_complete
 
         def cell_complete(cell, cell_index=None, **kw: Any):
             original(cell, cell_index=cell_index, **kw)
-            if cell.cell_type == "code" and cell.source.strip():
+            if counted(cell):
                 done["n"] += 1
                 progress(done["n"] / total, f"cell {done['n']} of {total}")
 
