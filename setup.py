@@ -79,12 +79,13 @@ setup(
     license="BSD-3-Clause",
     python_requires=">=3.9",
     packages=find_packages(include=["jupyter_jobs", "jupyter_jobs.*"]),
-    include_package_data=True,
+    # package data is declared here, file by file pattern; MANIFEST.in only decides what goes
+    # into the sdist (include_package_data would take the built frontend and the schema folders
+    # as would-be packages, and setuptools warns about each). The built frontend is not package
+    # data: it is installed as data_files, where JupyterLab looks for it.
     package_data={
         "jupyter_jobs": ["event_schemas/*/*.yaml", "openapi.json", "templates/*"],
     },
-    # the built frontend is installed as data_files, not as part of the Python package
-    exclude_package_data={"jupyter_jobs": ["labextension/*", "labextension/**/*"]},
     data_files=data_files(),
     install_requires=[
         "jupyterlab>=4.0,<5",

@@ -19,7 +19,11 @@ if ! python -c "import jupyter_jobs, jupyterlab" 2>/dev/null \
   python -m pip install -q --upgrade pip
   python -m pip install -q "jupyterlab>=4.6,<5"
   python -m pip install -q -e "$REPO"
-  jupyter labextension develop --overwrite "$REPO" >/dev/null
+  # an editable install leaves the built extension in the tree: link it where JupyterLab looks
+  # (what the deprecated `jupyter labextension develop` did); a rebuild shows at the next reload
+  ext_dir=.venv/share/jupyter/labextensions
+  mkdir -p "$ext_dir" && rm -rf "$ext_dir/jupyter-jobs"
+  ln -s "$REPO/jupyter_jobs/labextension" "$ext_dir/jupyter-jobs"
   mkdir -p .venv/etc/jupyter/jupyter_server_config.d
   cp jupyter-config/jupyter_server_config.d/jupyter_jobs.json .venv/etc/jupyter/jupyter_server_config.d/
 fi

@@ -40,7 +40,10 @@ if [ ! -x .venv/bin/python ]; then python3 -m venv .venv || exit 1; fi
 . .venv/bin/activate
 python -m pip install -q --upgrade pip >/dev/null
 python -m pip install -q -e ".[test]" || { echo "pip install failed"; exit 1; }
-jupyter labextension develop --overwrite . >/dev/null || { echo "labextension develop failed"; exit 1; }
+# an editable install leaves the built extension in the tree: link it where JupyterLab looks
+mkdir -p .venv/share/jupyter/labextensions && rm -rf .venv/share/jupyter/labextensions/jupyter-jobs
+ln -s "$REPO/jupyter_jobs/labextension" .venv/share/jupyter/labextensions/jupyter-jobs \
+  || { echo "linking the labextension failed"; exit 1; }
 mkdir -p .venv/etc/jupyter/jupyter_server_config.d
 cp jupyter-config/jupyter_server_config.d/jupyter_jobs.json .venv/etc/jupyter/jupyter_server_config.d/
 [ -d node_modules ] || npm ci --no-audit --no-fund >/dev/null || { echo "npm ci failed"; exit 1; }
