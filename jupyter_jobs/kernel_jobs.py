@@ -4,6 +4,7 @@ live server's kernel jobs are never touched by another. A mixin of the JobManage
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING, Any
 
 from .exceptions import BadRequest
@@ -121,5 +122,28 @@ class KernelJobsMixin:
         )
         job.argv = list(argv)
         job.state = {"client": client}
+        notebook = notebook_path((env or {}).get("JPY_SESSION_NAME"), self.root_dir)
+        if notebook:
+            job.state["notebook"] = notebook
         extra = {"restartable": True, "server_grace": server_grace}
         return await self.add(job, cwd or self.root_dir, spawner, extra_spec=extra)
+
+
+def notebook_path(session_name: str | None, root_dir: str) -> str | None:
+    """The notebook of a kernel as an API path (``work/analysis.ipynb``), from the
+    ``JPY_SESSION_NAME`` jupyter_server gives the kernel it starts for a session: the notebook's
+    absolute path (or its API path). None outside the server's root, or without one. The session
+    itself is not listed until its kernel is up; a kernel that waits in the queue has only this."""
+    if not session_name:
+        return None
+    if not os.path.isabs(session_name):
+        rel = os.path.normpath(session_name)
+    else:
+        root = os.path.realpath(root_dir or "/")
+        try:
+            rel = os.path.relpath(os.path.realpath(session_name), root)
+        except ValueError:
+            return None
+    if rel == "." or rel == ".." or rel.startswith(".." + os.sep) or os.path.isabs(rel):
+        return None
+    return rel.replace(os.sep, "/")

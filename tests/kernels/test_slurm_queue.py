@@ -60,3 +60,43 @@ async def test_queued_kernel_shows_its_queue_reason_and_starts_when_the_node_fre
     ref = row["job"]["backend_ref"]
     await kernels_api.delete(kernel["id"])
     await wait_until(lambda: ref not in active_slurm_jobs(), 15, what="job gone")
+
+
+async def test_queued_kernel_of_a_notebook_is_listed_with_that_notebook(kernels_api, jp_root_dir):
+    """While its kernel waits in the queue a notebook has no session in jupyter_server yet: the
+    row still names the notebook (from the kernel job), and keeps it once the kernel runs."""
+    await kernels_api.ready()
+    (jp_root_dir / "work").mkdir()
+    (jp_root_dir / "work" / "analysis.ipynb").write_text("{}")
+    filler = fill_node()
+    create = None
+    try:
+        await wait_until(lambda: slurm_state(filler) == "RUNNING", 20, what="node full")
+        body = {"path": "work/analysis.ipynb", "name": "analysis.ipynb", "type": "notebook"}
+        create = asyncio.ensure_future(
+            kernels_api.fetch(
+                "api",
+                "sessions",
+                method="POST",
+                body=json.dumps({**body, "kernel": {"name": DEFAULT}}),
+            )
+        )
+
+        async def queued_row():
+            rows = await remote_sessions(kernels_api)
+            return bool(rows) and rows[0]["job"]["status"] == "queued"
+
+        await wait_until(queued_row, 20, what="a queued session")
+        (row,) = await remote_sessions(kernels_api)
+        assert row["session_id"] is None  # jupyter_server saves the session once the kernel is up
+        assert row["path"] == "work/analysis.ipynb"
+        assert row["notebook_name"] == "analysis.ipynb"
+    finally:
+        subprocess.run(["scancel", filler], capture_output=True)
+    session = json.loads((await asyncio.wait_for(create, 60)).body)
+    (row,) = await remote_sessions(kernels_api)
+    assert row["session_id"] == session["id"]
+    assert row["path"] == "work/analysis.ipynb" and row["notebook_name"] == "analysis.ipynb"
+    ref = row["job"]["backend_ref"]
+    await kernels_api.fetch("api", "sessions", session["id"], method="DELETE")
+    await wait_until(lambda: ref not in active_slurm_jobs(), 15, what="job gone")
