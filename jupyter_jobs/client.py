@@ -19,6 +19,7 @@ import codecs
 import json
 import os
 import re
+import shlex
 import time
 import urllib.error
 import urllib.parse
@@ -100,6 +101,7 @@ def running_servers(runtime_dir: str | None = None) -> list[dict[str, Any]]:
     except OSError:
         return []
     servers = []
+    where = os.path.realpath(os.path.join(cwd, os.path.expanduser(path))) if path else cwd
     for name in names:
         path = os.path.join(runtime_dir, name)
         try:
@@ -114,8 +116,15 @@ def running_servers(runtime_dir: str | None = None) -> list[dict[str, Any]]:
     return [info for _mtime, info in servers]
 
 
-def find_server(cwd: str | None = None, runtime_dir: str | None = None) -> dict[str, Any]:
-    """The newest running server whose ``root_dir`` contains ``cwd`` (default: the current dir)."""
+def find_server(
+    cwd: str | None = None, runtime_dir: str | None = None, *, path: str | None = None
+) -> dict[str, Any]:
+    """The newest running server whose ``root_dir`` contains ``path`` (a file to run), or else
+    ``cwd`` (default: the current dir; its server then says that the file is outside its root).
+
+    The message when none does names only the directory asked about: other servers' folders
+    may be other people's (a shared machine) and are no help in finding this one.
+    """
     cwd = os.path.realpath(cwd or os.getcwd())
     servers = [s for s in running_servers(runtime_dir) if s.get("url") and not s.get("sock")]
     if not servers:
@@ -123,14 +132,16 @@ def find_server(cwd: str | None = None, runtime_dir: str | None = None) -> dict[
             "no running Jupyter server found. Start one (`jupyter lab` or `jupyter server`), or "
             f"give its address with --url/--token (or {ENV_URL}/{ENV_TOKEN})."
         )
-    for info in servers:
-        root = info.get("root_dir") or info.get("notebook_dir")
-        if root and _is_within(cwd, os.path.realpath(root)):
-            return info
-    roots = ", ".join(sorted({str(s.get("root_dir")) for s in servers}))
+    for place in dict.fromkeys([where, cwd]):
+        for info in servers:
+            root = info.get("root_dir") or info.get("notebook_dir")
+            if root and _is_within(place, os.path.realpath(root)):
+                return info
+    folder = where if path is None or os.path.isdir(where) else os.path.dirname(where)
     raise ServerNotFound(
-        f"no running Jupyter server serves {cwd} (running servers serve: {roots}). Run this from "
-        f"inside a server's root directory, or pass --url/--token (or {ENV_URL}/{ENV_TOKEN})."
+        f"no running Jupyter server serves {where}. Start one whose root directory contains it "
+        f"(`jupyter lab --notebook-dir={shlex.quote(folder)}`), or give a server's address with "
+        f"--url/--token (or {ENV_URL}/{ENV_TOKEN})."
     )
 
 
@@ -147,6 +158,7 @@ def _split_token(url: str) -> tuple[str, str | None]:
     )  # fmt: skip
     if cut is None:  # the classic UI: {base}tree/..., {base}notebooks/...
         cut = next((i for i, seg in enumerate(segs) if seg in ("tree", "notebooks", "edit")), None)
+        path: str | None = None,
     path = "/" + "".join(seg + "/" for seg in segs[:cut])
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", "")), token
 
@@ -158,9 +170,10 @@ class JobsClient:
     """Talks to one Jupyter server's jupyter-jobs API.
 
     Without ``url``, ``$JUPYTER_JOBS_URL`` is used, else the running server whose root directory
-    contains the current directory. ``root_dir`` (the server's root, for turning local paths into
-    server paths) comes from the runtime file; give it (or ``$JUPYTER_JOBS_ROOT_DIR``) together
-    with an explicit URL to submit absolute local paths.
+    contains ``path`` (the file about to be submitted), or else the current directory.
+    ``root_dir`` (the server's root, for turning local paths into server paths) comes from the
+    runtime file; give it (or ``$JUPYTER_JOBS_ROOT_DIR``) together with an explicit URL to submit
+    absolute local paths.
     """
 
     def __init__(
@@ -180,7 +193,7 @@ class JobsClient:
             if root_dir is None:
                 root_dir = self._root_for_url(url)
         else:
-            info = find_server()
+            info = find_server(path=path)
             url = info["url"]
             token = token if token is not None else info.get("token")
             root_dir = root_dir or info.get("root_dir")
