@@ -1,7 +1,7 @@
 """``jupyter jobs``: submit, list, follow and manage jobs of the running Jupyter server.
 
-    jupyter jobs submit train.py --epochs 3          # options go before PATH; the rest are its args
-    jupyter jobs submit -p lr=0.01 -f analysis.ipynb  # notebook parameters; follow the log
+    jupyter jobs submit --cpus 2 train.py --epochs 3  # a script: what follows it is its arguments
+    jupyter jobs submit analysis.ipynb -p lr=0.01 -f  # a notebook takes none: options anywhere
     jupyter jobs submit --cpus 4 -- make -j4          # a command, after --
     jupyter jobs list | show ID | logs [-f] ID | cancel ID | rerun ID | rm ID | backends
 
@@ -152,26 +152,26 @@ def _resource(text: str) -> tuple[str, Any]:
     return key, value
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Background and launcher jobs of the running Jupyter server.",
-        epilog="Job IDs may be shortened to a unique prefix. `jupyter jobs kernelspec ...` manages "
-        "kernel specs for remote kernels.",
-    )
-    parser.add_argument("--url", help="server URL (default: $JUPYTER_JOBS_URL, else discovery)")
-    parser.add_argument("--token", help="server token (default: $JUPYTER_JOBS_TOKEN)")
-    parser.add_argument(
-        "--root-dir", help="the server's root directory, to map local paths with --url"
-    )
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+SUBMIT_USAGE = """\
+jupyter jobs submit [OPTIONS] SCRIPT [ARGS...]     what follows SCRIPT is its arguments
+       jupyter jobs submit [OPTIONS] NOTEBOOK [OPTIONS]   a notebook takes no arguments
+       jupyter jobs submit [OPTIONS] -- CMD [ARGS...]     a command (no shell)"""
+SUBMIT_DESCRIPTION = """\
+Submit a script (.py, .sh, .R), a notebook (.ipynb) or a command to the running Jupyter server.
 
-    p = sub.add_parser(
-        "submit",
-        help="submit a script, notebook or command",
-        description="Submit PATH (a script or notebook under the server's root) with ARGS, or a "
-        "command after --. Options go before PATH: everything after PATH is passed to it.",
-    )
+As with sbatch, everything after a script's path is passed to the script: put the options of
+jupyter jobs before the path. A notebook takes no arguments, so options after its path are
+jupyter jobs options too (give notebook parameters with -p NAME=VALUE)."""
+SUBMIT_EXAMPLES = """\
+examples:
+  jupyter jobs submit --cpus 2 --wait train.py --epochs 3   # train.py gets --epochs 3
+  jupyter jobs submit train.py -- --name x                  # train.py gets --name x
+  jupyter jobs submit report.ipynb -p alpha=0.5 --wait      # options after a notebook
+  jupyter jobs submit --memory 4G -- make -j4 all           # a command"""
+
+
+def _add_submit_options(p: argparse.ArgumentParser) -> None:
+    """The options of ``submit`` (shared by the options after a notebook's path)."""
     p.add_argument(
         "-p",
         "--param",
@@ -214,20 +214,85 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="KEY=VALUE",
         help="another resource (partition=gpu, account=...)",
     )
-    mode = p.add_mutually_exclusive_group()
-    mode.add_argument(
+    p.add_argument(
         "-f",
         "--follow",
         action="store_true",
         help="follow the log until the job ends; exit with its exit code",
     )
-    mode.add_argument(
-        "--wait", action="store_true", help="wait for the job to end; exit with its exit code"
+    p.add_argument(
+        "--wait",
+        action="store_true",
+        help="wait for the job to end; exit with its exit code (status lines on stderr)",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the job id")
-    p.add_argument("--json", action="store_true", help="print the job as JSON")
+    p.add_argument(
+        "--json", action="store_true", help="print the job as JSON (with --wait: once it ended)"
+    )
+
+
+def _notebook_options(a: argparse.Namespace, tail: list[str], path: str) -> None:
+    """Options given after a notebook's path (it takes no arguments): parse them into ``a``."""
+    p = argparse.ArgumentParser(prog=f"{PROG} submit", add_help=False)
+    _add_submit_options(p)
+    more, extra = p.parse_known_args(tail)
+    unknown = [x for x in extra if x.startswith("-")]
+    if unknown:
+        p.error(f"unrecognized arguments after {path}: {' '.join(unknown)}")
+    if extra:
+        p.error(
+            f"a notebook takes no arguments ({' '.join(extra)}): give its parameters with "
+            "-p NAME=VALUE"
+        )
+    for key, value in vars(more).items():
+        if value in (None, False, []):
+            continue
+        current = getattr(a, key)
+        setattr(a, key, [*current, *value] if isinstance(current, list) else value)
+
+
+def _our_options_in(args: list[str]) -> list[str]:
+    """The arguments of a script that are spelled like options of ``submit``."""
+    ours = set(_submit_option_strings())
+    found = []
+    for arg in args:
+        name = arg.split("=", 1)[0] if arg.startswith("--") else arg
+        if name in ours and name not in found:
+            found.append(name)
+    return found
+
+
+def _submit_option_strings() -> list[str]:
+    p = argparse.ArgumentParser(add_help=False)
+    _add_submit_options(p)
+    return [s for action in p._actions for s in action.option_strings]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Background and launcher jobs of the running Jupyter server.",
+        epilog="Job IDs may be shortened to a unique prefix. `jupyter jobs kernelspec ...` manages "
+        "kernel specs for remote kernels.",
+    )
+    parser.add_argument("--url", help="server URL (default: $JUPYTER_JOBS_URL, else discovery)")
+    parser.add_argument("--token", help="server token (default: $JUPYTER_JOBS_TOKEN)")
+    parser.add_argument(
+        "--root-dir", help="the server's root directory, to map local paths with --url"
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    p = sub.add_parser(
+        "submit",
+        help="submit a script, notebook or command",
+        usage=SUBMIT_USAGE,
+        description=SUBMIT_DESCRIPTION,
+        epilog=SUBMIT_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    _add_submit_options(p)
     p.add_argument("path", nargs="?", metavar="PATH", help="script or notebook")
-    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for PATH")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for a script")
 
     p = sub.add_parser("list", aliases=["ls"], help="list jobs, newest first")
     p.add_argument(
@@ -277,8 +342,12 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
 # ------------------------------------------------------------------------------- commands
 
 
-def _wait_or_follow(job: Job, follow: bool, wait: bool) -> int:
-    """Follow the log or wait; the job's exit code (1 when it ended without one)."""
+def _wait_or_follow(job: Job, follow: bool, quiet: bool = False) -> int:
+    """Follow the log or wait; the job's exit code (1 when it ended without one).
+
+    The final status goes to stderr as one line (``jupyter jobs: job 1a2b3c4d completed (exit
+    code 0)``), unless ``quiet``.
+    """
     try:
         if follow:
             for text in job.follow():
@@ -287,13 +356,13 @@ def _wait_or_follow(job: Job, follow: bool, wait: bool) -> int:
         job.wait()
     except KeyboardInterrupt:
         print(
-            f"\n{PROG}: stopped following; job {job.id[:8]} keeps running "
+            f"\n{PROG}: stopped {'following' if follow else 'waiting'}; job {job.id[:8]} keeps running "
             f"(`{PROG} cancel {job.id[:8]}` stops it)",
             file=sys.stderr,
         )
         return 130
     status, code = job.data["status"], job.data.get("exit_code")
-    if follow or wait:
+    if not quiet:
         exit_text = "" if code is None else f" (exit code {code})"
         reason = f": {job.reason}" if job.reason and job.reason not in exit_text else ""
         print(f"{PROG}: job {job.id[:8]} {status}{exit_text}{reason}", file=sys.stderr)
@@ -302,21 +371,43 @@ def _wait_or_follow(job: Job, follow: bool, wait: bool) -> int:
     return 0 if status == "completed" else 1
 
 
-def _announce(job: Job, quiet: bool, follow: bool, verb: str = "submitted") -> None:
-    """The job id alone (``-q``), or a line for people: on stderr while the log follows."""
+def _announce(job: Job, quiet: bool, waits: bool, verb: str = "submitted") -> None:
+    """The job id alone (``-q``), or a line for people: on stderr when the command waits for the
+    job (``-f``: stdout is the log; ``--wait``: stdout stays empty), else on stdout with how to
+    follow it."""
     if quiet:
-        print(job.id)
+        print(job.id, flush=True)
         return
     d = job.data
     line = f"{verb} job {job.id[:8]} {d.get('name')!r} on {d.get('backend')}: {d.get('status')}"
-    if follow:
-        print(f"{PROG}: {line}", file=sys.stderr)
+    if waits:
+        print(f"{PROG}: {line}", file=sys.stderr, flush=True)
     else:
         print(f"{line}\n  follow: {PROG} logs -f {job.id[:8]}")
 
 
+def _is_notebook(a: argparse.Namespace) -> bool:
+    return a.kind == "notebook" or (a.kind is None and a.path.lower().endswith(".ipynb"))
+
+
+def _note_options_passed_on(path: str, args: list[str]) -> None:
+    """One line on stderr when a script's arguments are spelled like our own options."""
+    ours = _our_options_in(args)
+    if ours:
+        went = f"{', '.join(ours)} went to {path} as " + (
+            "its arguments" if ours[1:] else "an argument"
+        )
+        print(
+            f"{PROG}: note: {went}; options of {PROG} go before the path"
+            f" ({PROG} submit [OPTIONS] {path} [ARGS])",
+            file=sys.stderr,
+        )
+
+
 def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | None) -> int:
     args = list(a.args)
+    if a.path is not None:
+        _note_options_passed_on(a.path, args)
     if command is not None and a.path is not None:
         args += command  # `submit train.py -- --flag`: the part after -- is for the script
         command = None
@@ -337,12 +428,15 @@ def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | N
         cwd=a.cwd,
         kind=a.kind,
     )
-    if a.json:
+    if a.json and not a.wait:
         _print_json(job.data)
-    else:
-        _announce(job, a.quiet, a.follow)
+    elif not a.json:
+        _announce(job, a.quiet, a.follow or a.wait)
     if a.follow or a.wait:
-        return _wait_or_follow(job, a.follow, a.wait)
+        code = _wait_or_follow(job, a.follow, quiet=a.quiet or a.json)
+        if a.json and a.wait:
+            _print_json(job.data)  # the job as it ended
+        return code
     return 0
 
 
@@ -420,22 +514,28 @@ def cmd_cancel(client: JobsClient, a: argparse.Namespace) -> int:
 
 def cmd_rerun(client: JobsClient, a: argparse.Namespace) -> int:
     new = client.job(a.id).rerun()
-    _announce(new, a.quiet, a.follow, verb="rerun as")
+    _announce(new, a.quiet, a.follow or a.wait, verb="rerun as")
     if a.follow or a.wait:
-        return _wait_or_follow(new, a.follow, a.wait)
+        return _wait_or_follow(new, a.follow, quiet=a.quiet)
     return 0
 
 
 def cmd_rm(client: JobsClient, a: argparse.Namespace) -> int:
     failed = 0
     for job_id in a.ids:
+        job = None
         try:
             job = client.job(job_id)
             job.delete()
             print(f"deleted job {job.id[:8]}")
         except JobsClientError as e:
-            hint = f" (cancel it first: {PROG} cancel {job_id})" if e.status == 409 else ""
-            print(f"{PROG}: {job_id}: {e.message}{hint}", file=sys.stderr)
+            if e.status == 409 and job is not None:  # active: the server's message, in CLI terms
+                short = job.id[:8]
+                status = job.data.get("status")
+                message = f"job {short} is {status}: cancel it first ({PROG} cancel {short})"
+            else:
+                message = f"{job_id}: {e.message}"
+            print(f"{PROG}: {message}", file=sys.stderr)
             failed = 1
     return failed
 
@@ -477,12 +577,24 @@ def main(argv: list[str] | None = None) -> int:
     a = parser.parse_args(head)
     if command is not None and a.command != "submit":
         parser.error("`--` is only used by submit")
-    if a.command == "submit" and a.path is None and not command:
-        parser.error("submit: give a PATH to run, or a command after --")
+    if a.command == "submit":
+        if a.path is None and not command:
+            parser.error("submit: give a PATH to run, or a command after --")
+        if a.path is not None and _is_notebook(a):
+            if command is not None:
+                parser.error(
+                    f"submit: a notebook takes no arguments ({' '.join(command)}): give its "
+                    "parameters with -p NAME=VALUE"
+                )
+            _notebook_options(a, a.args, a.path)
+            a.args = []
+        if a.follow and a.wait:
+            parser.error("submit: give -f/--follow or --wait, not both")
     if a.command == "kernelspec":
         return _kernelspec([])
     try:
-        client = JobsClient(a.url, a.token, root_dir=a.root_dir)
+        path = a.path if a.command == "submit" else None  # the server whose root holds it
+        client = JobsClient(a.url, a.token, root_dir=a.root_dir, path=path)
         if a.command == "submit":
             return cmd_submit(client, a, command)
         handler = {

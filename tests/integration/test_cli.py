@@ -219,8 +219,8 @@ def test_options_before_path_and_everything_after_it_goes_to_the_script():
     from jupyter_jobs.cli import _split_command, build_parser
 
     parser = build_parser()
-    a = parser.parse_args(["submit", "--cpus", "2", "-p", "x=1", "nb.ipynb", "--name", "-f"])
-    assert (a.cpus, a.params, a.path, a.args) == (2, [("x", 1)], "nb.ipynb", ["--name", "-f"])
+    a = parser.parse_args(["submit", "--cpus", "2", "--env", "A=1", "x.py", "--name", "-f"])
+    assert (a.cpus, a.env, a.path, a.args) == (2, [("A", "1")], "x.py", ["--name", "-f"])
     head, command = _split_command(["submit", "--wait", "--", "make", "-j4", "--", "x"])
     assert (head, command) == (["submit", "--wait"], ["make", "-j4", "--", "x"])
 
@@ -255,11 +255,13 @@ def test_no_running_server_exits_2_with_a_clear_message(tmp_path):
     assert "Traceback" not in r.stderr
 
 
-def test_outside_every_server_root_exits_2_and_names_the_roots(server):
+def test_outside_every_server_root_exits_2_and_names_no_other_folder(server):
     r = jj(server, "list", cwd=server.base)
     assert r.returncode == 2
-    assert "no running Jupyter server serves" in r.stderr
-    assert str(server.root) in r.stderr
+    assert f"no running Jupyter server serves {server.base.resolve()}." in r.stderr
+    assert str(server.root) not in r.stderr  # another server's folder is none of our business
+    assert f"jupyter lab --notebook-dir={server.base.resolve()}" in r.stderr
+    assert "--url" in r.stderr
 
 
 def test_explicit_url_and_token_work_without_runtime_files(server, tmp_path):
@@ -293,10 +295,96 @@ def test_submit_script_passes_args_env_and_exits_with_the_job_code(server):
     assert "failed (exit code 3)" in r.stderr
 
 
-def test_submit_wait_exits_zero_for_a_completed_job(server):
+def test_submit_wait_prints_two_status_lines_on_stderr_and_nothing_on_stdout(server):
     r = jj(server, "submit", "--wait", "train.py")
     assert r.returncode == 0, r.stderr
-    assert "completed" in r.stderr
+    assert r.stdout == ""
+    first, last = r.stderr.splitlines()
+    assert first.startswith("jupyter jobs: submitted job ") and " 'train.py' on local: " in first
+    short = first.split()[4]
+    assert last == f"jupyter jobs: job {short} completed (exit code 0)"
+
+
+def test_submit_wait_quiet_prints_the_id_only_and_json_the_ended_job(server):
+    r = jj(server, "submit", "-q", "--wait", "--env", "EXIT_CODE=4", "train.py")
+    assert r.returncode == 4, r.stderr
+    assert (r.stderr, len(r.stdout.strip())) == ("", 32)
+    assert server.api("GET", f"jobs/{r.stdout.strip()}")["exit_code"] == 4
+    r = jj(server, "submit", "--json", "--wait", "train.py")
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["status"] == "completed"
+
+
+def test_options_after_a_notebook_path_are_ours(server):
+    r = jj(server, "submit", "params.ipynb", "--wait", "--name", "nb-after", "-p", "alpha=5")
+    assert r.returncode == 0, r.stderr
+    assert "note:" not in r.stderr
+    short = r.stderr.splitlines()[-1].split()[3]
+    job = json.loads(jj(server, "show", "--json", short).stdout)
+    assert (job["name"], job["parameters"], job["args"], job["status"]) == (
+        "nb-after", {"alpha": 5}, [], "completed",
+    )  # fmt: skip
+
+
+def test_a_notebook_takes_no_arguments(server):
+    before = len(server.api("GET", "jobs?limit=1000")["jobs"])
+    r = jj(server, "submit", "params.ipynb", "extra")
+    assert r.returncode == 2
+    assert "a notebook takes no arguments (extra): give its parameters with -p" in r.stderr
+    r = jj(server, "submit", "params.ipynb", "--", "x")
+    assert r.returncode == 2
+    assert "a notebook takes no arguments (x)" in r.stderr
+    assert len(server.api("GET", "jobs?limit=1000")["jobs"]) == before
+
+
+def test_a_script_gets_options_after_its_path_with_one_note(server):
+    r = jj(server, "submit", "-f", "train.py", "--name", "n", "--epochs", "2")
+    assert r.returncode == 0, r.stderr
+    assert "args ['--name', 'n', '--epochs', '2']" in r.stdout
+    notes = [line for line in r.stderr.splitlines() if "note:" in line]
+    assert notes == [
+        "jupyter jobs: note: --name went to train.py as an argument; options of jupyter jobs go"
+        " before the path (jupyter jobs submit [OPTIONS] train.py [ARGS])"
+    ]
+    r = jj(server, "submit", "-f", "train.py", "--", "--name", "n")  # after --: no note
+    assert r.returncode == 0, r.stderr
+    assert "args ['--name', 'n']" in r.stdout
+    assert "note:" not in r.stderr
+
+
+def test_help_shows_both_forms(server):
+    r = jj(server, "submit", "--help")
+    assert r.returncode == 0
+    assert "jupyter jobs submit [OPTIONS] SCRIPT [ARGS...]" in r.stdout
+    assert "jupyter jobs submit [OPTIONS] NOTEBOOK [OPTIONS]" in r.stdout
+    assert "jupyter jobs submit report.ipynb -p alpha=0.5 --wait" in r.stdout
+
+
+def test_an_absolute_path_picks_the_server_whose_root_holds_it(server, tmp_path):
+    other = start_server(tmp_path / "other")  # the newest server: cwd-based discovery picks it
+    try:
+        env = dict(server.env, JUPYTER_RUNTIME_DIR=str(tmp_path / "runtime"))
+        for srv in (server, other):  # both runtime files in one runtime dir
+            for f in Path(srv.env["JUPYTER_RUNTIME_DIR"]).glob(f"jpserver-{srv.proc.pid}*"):
+                (tmp_path / "runtime").mkdir(exist_ok=True)
+                shutil.copy(f, tmp_path / "runtime" / f.name)
+        script = server.root / "train.py"
+        r = jj(server, "submit", "-q", "--wait", str(script), "abs", cwd=tmp_path, env=env)
+        assert r.returncode == 0, r.stderr
+        job = server.api("GET", f"jobs/{r.stdout.strip()}")  # the first server ran it
+        assert (job["path"], job["args"]) == ("train.py", ["abs"])
+        r = jj(server, "submit", "-q", str(script), cwd=other.root, env=env)  # from other's root
+        assert r.returncode == 0, r.stderr
+        assert server.api("GET", f"jobs/{r.stdout.strip()}")["path"] == "train.py"
+        outside = tmp_path / "nowhere.py"
+        outside.write_text("print(1)\n")
+        r = jj(server, "submit", str(outside), cwd=tmp_path, env=env)
+        assert r.returncode == 2
+        assert f"no running Jupyter server serves {outside.resolve()}." in r.stderr
+        assert f"--notebook-dir={tmp_path.resolve()}`" in r.stderr
+        assert str(server.root) not in r.stderr and str(other.root) not in r.stderr
+    finally:
+        stop_server(other)
 
 
 def test_submit_command_after_double_dash_runs_in_the_current_directory(server):
@@ -511,9 +599,16 @@ def test_rerun_runs_the_same_job_again_as_a_new_job(server):
 def test_rm_deletes_a_finished_job_and_refuses_an_active_one(server):
     release = server.base / "release-rm"
     active = submit_id(server, "block.py", str(release))
+    deadline = time.monotonic() + 60
+    while server.api("GET", f"jobs/{active}")["status"] != "running":  # it waits for `release`
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
     r = jj(server, "rm", active)
     assert r.returncode == 1
-    assert "cancel it first" in r.stderr
+    short = active[:8]
+    assert r.stderr == (
+        f"jupyter jobs: job {short} is running: cancel it first (jupyter jobs cancel {short})\n"
+    )
     release.touch()
     server.wait_final(active)
     r = jj(server, "rm", active[:8])
