@@ -10,13 +10,33 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .client import RECONNECT_PATIENCE, JobsClientError, _transient
+from .client_errors import RECONNECT_PATIENCE, JobsClientError, transient
 from .models import FINAL_STATUSES
 
-if TYPE_CHECKING:
-    from .client import Job, JobsClient
+
+class JobsClient(Protocol):
+    """What the follower needs of :class:`jupyter_jobs.client.JobsClient`."""
+
+    @property
+    def api_url(self) -> str: ...
+
+    def headers(self) -> dict[str, str]: ...
+
+    def read_log(self, job_id: str, offset: int = 0) -> tuple[bytes, int]: ...
+
+
+class Job(Protocol):
+    """What the follower needs of :class:`jupyter_jobs.client.Job`."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def status(self) -> str: ...
+
+    def refresh(self) -> Any: ...
 
 
 class _WebSocketReader(threading.Thread):
@@ -107,7 +127,7 @@ def _follow_poll(client: JobsClient, job: Job, offset: int, poll: float) -> Iter
                     break
             unreachable_since = None
         except JobsClientError as e:
-            if not _transient(e):
+            if not transient(e):
                 raise
             unreachable_since = unreachable_since or time.monotonic()
             if time.monotonic() - unreachable_since > RECONNECT_PATIENCE:

@@ -27,41 +27,17 @@ import urllib.request
 from collections.abc import Iterator, Sequence
 from typing import Any, Optional
 
+from ._follow import follow
+from .api_paths import API_PREFIX
+from .client_errors import RECONNECT_PATIENCE, JobsClientError, JobsTimeout, ServerNotFound
+from .client_errors import transient as _transient
 from .models import FINAL_STATUSES  # light: models imports nothing from the server
 
-API_PREFIX = "jupyter-jobs/api/"
 LOG_CHUNK = 1 << 20  # bytes per GET jobs/{id}/log
-RECONNECT_PATIENCE = 60.0  # seconds a log follower waits for a restarting server
 ENV_URL = "JUPYTER_JOBS_URL"
 ENV_TOKEN = "JUPYTER_JOBS_TOKEN"
 ENV_ROOT = "JUPYTER_JOBS_ROOT_DIR"
 Query = Optional[dict[str, Any]]
-
-
-class JobsClientError(Exception):
-    """An error answered by the server (its ``message``), or a request that cannot be made.
-
-    ``status`` is the HTTP status (None when no answer came), ``field`` the request field at fault.
-    """
-
-    def __init__(self, message: str, *, status: int | None = None, field: str | None = None):
-        super().__init__(message)
-        self.message = message
-        self.status = status
-        self.field = field
-
-
-class ServerNotFound(JobsClientError):
-    """No running Jupyter server could be found or reached (the CLI exits with code 2)."""
-
-
-class JobsTimeout(JobsClientError, TimeoutError):
-    """``Job.wait(timeout=...)`` ran out of time; the job keeps running."""
-
-
-def _transient(e: JobsClientError) -> bool:
-    """The server is away (restarting, or a proxy says so): worth asking again soon."""
-    return isinstance(e, ServerNotFound) or e.status in (502, 503, 504)
 
 
 # ------------------------------------------------------------------------------- discovery
@@ -101,6 +77,7 @@ def running_servers(runtime_dir: str | None = None) -> list[dict[str, Any]]:
     except OSError:
         return []
     servers = []
+    where = os.path.realpath(os.path.join(cwd, os.path.expanduser(path))) if path else cwd
     for name in names:
         path = os.path.join(runtime_dir, name)
         try:
@@ -125,7 +102,6 @@ def find_server(
     may be other people's (a shared machine) and are no help in finding this one.
     """
     cwd = os.path.realpath(cwd or os.getcwd())
-    where = os.path.realpath(os.path.join(cwd, os.path.expanduser(path))) if path else cwd
     servers = [s for s in running_servers(runtime_dir) if s.get("url") and not s.get("sock")]
     if not servers:
         raise ServerNotFound(
@@ -158,6 +134,7 @@ def _split_token(url: str) -> tuple[str, str | None]:
     )  # fmt: skip
     if cut is None:  # the classic UI: {base}tree/..., {base}notebooks/...
         cut = next((i for i, seg in enumerate(segs) if seg in ("tree", "notebooks", "edit")), None)
+        path: str | None = None,
     path = "/" + "".join(seg + "/" for seg in segs[:cut])
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", "")), token
 
@@ -182,7 +159,6 @@ class JobsClient:
         *,
         root_dir: str | None = None,
         timeout: float = 30.0,
-        path: str | None = None,
     ):
         url = url or os.environ.get(ENV_URL) or None
         token = token if token is not None else os.environ.get(ENV_TOKEN)
@@ -223,7 +199,7 @@ class JobsClient:
 
     @property
     def api_url(self) -> str:
-        return self.url + API_PREFIX
+        return self.url + API_PREFIX + "/"
 
     def headers(self) -> dict[str, str]:
         h = {"Accept": "application/json"}
@@ -475,8 +451,6 @@ class Job:
 
     def follow_bytes(self, offset: int = 0, poll: float = 0.5) -> Iterator[bytes]:
         """Yield the log as it grows, until the job is final and everything was read."""
-        from ._follow import follow
-
         yield from follow(self.client, self, offset, poll)
 
     def follow(self, offset: int = 0, poll: float = 0.5) -> Iterator[str]:

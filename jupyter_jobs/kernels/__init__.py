@@ -4,7 +4,8 @@
   ``jupyter_client.kernel_provisioners``) that starts a kernel as a job of kind ``kernel``.
 - :mod:`.specs` — kernel specs, one per profile that offers kernels, following the backends.
 - :mod:`.cli` — ``jupyter jobs kernelspec install|list|remove``.
-- :mod:`.sessions` — ``GET jupyter-jobs/api/remote-sessions``: each remote kernel with its job.
+- :mod:`.sessions` — the rows of ``GET jupyter-jobs/api/remote-sessions`` (each remote kernel with
+  its job); the handler is in :mod:`jupyter_jobs.handlers.sessions`.
 
 The provisioner is created by jupyter_client, not by us, so it finds the server's
 :class:`~jupyter_jobs.manager.JobManager` through the kernel manager's parents (the ServerApp's

@@ -1,23 +1,19 @@
-"""``GET jupyter-jobs/api/remote-sessions``: each remote kernel with its notebook and its job.
+"""The rows of ``GET jupyter-jobs/api/remote-sessions``: each remote kernel with its notebook and its job.
 
 Joins three things the server keeps apart: the kernel (jupyter_server's kernel manager: name,
 execution state), the session (the notebook it serves) and the job that runs it (backend, profile,
 job id, node, status, queue reason, elapsed time and time left). A kernel still waiting in the
 queue is listed too (execution state ``starting``) so the sidebar can show the queue reason.
+
+The handler is :class:`jupyter_jobs.handlers.sessions.SessionsHandler`; this module is pure.
 """
 
 from __future__ import annotations
 
-import time
+import posixpath
 from typing import Any
 
-from jupyter_server.auth.decorator import authorized
-from tornado import web
-
-from ..exceptions import NotFound
-from ..handlers import JobsHandler, json_errors
 from ..models import Job
-from . import kernel_jobs
 
 
 def time_left(job: Job, now: float) -> int | None:
@@ -42,7 +38,9 @@ def session_row(
     session: dict[str, Any] | None,
     now: float,
 ) -> dict[str, Any]:
-    """One row of the answer (pure)."""
+    """One row of the answer (pure). A kernel that waits in the queue has no session yet (the
+    session is saved once its kernel is up): its notebook is the one its job was started for."""
+    path = (session or {}).get("path") or job.state.get("notebook") or None
     return {
         "kernel_id": kernel_id,
         "kernel_name": (kernel or {}).get("name"),
@@ -50,46 +48,10 @@ def session_row(
         "connections": (kernel or {}).get("connections", 0),
         "last_activity": (kernel or {}).get("last_activity"),
         "session_id": (session or {}).get("id"),
-        "path": (session or {}).get("path"),
-        "notebook_name": (session or {}).get("name"),
+        "path": path,
+        "notebook_name": (session or {}).get("name")
+        or (posixpath.basename(path) if path else None),
         "elapsed": elapsed(job, now),
         "time_left": time_left(job, now),
         "job": job.to_dict(),
     }
-
-
-class SessionsHandler(JobsHandler):
-    """Remote kernels of this server, newest first."""
-
-    @web.authenticated
-    @authorized
-    @json_errors
-    async def get(self):
-        km = self.kernel_manager
-        running = set(km.list_kernel_ids())
-        sessions = {}
-        for s in await self.session_manager.list_sessions():
-            kid = (s.get("kernel") or {}).get("id")
-            if kid:
-                sessions[kid] = s
-        now = time.time()
-        rows = []
-        for kernel_id, job_id in list(kernel_jobs.items()):
-            try:
-                job = self.manager.get(job_id)
-            except NotFound:
-                continue
-            kernel = None
-            if kernel_id in running:
-                model = km.kernel_model(kernel_id)
-                kernel = {
-                    **model,
-                    "last_activity": model["last_activity"].isoformat()
-                    if hasattr(model.get("last_activity"), "isoformat")
-                    else model.get("last_activity"),
-                }
-            elif job.is_final:
-                continue  # neither a kernel nor a job any more
-            rows.append(session_row(kernel_id, job, kernel, sessions.get(kernel_id), now))
-        rows.sort(key=lambda r: r["job"]["created_at"] or "", reverse=True)
-        self.write_json({"sessions": rows})

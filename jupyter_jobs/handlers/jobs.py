@@ -1,0 +1,93 @@
+"""``jobs`` (list, submit), ``jobs/{id}`` (get, delete), its actions (``cancel``, ``rerun``) and
+``jobs/{id}/usage``. Each handler calls one :class:`~jupyter_jobs.manager.JobManager` method."""
+
+from __future__ import annotations
+
+from jupyter_server.auth.decorator import authorized
+from tornado import web
+
+from ..exceptions import BadRequest
+from ..models import KINDS, STATUSES
+from ..validation import check_overrides, parse_request
+from ..wire import check_job_id
+from .base import JobsHandler, json_errors
+
+#: cursors are 18 digits at most (what the document's pattern says)
+MAX_CURSOR = 10**18 - 1
+
+
+class JobsCollectionHandler(JobsHandler):
+    """``GET jobs`` (newest first, filtered, paged by cursor) and ``POST jobs`` (submit)."""
+
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def get(self):
+        jobs, cursor = self.manager.list_jobs(
+            status=self.list_arg("status", STATUSES),
+            backend=self.list_arg("backend"),
+            kind=self.list_arg("kind", KINDS),
+            limit=self.int_arg("limit", 100, minimum=1, maximum=1000) or 100,
+            cursor=self.int_arg("cursor", None, maximum=MAX_CURSOR),
+        )
+        self.write_json({"jobs": jobs, "next_cursor": None if cursor is None else str(cursor)})
+
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def post(self):
+        req = parse_request(self.json_body(), self.manager.root_dir)  # every check, once
+        job = await self.manager.submit(req)
+        self.set_header("Location", self.job_url(job.id))
+        self.write_json(job.to_dict(), 201)
+
+
+class JobHandler(JobsHandler):
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def get(self, job_id):
+        job = self.manager.get(check_job_id(job_id))
+        data = job.to_dict()
+        data["log_size"] = (await self.manager.read_log(job_id, 0, 0))[1]
+        self.write_json(data)
+
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def delete(self, job_id):
+        await self.manager.delete(check_job_id(job_id))
+        self.set_status(204)
+        self.finish()
+
+
+class CancelHandler(JobsHandler):
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def post(self, job_id):
+        job = await self.manager.cancel(check_job_id(job_id))
+        self.write_json(job.to_dict(), 202)
+
+
+class RerunHandler(JobsHandler):
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def post(self, job_id):
+        overrides = self.json_body(optional=True)
+        if overrides is None and (self.request.body or b"").strip():
+            raise BadRequest("the rerun body must be a JSON object of the fields to change")
+        self.manager.get(check_job_id(job_id))
+        check_overrides(overrides, self.manager.root_dir)
+        job = await self.manager.rerun(job_id, overrides)
+        self.set_header("Location", self.job_url(job.id))
+        self.write_json(job.to_dict(), 201)
+
+
+class UsageHandler(JobsHandler):
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def get(self, job_id):
+        self.write_json({"samples": self.manager.usage(check_job_id(job_id))})
