@@ -348,7 +348,7 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                 id=self.kernel_id,
                 name=getattr(self.parent, "kernel_name", ""),
                 conn_file=conn_file,
-                resumable=not k8s.addresses_kernels(spawner),
+                resumable=True,  # SLURM: ports in conn.json; a pod: its IP from the watch
             )
         self.log.info("jupyter-jobs: kernel %s runs as job %s", self.kernel_id, job.id)
         try:
@@ -380,21 +380,39 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         return None if job.is_final else job
 
     async def _reconnect(self, conn_file: str) -> KernelConnectionInfo:
-        """Connect to a kernel that kept running while no server held it."""
-        info = jobfiles.read_json(conn_file)
-        if not ports_ready(info):
+        """Connect to a kernel that kept running while no server held it: through the ports in
+        its connection file (SLURM), or, in a pod, through the pod's IP as the spawner's watch
+        sees it and the fixed ports (the key is in the connection file either way)."""
+        saved = jobfiles.read_json(conn_file)
+        if not isinstance(saved, dict) or not saved.get("key"):
             raise KernelLaunchError("the kernel's connection file is gone or incomplete")
         km = self.parent
         if km is not None:  # the kernel signs with the key it was started with
-            km.session.key = str(info["key"]).encode()
+            km.session.key = str(saved["key"]).encode()
         if self.kernel_id:
             kernel_jobs[self.kernel_id] = str(self.job_id)
-        self.connection_info = await self._connection_info(info)
+        spawner = await self._spawner_of_job()
+        if spawner is not None and k8s.addresses_kernels(spawner):
+            probe = k8s.PodProbe(spawner)
+            info = await self._wait_until_up(probe, lambda: probe.waiting_for)
+            info["signature_scheme"] = saved.get("signature_scheme") or "hmac-sha256"
+            self.connection_info = await self._connection_info(info, str(info["ip"]))
+        else:
+            if not ports_ready(saved):
+                raise KernelLaunchError("the kernel's connection file is gone or incomplete")
+            self.connection_info = await self._connection_info(saved)
         if km is not None:
             # a killed server left the kernel's connection file in the runtime dir: the kernel
             # manager takes this information as it is, whatever that file says
             km.load_connection_info(self.connection_info)
         return self.connection_info
+
+    async def _spawner_of_job(self) -> Any:
+        job = await self._job()
+        if job is None:
+            return None
+        host = await self.host()
+        return await host.call(host.manager.get_spawner, job.backend)
 
     async def _relaunched(self, conn_file: str) -> KernelConnectionInfo:
         """The kernel restarted inside its job: the same ports answer again."""

@@ -50,6 +50,79 @@ KERNEL_SCRIPT = (
     f"cp {KERNEL_MOUNT}/{KERNEL_CONNECTION_FILE} {KERNEL_RUNTIME_FILE}"
     f' && chmod 600 {KERNEL_RUNTIME_FILE} && exec "$@"'
 )
+#: where Kubernetes takes a container's last words from (``state.terminated.message``)
+TERMINATION_LOG = "/dev/termination-log"
+#: exit code of a kernel that ended itself because no server held it for its grace period
+KERNEL_GUARD_EXIT = 86
+#: the grace rule inside a kernel pod, which sees neither the job root nor the servers' leases:
+#: run by the kernel's own Python as ``python -c KERNEL_GUARD GRACE TERMINATION_LOG -m
+#: ipykernel_launcher -f FILE``, it starts a thread, then runs the kernel in the same process.
+#: While a Jupyter server (or any client) holds the kernel, a TCP connection to one of the
+#: kernel's ports is established (jupyter_server keeps the kernel's iopub connected for activity
+#: tracking). When none has been for GRACE seconds, the kernel writes why to the termination log
+#: and exits with KERNEL_GUARD_EXIT. A fixed string with no user input in it.
+KERNEL_GUARD = """\
+import json, os, runpy, socket, struct, sys, threading, time
+limit, termlog, rest = sys.argv[1], sys.argv[2], sys.argv[3:]
+grace = float(limit)
+info = json.load(open(rest[rest.index("-f") + 1]))
+ports = {int(info[k]) for k in info if k.endswith("_port")}
+ip = info.get("ip") or "0.0.0.0"
+
+def held():
+    # a TCP connection from another process to one of our ports (the kernel connects to some
+    # of its own ports: those do not count)
+    mine = set()
+    for fd in os.listdir("/proc/self/fd"):
+        try:
+            link = os.readlink("/proc/self/fd/" + fd)
+        except OSError:
+            continue
+        if link.startswith("socket:["):
+            mine.add(link[8:-1])
+    rows = []
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows += [r.split() for r in open(table).read().splitlines()[1:]]
+        except OSError:
+            if not table.endswith("6"):
+                return True  # cannot tell: never end the kernel for it
+    own_ends = {r[1] for r in rows if r[9] in mine}
+    for r in rows:
+        addr, port = r[1].rsplit(":", 1)
+        if r[3] != "01" or int(port, 16) not in ports or r[2] in own_ends:
+            continue
+        if ip == "0.0.0.0" or (len(addr) == 8 and
+                socket.inet_ntoa(struct.pack("<I", int(addr, 16))) == ip):
+            return True
+    return False
+
+def guard():
+    seen = time.monotonic()
+    while True:
+        time.sleep(min(5.0, grace / 4))
+        if held():
+            seen = time.monotonic()
+        elif time.monotonic() - seen > grace:
+            why = ("its Jupyter server has been gone for more than " + limit +
+                   " s (no client connected): the kernel ended itself")
+            try:
+                with open(termlog, "w") as f:
+                    f.write(why)
+            except OSError:
+                pass
+            sys.stderr.write("jupyter-jobs: " + why + "\\n")
+            sys.stderr.flush()
+            os._exit(EXIT_CODE)
+
+threading.Thread(target=guard, name="jupyter-jobs-guard", daemon=True).start()
+if rest[0] == "-m":
+    sys.argv = rest[1:]
+    runpy.run_module(rest[1], run_name="__main__", alter_sys=True)
+else:
+    sys.argv = rest
+    runpy.run_path(rest[0], run_name="__main__")
+""".replace("EXIT_CODE", str(KERNEL_GUARD_EXIT))
 #: injected by the ServiceAccount admission plugin into every pod: never copy it from the server pod
 SA_MOUNT = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -398,12 +471,29 @@ def connection_file_arg(argv: list[str]) -> int:
     raise ValueError("a kernel's argv must give its connection file as '-f FILE'")
 
 
-def kernel_command(argv: list[str]) -> list[str]:
+def kernel_command(argv: list[str], server_grace: float = 0.0) -> list[str]:
     """The kernel container's command: copy the mounted connection file to a writable place,
-    then exec the kernel's argv with ``-f`` pointing at the copy (no shell parsing of argv)."""
+    then exec the kernel's argv with ``-f`` pointing at the copy (no shell parsing of argv).
+    ``server_grace`` > 0: the kernel's Python runs it under :data:`KERNEL_GUARD`."""
     kernel = list(argv)
     kernel[connection_file_arg(kernel)] = KERNEL_RUNTIME_FILE
+    if server_grace > 0 and len(kernel) > 1:
+        python, *rest = kernel
+        kernel = [python, "-c", KERNEL_GUARD, f"{server_grace:g}", TERMINATION_LOG, *rest]
     return ["sh", "-c", KERNEL_SCRIPT, "jupyter-jobs-kernel", *kernel]
+
+
+def kernel_guard_update(pod: dict[str, Any], update: JobUpdate) -> JobUpdate:
+    """A kernel pod whose guard ended it (no server for its grace period) ends ``cancelled``
+    with the guard's reason, as a SLURM kernel's runner does."""
+    if update.status != FAILED or update.exit_code != KERNEL_GUARD_EXIT:
+        return update
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    term = (_container_status(pod).get("state") or {}).get("terminated") or {}
+    if labels.get(LABEL_COMPONENT) != "kernel" or not term.get("message"):
+        return update
+    update.status, update.reason = CANCELLED, str(term["message"])[:500]
+    return update
 
 
 # ---------------------------------------------------------------- the server's own pod

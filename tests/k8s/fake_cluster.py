@@ -166,7 +166,9 @@ class FakeCluster:
 
     # ------------------------------------------------------------------ driving pods (tests)
 
-    def _set_terminated(self, pod: dict[str, Any], code: int, reason: str, phase: str) -> None:
+    def _set_terminated(
+        self, pod: dict[str, Any], code: int, reason: str, phase: str, message: str = ""
+    ) -> None:
         status = pod["status"]
         started = (
             (status.get("containerStatuses") or [{}])[0]
@@ -187,6 +189,7 @@ class FakeCluster:
                         "reason": reason,
                         "startedAt": started,
                         "finishedAt": now(),
+                        **({"message": message} if message else {}),
                     }
                 },
             }
@@ -239,9 +242,12 @@ class FakeCluster:
         self.logs.setdefault(self._key(pod), bytearray())
         self._pod_event("MODIFIED", pod)
 
-    def finish(self, pod: dict[str, Any], code: int = 0, reason: str | None = None) -> None:
+    def finish(
+        self, pod: dict[str, Any], code: int = 0, reason: str | None = None, message: str = ""
+    ) -> None:
+        """The container exited with ``code``; ``message``: what it wrote to its termination log."""
         reason = reason or ("Completed" if code == 0 else "Error")
-        self._set_terminated(pod, code, reason, "Succeeded" if code == 0 else "Failed")
+        self._set_terminated(pod, code, reason, "Succeeded" if code == 0 else "Failed", message)
         self._pod_event("MODIFIED", pod)
         job = self.jobs.get((pod["metadata"]["namespace"], pod["metadata"]["labels"]["job-name"]))
         if job is not None:

@@ -9,6 +9,9 @@ container *command* for real, the way a kubelet would:
   that stands in for its mount, and its ``emptyDir`` gets another one; the container's argv is run
   with those two paths mapped (the script and the kernel's argv are otherwise run verbatim, with
   ``sh``). In the pod, ``0.0.0.0`` means the pod's own address: the mounted file says so here too;
+- the container's termination log (``terminationMessagePath``, default ``/dev/termination-log``)
+  is a file of its own, mapped the same way; what the container wrote there becomes
+  ``state.terminated.message`` when it exits;
 - the container's environment is the test's (its "image": the venv's ``python3`` with ipykernel
   first on ``PATH``) plus the pod spec's ``env``;
 - stdout and stderr go to the pod log; the container's exit ends the pod (``Succeeded`` or
@@ -120,6 +123,9 @@ class FakeKubelet:
             await asyncio.sleep(0.02)
         mounts = self._mounts(ns, pod, ip)
         container = pod["spec"]["containers"][0]
+        termlog = os.path.join(self.workdir, name, "termination-log")
+        open(termlog, "w").close()
+        mounts[container.get("terminationMessagePath") or objects.TERMINATION_LOG] = termlog
         argv = list(container["command"]) + list(container.get("args") or [])
         for pod_path, local in sorted(mounts.items(), key=lambda m: -len(m[0])):
             argv = [a.replace(pod_path, local) for a in argv]
@@ -151,7 +157,9 @@ class FakeKubelet:
         self.procs.pop(name, None)
         if key in self.kube.pods:
             await asyncio.sleep(0.1)  # the last log lines first
-            self.kube.finish(pod, code if code >= 0 else 128 - code)
+            with open(termlog) as f:
+                message = f.read(4096)
+            self.kube.finish(pod, code if code >= 0 else 128 - code, message=message)
 
     async def _copy_log(self, pod: dict[str, Any], proc: asyncio.subprocess.Process) -> None:
         assert proc.stdout is not None

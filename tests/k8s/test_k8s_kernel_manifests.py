@@ -111,6 +111,26 @@ def test_the_kernel_command_is_a_fixed_script_with_the_argv_unparsed_after_it():
     assert objects.KERNEL_SCRIPT.endswith('exec "$@"')
 
 
+def test_with_a_server_grace_the_kernels_python_runs_it_under_the_guard():
+    sh, flag, script, arg0, *kernel = objects.kernel_command(
+        ["/opt/conda/bin/python", "-m", "ipykernel_launcher", "-f", ODD_PATH], 600.0
+    )
+    assert (sh, flag, script, arg0) == ("sh", "-c", objects.KERNEL_SCRIPT, "jupyter-jobs-kernel")
+    assert kernel == [
+        "/opt/conda/bin/python",
+        "-c",
+        objects.KERNEL_GUARD,
+        "600",
+        objects.TERMINATION_LOG,
+        "-m",
+        "ipykernel_launcher",
+        "-f",
+        objects.KERNEL_RUNTIME_FILE,
+    ]
+    compile(objects.KERNEL_GUARD, "guard", "exec")  # valid Python for any kernel's interpreter
+    assert f"os._exit({objects.KERNEL_GUARD_EXIT})" in objects.KERNEL_GUARD
+
+
 def test_a_kernel_argv_without_its_connection_file_is_refused():
     with pytest.raises(ValueError, match="-f FILE"):
         objects.kernel_command(["python", "-m", "ipykernel_launcher"])

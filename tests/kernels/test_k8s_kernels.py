@@ -222,25 +222,22 @@ async def test_failed_start_shows_the_pod_log_tail(
     assert not any(k[0] == NS for k in kube.secrets)  # the failed kernel's key is gone too
 
 
-async def test_server_stop_cancels_every_kernel_job(kernels_api, manager, kube):
-    kernel = await kernels_api.start(DEFAULT)
-    job = job_of(manager, kernel["id"])
-    await manager.stop()
-    assert manager.get(job.id).status == "cancelled"
-    assert (NS, job_name(job)) not in kube.jobs and secret_of(kube, job) is None
-
-
-async def test_a_kernel_job_left_by_a_crashed_server_is_cancelled_at_start(
-    kernels_api, manager, kube
+async def test_server_stop_leaves_the_kernel_pod_running_for_the_next_server(
+    kernels_api, manager, kube, kubelet, jp_serverapp
 ):
+    from jupyter_jobs.kernels import resume
+
     kernel = await kernels_api.start(DEFAULT)
     job = job_of(manager, kernel["id"])
-    # the server died without stopping its kernels; the next start finds the job in the store
-    manager.active.pop(job.id)
-    await manager.reattach_all()
-    got = manager.get(job.id)
-    assert got.status == "cancelled" and "earlier server run" in got.reason
-    assert (NS, job_name(job)) not in kube.jobs and secret_of(kube, job) is None
+    assert manager.get(job.id).state["kernel"]["resumable"] is True
+    app = jobs_app(jp_serverapp)
+    assert await resume.detach(app) == [kernel["id"]]  # out of jupyter_server's kernel manager
+    await manager.stop()
+    assert manager.get(job.id).status == "running"
+    assert (NS, job_name(job)) in kube.jobs and secret_of(kube, job) is not None
+    pod = kube.pod_of(job_name(job), NS)
+    assert kubelet.procs[pod["metadata"]["name"]].returncode is None  # the kernel runs on
+    # (tests/kernels/test_k8s_kernel_restarts.py: the next server takes it up with its state)
 
 
 async def test_a_kernel_job_outside_the_job_root_is_refused(manager, kube):
