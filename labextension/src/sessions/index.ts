@@ -1,69 +1,111 @@
 /**
- * Remote sessions in the Jobs sidebar (plugin `jupyter-jobs:remote-sessions`): mounts the section
- * and wires its actions to JupyterLab (open the notebook; interrupt and shut down the kernel
- * through the kernels service). Closing the last notebook of a remote kernel shuts the kernel down,
- * which ends its job: no allocation keeps running unseen after its notebook is gone.
+ * Remote sessions (plugin `jupyter-jobs:remote-sessions`): the Jobs sidebar's "Remote sessions"
+ * section and, when JupyterLab has its Running panel, a "Remote kernels" section there; both wired
+ * to JupyterLab (open the notebook; interrupt and shut down the kernel through the kernels
+ * service, or cancel its job through the jobs API while it still waits in the queue). Closing the
+ * last notebook of a remote kernel shuts the kernel down, which ends its job: no allocation keeps
+ * running unseen after its notebook is gone.
+ *
+ * The list follows the server's events (no polling, see `sessions-model.ts`).
  */
 import { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/application';
 import { INotebookTracker, NotebookPanel } from '@jupyterlab/notebook';
-import { ITranslator } from '@jupyterlab/translation';
+import { IRunningSessionManagers } from '@jupyterlab/running';
+import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
-import { EVENT_SCHEMA_ID, IJobsSidebar } from '../tokens';
-import { IRemoteSession, RemoteSessionsModel } from './sessions-model';
-import { RemoteSessionsPanel, SessionAction } from './sessions-panel';
+import { requestAPI } from '../handler';
+import { IJobsSidebar } from '../tokens';
+import { addRemoteKernelsToRunning } from './running';
+import {
+  IRemoteSession,
+  IServerEvent,
+  REMOTE_KERNEL_PREFIX,
+  RemoteSessionsModel
+} from './sessions-model';
+import { isWaiting, RemoteSessionsPanel, SessionAction } from './sessions-panel';
 
-export { RemoteSessionsModel, RemoteSessionsPanel };
-
-/** Kernel names of remote-kernel specs (jupyter_jobs/kernels/specs.py). */
-export const REMOTE_KERNEL_PREFIX = 'jupyter-jobs-';
+export { RemoteSessionsModel, RemoteSessionsPanel, REMOTE_KERNEL_PREFIX };
 
 export const remoteSessionsPlugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-jobs:remote-sessions',
-  description: 'Remote kernels (kernels inside SLURM jobs) in the Jobs sidebar.',
+  description:
+    'Remote kernels (kernels inside SLURM jobs or pods) in the Jobs sidebar and the Running panel.',
   autoStart: true,
   requires: [IJobsSidebar],
-  optional: [INotebookTracker, ITranslator],
+  optional: [INotebookTracker, ITranslator, IRunningSessionManagers],
   activate: (
     app: JupyterFrontEnd,
     sidebar: IJobsSidebar,
     notebooks: INotebookTracker | null,
-    translator: ITranslator | null
+    translator: ITranslator | null,
+    running: IRunningSessionManagers | null
   ) => {
-    const model = new RemoteSessionsModel({
-      settings: app.serviceManager.serverSettings
-    });
-    const kernels = app.serviceManager.kernels;
-    const onAction = (action: SessionAction, s: IRemoteSession) => {
-      if (action === 'open' && s.path) {
+    const trans = (translator ?? nullTranslator).load('jupyter_jobs');
+    const settings = app.serviceManager.serverSettings;
+    const model = new RemoteSessionsModel({ settings });
+    const { kernels, kernelspecs, sessions } = app.serviceManager;
+
+    const open = (s: IRemoteSession) => {
+      if (s.path) {
         void app.commands.execute('docmanager:open', { path: s.path });
+      }
+    };
+    const shutdown = async (s: IRemoteSession) => {
+      try {
+        if (isWaiting(s) || ![...kernels.running()].some(k => k.id === s.kernel_id)) {
+          // the kernel is not up yet (JupyterLab does not know it): its job leaves the queue
+          await requestAPI(
+            `jobs/${encodeURIComponent(s.job.id)}/cancel`,
+            { method: 'POST' },
+            settings
+          );
+        } else {
+          await kernels.shutdown(s.kernel_id);
+        }
+      } catch (error) {
+        console.warn('jupyter-jobs: shutting down the remote kernel', s.kernel_id, error);
+      }
+      await model.refresh();
+    };
+    const onAction = (action: SessionAction, s: IRemoteSession) => {
+      if (action === 'open') {
+        open(s);
       } else if (action === 'interrupt') {
         void kernels
           .connectTo({ model: { id: s.kernel_id, name: s.kernel_name ?? '' } })
           .interrupt()
           .finally(() => void model.refresh());
       } else if (action === 'shutdown') {
-        void kernels.shutdown(s.kernel_id).finally(() => void model.refresh());
+        void shutdown(s);
       }
     };
-    sidebar.addSection(
-      new RemoteSessionsPanel({
-        model,
-        onAction,
-        translator: translator ?? undefined
-      }),
-      { rank: 100 }
-    );
-    app.serviceManager.events.stream.connect((_, event) => {
-      const job = (event as any).job;
-      if (event.schema_id === EVENT_SCHEMA_ID && (!job || job.kind === 'kernel')) {
-        void model.refresh();
-      }
+    const offeredKernels = () =>
+      Object.values(kernelspecs.specs?.kernelspecs ?? {})
+        .filter(spec => !!spec && spec.name.startsWith(REMOTE_KERNEL_PREFIX))
+        .map(spec => spec!.display_name || spec!.name);
+
+    const panel = new RemoteSessionsPanel({
+      model,
+      onAction,
+      offeredKernels,
+      translator: translator ?? undefined
     });
-    kernels.runningChanged.connect(() => void model.refresh());
-    if (notebooks) {
-      notebooks.widgetAdded.connect((_, panel) => shutDownOnClose(panel, notebooks, app));
+    sidebar.addSection(panel, { rank: 100 });
+    kernelspecs.specsChanged.connect(() => panel.update());
+
+    app.serviceManager.events.stream.connect((_, event) => {
+      model.handleEvent(event as unknown as IServerEvent);
+    });
+    kernels.runningChanged.connect((_, models) => model.handleKernelsChanged(models));
+    sessions.runningChanged.connect((_, models) => model.handleSessionsChanged(models));
+
+    if (running) {
+      addRemoteKernelsToRunning(running, { model, trans, open, shutdown });
     }
-    model.start();
+    if (notebooks) {
+      notebooks.widgetAdded.connect((_, nb) => shutDownOnClose(nb, notebooks, app));
+    }
+    void model.start();
   }
 };
 
