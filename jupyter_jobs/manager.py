@@ -531,9 +531,15 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         out = []
         for name, spawner in self.spawners.items():
             try:
-                available, reason = await spawner.check_available()
+                available, reason, detail = await spawner.availability()
             except Exception as e:
-                available, reason = False, str(e)
+                available, reason, detail = False, f"the {name} backend failed its check", str(e)
+            limits = None
+            if available:
+                try:
+                    limits = await spawner.limits()
+                except Exception as e:  # the limits are a help, not a condition
+                    self.log.warning("jupyter-jobs: reading the %s limits: %s", name, e)
             profiles = [
                 {k: v for k, v in p.items() if k in PUBLIC_PROFILE_KEYS}
                 for p in spawner.get_profiles()
@@ -544,9 +550,11 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                     "display_name": spawner.display_name or name,
                     "available": bool(available),
                     "reason": reason,
+                    "detail": detail,
                     "supports_kernels": spawner.supports_kernels,
                     "default_profile": profiles[0]["name"] if profiles else None,
                     "profiles": profiles,
+                    "limits": limits,
                 }
             )
         for name, err in self.load_errors.items():
@@ -557,9 +565,11 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                         "display_name": name,
                         "available": False,
                         "reason": err,
+                        "detail": None,
                         "supports_kernels": False,
                         "default_profile": None,
                         "profiles": [],
+                        "limits": None,
                     }
                 )
         return out
@@ -606,6 +616,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
     ) -> Job:
         """Create a built job whole (its directory with record and spec, then the index), then
         start or queue it. Nothing is left of it when any step fails."""
+        await spawner.check_request(job.resources)  # what the engine can never give: a 400 now
         job.job_dir = self.root.job_dir(job.id)
         job.owner = self.server_id
         job.state = {"cwd": abs_cwd, **job.state}

@@ -105,6 +105,8 @@ class Job:
     expected_start: str | None = None
     #: the server (lease id, :mod:`jupyter_jobs.ownership`) that owns the job; never sent to clients
     owner: str | None = None
+    #: what the ended job used against what it asked for (:mod:`jupyter_jobs.efficiency`)
+    efficiency: dict[str, Any] | None = None
 
     @property
     def is_final(self) -> bool:
@@ -141,6 +143,7 @@ class Job:
             "log_size": self.log_size,
             "outputs": list(self.outputs),
             "expected_start": self.expected_start,
+            "efficiency": copy.deepcopy(self.efficiency),
         }
 
     def to_record(self) -> dict[str, Any]:

@@ -130,8 +130,24 @@ class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):  # type: ignore[metac
         """Called once when the server stops. Must not stop jobs: they outlive the server."""
 
     async def check_available(self) -> tuple[bool, str | None]:
-        """``(available, reason)`` for ``GET backends``; reason says what is missing."""
+        """``(available, reason)``; reason says what is missing, short and in the user's words."""
         return True, None
+
+    async def availability(self) -> tuple[bool, str | None, str | None]:
+        """``(available, reason, detail)`` for ``GET backends``: ``detail`` is the engine's own
+        words behind the reason (a tool's raw output), shown on hover. Default: no detail."""
+        ok, reason = await self.check_available()
+        return ok, reason, None
+
+    async def limits(self) -> dict[str, dict[str, Any]] | None:
+        """The most one job can ever get, per partition (``""`` when the backend has none):
+        ``{"cpus", "memory_bytes", "gpus", "max_time_seconds"}`` (None: unknown). Shown in the
+        run dialog; requests above them are refused by :meth:`check_request`. Default: unknown."""
+        return None
+
+    async def check_request(self, resources: dict[str, Any]) -> None:
+        """Raise BadRequest for checked resources the engine can never give (read from the
+        engine, e.g. no node is that large). Called before anything of the job is created."""
 
     # ------------------------------------------------------------------ profiles and resources
 

@@ -34,6 +34,21 @@ from .base import LogReader, Spawner
 from .k8s_client import KubeClient, PodReflector, find_config, in_cluster_namespace
 from .k8s_config import EXTRA_KEYS, MERGED_KEYS, KubernetesConfig
 
+#: the reason given when credentials exist but the client library is not installed
+NOT_INSTALLED = (
+    "the Kubernetes support is not installed: pip install 'jupyter-jobs[kubernetes]'"
+    " and restart the server"
+)
+
+
+def missing_extra() -> str | None:
+    """Why ``kubernetes_asyncio`` (the ``[kubernetes]`` extra) cannot be imported, or None."""
+    try:
+        import kubernetes_asyncio  # noqa: F401
+    except ImportError as e:
+        return str(e) or "kubernetes_asyncio cannot be imported"
+    return None
+
 
 class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
     """Runs jobs (and remote kernels) as Kubernetes Jobs."""
@@ -73,17 +88,26 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
     # ------------------------------------------------------------------ lifecycle
 
     async def check_available(self) -> tuple[bool, str | None]:
+        ok, reason, _detail = await self.availability()
+        return ok, reason
+
+    async def availability(self) -> tuple[bool, str | None, str | None]:
         if self.client is None:
             kind, why = find_config(self.kubeconfig)
             if kind is None:
-                return False, why
+                return False, "no Kubernetes credentials found", why
+            missing = missing_extra()
+            if missing:
+                return False, NOT_INSTALLED, missing
             if self._started:
                 await self._connect_again()  # credentials appeared since start, or a retry is due
             if self.client is None:
-                return False, self._why_not or "starting"
+                if self._why_not:
+                    return False, "cannot connect to Kubernetes", self._why_not
+                return False, "connecting to Kubernetes", None
         if self.reflector is not None and self.reflector.error:
-            return False, self.reflector.error
-        return True, None
+            return False, "the Kubernetes API server does not answer", self.reflector.error
+        return True, None, None
 
     async def _connect_again(self) -> None:
         """Connect when credentials appeared after start (or the first connect failed): at most
@@ -109,6 +133,11 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         if kind is None:
             self._why_not = why
             self.log.info("jupyter-jobs: Kubernetes backend off: %s", why)
+            return
+        missing = missing_extra()
+        if missing:
+            self._why_not = f"{NOT_INSTALLED} ({missing})"
+            self.log.warning("jupyter-jobs: Kubernetes backend off: %s", self._why_not)
             return
         try:
             self.client = await KubeClient.connect(

@@ -71,6 +71,30 @@ def _already_gone(err: str) -> bool:
     return "invalid job id" in text or "already completing or completed" in text
 
 
+#: what ``scontrol ping`` (or any SLURM command) says when this host cannot use SLURM, in the
+#: user's words; the raw output goes along as the detail
+UNAVAILABLE_REASONS = (
+    ("could not establish a configuration source", "no SLURM configuration found on this host"),
+    ("unable to establish controller machine", "no SLURM configuration found on this host"),
+    ("unable to process configuration file", "SLURM's configuration on this host cannot be read"),
+    ("slurm.conf", "SLURM's configuration on this host cannot be read"),
+    ("is down", "SLURM's controller does not answer"),
+    ("invalid authentication credential", "SLURM refused this host's credentials (munge)"),
+    ("munge", "SLURM's authentication (munge) does not work on this host"),
+)
+
+
+def unavailable_reason(raw: str) -> str:
+    """A short reason in the user's words for SLURM's output ``raw`` of a failed check."""
+    text = raw.lower()
+    for mark, reason in UNAVAILABLE_REASONS:
+        if mark in text:
+            return reason
+    if _unreachable(raw):
+        return "SLURM's controller does not answer"
+    return "SLURM does not answer as expected on this host"
+
+
 def _last_line(text: str) -> str:
     """The last line that says something (``scontrol ping`` ends its answer with a row of
     asterisks under "Slurmctld(primary) at vm is DOWN")."""
@@ -195,7 +219,7 @@ class SlurmSpawner(Spawner):
         super().__init__(**kw)
         self._accounting_mode: str | None = None
         self._misses: dict[str, int] = {}
-        self._available: tuple[float, tuple[bool, str | None]] | None = None
+        self._available: tuple[float, tuple[bool, str | None, str | None]] | None = None
         self._squeue_cache: tuple[float, dict[str, state.SlurmRecord]] | None = None
         #: number of SLURM commands run, by command name (read by the benchmark and tests)
         self.calls: dict[str, int] = {}
@@ -272,24 +296,35 @@ class SlurmSpawner(Spawner):
         return self._accounting_mode
 
     async def check_available(self) -> tuple[bool, str | None]:
+        ok, reason, _detail = await self.availability()
+        return ok, reason
+
+    async def availability(self) -> tuple[bool, str | None, str | None]:
+        """Whether ``scontrol ping`` finds the controller UP: a short reason in the user's words
+        and SLURM's own output as the detail (cached for 5 s)."""
         now = time.monotonic()
         if self._available and now - self._available[0] < 5.0:
             return self._available[1]
+        tool = self.command(["scontrol"])[0]
         if not self.exec_prefix and shutil.which("sbatch") is None:
-            answer: tuple[bool, str | None] = (False, "sbatch not found on PATH")
+            answer: tuple[bool, str | None, str | None] = (
+                False,
+                "SLURM is not installed on this host",
+                "sbatch not found on PATH",
+            )
+        elif shutil.which(tool) is None:
+            answer = (False, f"{tool} is not installed on this host", f"{tool} not found on PATH")
         else:
             try:
                 rc, out, err = await self.run(["scontrol", "ping"])
             except EngineUnavailable as e:
-                answer = (False, e.message)
+                answer = (False, "SLURM's controller does not answer", e.message)
             else:
                 if rc == 0 and " is UP" in out:
-                    answer = (True, None)
+                    answer = (True, None, None)
                 else:
-                    answer = (
-                        False,
-                        f"slurmctld not answering: {_last_line(out + err) or f'exit code {rc}'}",
-                    )
+                    raw = (err.strip() + "\n" + out.strip()).strip() or f"exit code {rc}"
+                    answer = (False, unavailable_reason(raw), raw)
         self._available = (now, answer)
         return answer
 

@@ -84,12 +84,15 @@ async def test_controller_outage_keeps_jobs_and_they_finish_right(
         assert "slurmctld not answering" in job["reason"], job["reason"]
     r = await jobs_api.request("GET", "backends")
     slurm = {b["name"]: b for b in json.loads(r.body)["backends"]}["slurm"]
-    assert slurm["available"] is False and "slurmctld not answering" in slurm["reason"]
+    assert slurm["available"] is False
+    assert slurm["reason"] == "SLURM's controller does not answer", slurm
+    assert "DOWN" in slurm["detail"], slurm  # scontrol ping's own words, for the tooltip
     r = await jobs_api.request("POST", f"jobs/{doomed['id']}/cancel")
     assert r.code == 503 and "slurmctld not answering" in json.loads(r.body)["message"], r.body
     assert (await jobs_api.get(doomed["id"]))["status"] == "cancelling"
     r = await jobs_api.request("POST", "jobs", {"command": ["true"], "backend": "slurm"})
-    assert r.code == 503 and "slurmctld not answering" in json.loads(r.body)["message"]
+    assert r.code == 503, r.body
+    assert "SLURM's controller does not answer" in json.loads(r.body)["message"], r.body
     while loop.time() < end:  # nothing is failed or lost while the controller is away
         assert (await jobs_api.get(running["id"]))["status"] == "running"
         assert (await jobs_api.get(waiting["id"]))["status"] == "queued"

@@ -169,8 +169,17 @@ async def test_a_new_spawner_reattaches_and_finishes_jobs(tmp_path):
 
 async def test_availability(spawner, monkeypatch):
     assert await spawner.check_available() == (True, None)
+    assert await spawner.availability() == (True, None, None)
+    monkeypatch.delenv("SLURM_CONF")  # this host has no /etc/slurm: SLURM finds no configuration
+    ok, reason, detail = await SlurmSpawner().availability()
+    assert (ok, reason) == (False, "no SLURM configuration found on this host")
+    assert "Could not establish a configuration source" in detail, detail  # SLURM's own words
     monkeypatch.setenv("PATH", "/nonexistent")
-    assert await SlurmSpawner().check_available() == (False, "sbatch not found on PATH")
+    assert await SlurmSpawner().availability() == (
+        False,
+        "SLURM is not installed on this host",
+        "sbatch not found on PATH",
+    )
 
 
 async def test_final_state_after_slurm_forgot_the_job_comes_from_accounting(spawner, tmp_path):
