@@ -2,18 +2,12 @@
  * The log viewer (main area): a header with what ran where, progress and a usage chart, and the
  * log itself — tail first, followed live over the log websocket, earlier parts on demand.
  */
-import { Clipboard } from '@jupyterlab/apputils';
+import { Clipboard, Sanitizer } from '@jupyterlab/apputils';
+import { renderText } from '@jupyterlab/rendermime';
 import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
-import {
-  collapseCarriageReturns,
-  IAnsiState,
-  initialAnsiState,
-  parseAnsi,
-  renderAnsi
-} from './ansi';
 import { h } from './dom';
 import {
   elapsedSeconds,
@@ -25,6 +19,7 @@ import {
 } from './format';
 import { detailText, statusLabel } from './job-row';
 import { JobsModel } from './model';
+import { collapseText, sgrCarry, TerminalLines } from './terminal';
 import { IJob, isFinal } from './tokens';
 import { UsageChart } from './usage-chart';
 
@@ -54,11 +49,15 @@ export namespace LogViewer {
 }
 
 export class LogViewer extends Widget {
+  /** The sanitizer rendermime's text renderer needs (it keeps only the colour spans). */
+  static sanitizer = new Sanitizer();
+
   constructor(options: LogViewer.IOptions) {
     super();
     this.jobId = options.jobId;
     this._model = options.model;
-    this._trans = (options.translator ?? nullTranslator).load('jupyter_jobs');
+    this._translator = options.translator ?? nullTranslator;
+    this._trans = this._translator.load('jupyter_jobs');
     this._tailBytes = options.tailBytes ?? TAIL_BYTES;
     this.addClass('jp-JobsLogViewer');
     this.addClass('jp-mod-following');
@@ -91,12 +90,16 @@ export class LogViewer extends Widget {
     );
     this._earlier.addEventListener('click', () => void this.loadEarlier());
     this._text = h('pre', { class: 'jp-JobsLog-text', 'aria-live': 'off' });
+    // the line still being written (a tqdm bar being redrawn): re-rendered as it changes
+    this._partial = h('span', { class: 'jp-JobsLog-partial' });
+    this._text.appendChild(this._partial);
     this._empty = h('div', { class: 'jp-JobsLog-empty' }, trans.__('No output yet.'));
     this._scroller = h(
       'div',
       { class: 'jp-JobsLog-scroller' },
       this._earlier,
-      this._text,
+      // rendered like a notebook's stream output: rendermime's text renderer, the theme's colours
+      h('div', { class: 'jp-RenderedText jp-JobsLog-output' }, this._text),
       this._empty
     );
     this._scroller.addEventListener('scroll', this._onScroll, { passive: true });
@@ -170,6 +173,7 @@ export class LogViewer extends Widget {
     try {
       const job = this._model.get(this.jobId) ?? (await client.getJob(this.jobId));
       this._setJob(job);
+      this._started = true;
       const probe = await client.log(this.jobId, 0, 1);
       let start = 0;
       if (probe.size > this._tailBytes) {
@@ -179,9 +183,10 @@ export class LogViewer extends Widget {
       }
       this._start = start;
       this._next = start;
+      this._partialStart = start;
       this._earlier.hidden = start === 0;
       this._connect();
-      void this._refreshUsage();
+      this._requestUsage();
     } catch (error) {
       this._showError(String((error as Error).message ?? error));
       this._resolveReady();
@@ -199,8 +204,8 @@ export class LogViewer extends Widget {
       const from = Math.max(0, this._start - EARLIER_BYTES);
       const chunk = await this._model.client.log(this.jobId, from, this._start - from);
       const cut = from > 0 ? afterFirstNewline(chunk.bytes) : 0;
-      const text = new TextDecoder().decode(chunk.bytes.subarray(cut));
-      const element = this._chunkElement(text, initialAnsiState(), from + cut, this._start);
+      const text = collapseText(new TextDecoder().decode(chunk.bytes.subarray(cut)));
+      const element = this._chunkElement(text, '', from + cut, this._start);
       const before = this._scroller.scrollHeight;
       this._text.insertBefore(element, this._text.firstChild);
       this._scroller.scrollTop += this._scroller.scrollHeight - before;
@@ -311,12 +316,11 @@ export class LogViewer extends Widget {
       return;
     }
     if (msg.type === 'data' && typeof msg.data === 'string') {
-      const offset = msg.offset ?? this._next;
       const next = msg.next_offset ?? this._next;
       if (next <= this._next) {
         return; // already shown
       }
-      this._append(msg.data, offset, next);
+      this._append(msg.data, next);
       this._next = next;
     } else if (msg.type === 'end') {
       this._ended = true;
@@ -325,7 +329,6 @@ export class LogViewer extends Widget {
       }
       this.addClass('jp-mod-ended');
       this._resolveReady();
-      void this._refreshUsage();
       // the final status may be newer than the model's (e.g. the events stream lags)
       void this._model.client
         .getJob(this.jobId)
@@ -336,11 +339,27 @@ export class LogViewer extends Widget {
     }
   }
 
-  private _append(text: string, offset: number, next: number): void {
-    const element = this._chunkElement(text, this._ansi, offset, next);
-    this._text.appendChild(element);
-    this._renderedBytes += next - offset;
-    this._empty.hidden = true;
+  /**
+   * Add a chunk of the followed log (ending at byte `next`). Finished lines are rendered once
+   * into a chunk of their own; only the unfinished last line is rendered again as it changes,
+   * so following a growing log costs the size of what arrives, not of what is shown.
+   */
+  private _append(text: string, next: number): void {
+    const update = this._lines.push(text);
+    if (update.complete) {
+      // the finished lines end where this chunk's unfinished tail starts
+      const end = next - new TextEncoder().encode(update.tail).length;
+      const from = this._partialStart;
+      const element = this._chunkElement(update.complete, this._sgr, from, end);
+      this._sgr = sgrCarry(this._sgr, update.complete);
+      this._text.insertBefore(element, this._partial);
+      this._renderedBytes += end - from;
+      this._partialStart = end;
+    }
+    this._renderInto(this._partial, update.partial, this._sgr);
+    if (update.complete || update.partial) {
+      this._empty.hidden = true;
+    }
     this._trim();
     this._resolveReady();
     if (this._follow) {
@@ -350,7 +369,7 @@ export class LogViewer extends Widget {
 
   /** Drop the oldest chunks past `MAX_RENDERED_BYTES` so a chatty job never freezes the page. */
   private _trim(): void {
-    while (this._renderedBytes > MAX_RENDERED_BYTES && this._text.childElementCount > 1) {
+    while (this._renderedBytes > MAX_RENDERED_BYTES && this._text.childElementCount > 2) {
       const first = this._text.firstElementChild as HTMLElement;
       const from = Number(first.dataset.offset);
       const to = Number(first.dataset.next);
@@ -361,15 +380,33 @@ export class LogViewer extends Widget {
     }
   }
 
-  private _chunkElement(
-    text: string,
-    state: IAnsiState,
-    offset: number,
-    next: number
-  ): HTMLElement {
+  private _chunkElement(text: string, sgr: string, offset: number, next: number): HTMLElement {
     const span = h('span', { class: 'jp-JobsLog-chunk', 'data-offset': offset, 'data-next': next });
-    span.appendChild(renderAnsi(parseAnsi(collapseCarriageReturns(text), state)));
+    this._renderInto(span, text, sgr);
     return span;
+  }
+
+  /**
+   * Render log text into `host` with rendermime's text renderer (ANSI colours become the
+   * theme's `ansi-*` classes, URLs links; nothing else of the text is taken as HTML). `sgr`: the
+   * colour codes still in effect from the chunks before.
+   */
+  private _renderInto(host: HTMLElement, text: string, sgr: string): void {
+    host.textContent = '';
+    if (!text) {
+      return;
+    }
+    void renderText({
+      host,
+      sanitizer: LogViewer.sanitizer,
+      source: sgr + text,
+      translator: this._translator
+    });
+    // renderText wraps the text in a <pre> of its own: keep one <pre> for the whole log
+    const pre = host.firstElementChild;
+    if (pre && pre.tagName === 'PRE' && host.childNodes.length === 1) {
+      host.replaceChildren(...Array.from(pre.childNodes));
+    }
   }
 
   private _onScroll = (): void => {
@@ -396,24 +433,43 @@ export class LogViewer extends Widget {
     this._empty.classList.add('jp-mod-error');
   }
 
-  private async _refreshUsage(): Promise<void> {
-    window.clearTimeout(this._usageTimer);
-    if (this.isDisposed) {
+  /**
+   * Ask for the usage samples: once when the log opens, every `USAGE_REFRESH_MS` while the job
+   * runs and the log is shown, and once more when it ends (never again after that).
+   */
+  private _requestUsage(): void {
+    if (this._usageSettled || this.isDisposed) {
       return;
     }
-    try {
-      this._usage.update(await this._model.client.usage(this.jobId));
-    } catch {
-      // no usage (an engine without the runner): the chart stays hidden
+    if (this._usageInFlight) {
+      this._usageAgain = true; // e.g. the job ended while the request was on its way
+      return;
     }
-    if (this._job && !isFinal(this._job.status)) {
-      this._usageTimer = window.setTimeout(() => {
-        if (this.isVisible) {
-          void this._refreshUsage();
-        } else {
-          this._usageTimer = window.setTimeout(() => void this._refreshUsage(), USAGE_REFRESH_MS);
+    window.clearTimeout(this._usageTimer);
+    const final = !!this._job && isFinal(this._job.status);
+    this._usageInFlight = true;
+    this._model.client
+      .usage(this.jobId)
+      .then(samples => this._usage.update(samples, memoryLimit(this._job)))
+      .catch(() => undefined) // no usage (an engine without the runner): the chart stays hidden
+      .finally(() => {
+        this._usageInFlight = false;
+        if (final) {
+          this._usageSettled = true;
+        } else if (this._usageAgain) {
+          this._usageAgain = false;
+          this._requestUsage();
+        } else if (!this.isDisposed) {
+          this._usageTimer = window.setTimeout(() => this._usageTick(), USAGE_REFRESH_MS);
         }
-      }, USAGE_REFRESH_MS);
+      });
+  }
+
+  private _usageTick(): void {
+    if (this.isVisible) {
+      this._requestUsage();
+    } else {
+      this._usageTimer = window.setTimeout(() => this._usageTick(), USAGE_REFRESH_MS);
     }
   }
 
@@ -479,8 +535,8 @@ export class LogViewer extends Widget {
         (job.progress?.message ? ` ${job.progress.message}` : '');
     }
     this._updateTicker();
-    if (!wasFinal && isFinal(job.status)) {
-      void this._refreshUsage();
+    if (!wasFinal && isFinal(job.status) && this._started) {
+      this._requestUsage();
     }
     for (const listener of this._jobListeners) {
       listener(job);
@@ -522,7 +578,13 @@ export class LogViewer extends Widget {
   private _jobListeners: ((job: IJob) => void)[] = [];
   private _scroller: HTMLElement;
   private _socket: WebSocket | null = null;
-  private _ansi: IAnsiState = initialAnsiState();
+  private _partial: HTMLElement;
+  private _lines = new TerminalLines();
+  /** Byte offset where the unfinished line starts. */
+  private _partialStart = 0;
+  /** The colour codes in effect at the end of the finished lines. */
+  private _sgr = '';
+  private _translator: ITranslator;
   private _start = 0;
   private _next = 0;
   private _renderedBytes = 0;
@@ -534,7 +596,17 @@ export class LogViewer extends Widget {
   private _reconnectDelay = 500;
   private _reconnectTimer = 0;
   private _usageTimer = 0;
+  private _usageInFlight = false;
+  private _usageAgain = false;
+  private _usageSettled = false;
+  private _started = false;
   private _ticker = 0;
   private _resolveReady!: () => void;
   private _ready = new Promise<void>(resolve => (this._resolveReady = resolve));
+}
+
+/** The job's memory request or limit in bytes, if it has one (drawn as a line on the chart). */
+export function memoryLimit(job: IJob | null): number | null {
+  const value = job?.resources?.memory;
+  return typeof value === 'number' && value > 0 ? value : null;
 }

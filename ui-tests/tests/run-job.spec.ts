@@ -35,15 +35,20 @@ test.describe('Run as Background Job', () => {
     await r.click();
     const viewer = page.locator('.jp-JobsLogViewer').last();
     await expect(viewer.locator('.jp-JobsLog-text')).toContainText('step 2 working');
-    await expect(viewer.locator('.jp-JobsLog-text .jp-JobsAnsi-fg-green').first()).toHaveText(
-      'step 0'
-    );
+    // rendermime's ANSI handling, the theme's colours
+    await expect(viewer.locator('.jp-JobsLog-text .ansi-green-fg').first()).toHaveText('step 0');
+    expect(
+      await viewer
+        .locator('.jp-JobsLog-text .ansi-green-fg')
+        .first()
+        .evaluate(el => getComputedStyle(el).color)
+    ).not.toBe(await viewer.locator('.jp-JobsLog-text').evaluate(el => getComputedStyle(el).color));
     await expect(viewer.locator('[data-fact="command"]')).toContainText('two words');
     await expect(viewer.locator('.jp-JobsLog-progressText')).toContainText('%');
 
     await expect(r).toHaveAttribute('data-status', 'completed', { timeout: 60000 });
     await expect(viewer.locator('.jp-JobsLog-text')).toContainText('all done');
-    await expect(viewer.locator('.jp-JobsLog-text .jp-JobsAnsi-fg-red')).toHaveText('all done');
+    await expect(viewer.locator('.jp-JobsLog-text .ansi-red-fg')).toHaveText('all done');
     await expect(viewer.locator('[data-fact="exit-code"]')).toHaveText('0');
     await expect(viewer.locator('.jp-JobsUsage-chart polyline.jp-JobsUsage-cpu')).toHaveAttribute(
       'points',

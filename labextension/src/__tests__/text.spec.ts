@@ -1,43 +1,6 @@
-import { collapseCarriageReturns, parseAnsi, renderAnsi } from '../ansi';
 import { joinArgs, parseEnv, splitArgs } from '../argv';
 import { afterFirstNewline } from '../log-viewer';
 import { formatParameterValue, parseParameterValue, readParameters } from '../parameters';
-
-describe('ANSI colours', () => {
-  it('turns SGR colour codes into classed spans and keeps the text as text', () => {
-    const host = document.createElement('pre');
-    host.appendChild(renderAnsi(parseAnsi('ok \x1b[31;1mERROR <b>\x1b[0m done')));
-    const span = host.querySelector('span')!;
-    expect(span.textContent).toBe('ERROR <b>');
-    expect(span.className).toContain('jp-JobsAnsi-fg-red');
-    expect(span.className).toContain('jp-JobsAnsi-bold');
-    expect(host.querySelector('b')).toBeNull();
-    expect(host.textContent).toBe('ok ERROR <b> done');
-  });
-
-  it('carries the colour from one chunk to the next through the state', () => {
-    const state = { fg: null, bg: null, bold: false, italic: false, underline: false };
-    parseAnsi('\x1b[32mgreen starts', state);
-    const next = parseAnsi(' and goes on', state);
-    expect(next[0].classes).toContain('jp-JobsAnsi-fg-green');
-  });
-
-  it('renders 256-colour and truecolour codes as inline colours', () => {
-    const [seg] = parseAnsi('\x1b[38;2;10;20;30mrgb');
-    expect(seg.style?.color).toBe('rgb(10, 20, 30)');
-  });
-
-  it('drops cursor movement sequences', () => {
-    const text = parseAnsi('a\x1b[2Kb\x1b[1Ac')
-      .map(s => s.text)
-      .join('');
-    expect(text).toBe('abc');
-  });
-
-  it('keeps only the last redraw of a carriage-return progress line', () => {
-    expect(collapseCarriageReturns(' 10%\r 50%\r100%\ndone\r\n')).toBe('100%\ndone\n');
-  });
-});
 
 describe('arguments and environment', () => {
   it('splits arguments like a shell would, without running one', () => {
