@@ -74,9 +74,12 @@ def our_specs(dirs: list[str]) -> list[tuple[str, str, dict]]:
     return out
 
 
-async def _available(spawners: dict[str, Any], keep: str | None) -> dict[str, Any]:
-    """The spawners whose engine answers (a named ``keep`` backend is kept regardless)."""
-    out = {}
+async def _available(
+    spawners: dict[str, Any], keep: str | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """The spawners whose engine answers (a named ``keep`` backend is kept regardless), and why
+    each other kernel backend is not available now."""
+    out, down = {}, {}
     for name, spawner in spawners.items():
         if not spawner.supports_kernels:
             continue
@@ -93,29 +96,58 @@ async def _available(spawners: dict[str, Any], keep: str | None) -> dict[str, An
         if ok or name == keep:
             out[name] = spawner
             if not ok:
-                print(f"{PROG}: warning: {name} is not available now: {reason}", file=sys.stderr)
+                print(
+                    f"{PROG}: warning: the {_label(spawner)} backend is not available now"
+                    f" ({reason or 'no reason given'}); its kernel specs are installed anyway"
+                    " and its kernels start once it is back",
+                    file=sys.stderr,
+                )
         else:
-            print(f"{PROG}: skipping {name}: {reason}", file=sys.stderr)
-    return out
+            down[name] = reason or "no reason given"
+    return out, down
+
+
+def _label(spawner: Any) -> str:
+    return str(getattr(spawner, "display_name", "") or spawner.name)
 
 
 def cmd_install(a: argparse.Namespace) -> int:
     import asyncio
 
     config = load_config()
-    spawners = asyncio.run(_available(load_spawners(config), a.backend))
+    loaded = load_spawners(config)
+    if a.backend and a.backend not in loaded:
+        known = ", ".join(n for n, s in loaded.items() if s.supports_kernels) or "none"
+        print(
+            f"{PROG}: nothing installed: no backend {a.backend!r} with kernels is enabled"
+            f" (backends with kernels: {known})",
+            file=sys.stderr,
+        )
+        return 1
+    spawners, down = asyncio.run(_available(loaded, a.backend))
     specs = RemoteKernelSpecs(config=config).specs(spawners)
     if a.backend:
         specs = {k: v for k, v in specs.items() if v["metadata"][MARK]["backend"] == a.backend}
     if a.profile:
         specs = {k: v for k, v in specs.items() if v["metadata"][MARK]["profile"] in a.profile}
-    if not specs:
+    for name, why in down.items():
         print(
-            f"{PROG}: no available backend has a profile that offers kernels"
-            ' (set "kernels": true in a profile, e.g. of c.SlurmSpawner.profiles or'
-            " c.KubernetesSpawner.profiles)",
+            f"{PROG}: not installed: the kernel specs of {_label(loaded[name])}: that backend"
+            f" is not available now ({why}). Install them when it is, or now with"
+            f" --backend {name} (they work once it is back).",
             file=sys.stderr,
         )
+    if not specs:
+        if down:
+            print(f"{PROG}: nothing installed", file=sys.stderr)
+        else:
+            print(
+                f"{PROG}: nothing installed: no profile offers kernels"
+                + (f" among {', '.join(a.profile)}" if a.profile else "")
+                + ' (set "kernels": true in a profile, e.g. of c.SlurmSpawner.profiles or'
+                " c.KubernetesSpawner.profiles)",
+                file=sys.stderr,
+            )
         return 1
     parent = target_dir(a)
     for name, spec in specs.items():

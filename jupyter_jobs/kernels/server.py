@@ -8,20 +8,28 @@
   stale ones, and start the loop that keeps them following the backends
   (:class:`SpecsRefresher`, every :attr:`~.specs.RemoteKernelSpecs.refresh_interval` seconds).
 - :func:`stop`: stop that loop and forget the manager (the manager itself cancels kernel jobs).
+- A kernel of ours whose spec went with its backend (slurmctld down, credentials gone) is refused
+  in the user's words with a 503 (:class:`RemoteKernelUnavailable`), from ``POST api/kernels``
+  and from ``POST``/``PATCH api/sessions`` (whose handler would answer a generic 501, rewritten
+  by :class:`_UnavailableSessions`) — never a bare 500 ``NoSuchKernel``.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import re
 from typing import Any
+
+from jupyter_client.kernelspec import NoSuchKernel
+from tornado import web
 
 from .. import events
 from ..ownership import host_id
 from ..spawners.base import Spawner
 from . import set_manager
-from .specs import RemoteKernelSpecs, sync_dir
+from .specs import NAME_PREFIX, RemoteKernelSpecs, kernel_name, sync_dir
 
 SPECS_DIR = "kernelspecs"
 #: longest a backend's availability check may take before it counts as unavailable for this round
@@ -49,6 +57,108 @@ def setup(app: Any) -> None:
         app.log.debug("jupyter-jobs: old kernel specs not removed: %s", e)
     if d not in dirs:
         ksm.kernel_dirs = [d, *dirs]
+    _explain_missing_specs(app, ksm)
+
+
+class RemoteKernelUnavailable(NoSuchKernel, web.HTTPError):
+    """One of our kernels whose spec is gone (its backend went away): a 503 that says why.
+
+    Still a ``NoSuchKernel`` for jupyter_client and jupyter_server code that looks for one (the
+    kernel spec API answers 404 for it, as for any missing spec)."""
+
+    def __init__(self, name: str, message: str):
+        web.HTTPError.__init__(self, 503, message, reason="Remote kernel unavailable")
+        self.name = name
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+
+def unavailable_message(app: Any, name: str) -> str | None:
+    """Why our kernel ``name`` has no spec now, in the user's words (None: not ours)."""
+    if not name.startswith(NAME_PREFIX):
+        return None
+    manager = getattr(app, "manager", None)
+    spawners = getattr(manager, "spawners", {}) or {}
+    refresher = getattr(app, "jupyter_jobs_specs_refresher", None)
+    state = getattr(refresher, "state", {}) or {}
+    for backend, spawner in spawners.items():
+        if not spawner.supports_kernels or not name.startswith(kernel_name(backend, "") + "-"):
+            continue
+        label = spawner.display_name or backend
+        why = state.get(backend)
+        if why:
+            return (
+                f"The remote kernel {name} cannot start now: the {label} backend is not"
+                f" available ({why}). Its kernels come back by themselves when it is; pick"
+                " another kernel or try again later."
+            )
+        return (
+            f"The remote kernel {name} is not offered (any more): no {label} profile with kernels"
+            " has that name. Pick another kernel."
+        )
+    return (
+        f"The remote kernel {name} cannot start: its backend is not enabled on this server."
+        " Pick another kernel."
+    )
+
+
+def _explain_missing_specs(app: Any, ksm: Any) -> None:
+    """Refuse our vanished kernels with :class:`RemoteKernelUnavailable`, in the user's words."""
+    original = ksm.get_kernel_spec
+
+    def get_kernel_spec(kernel_name: str, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return original(kernel_name, *args, **kwargs)
+        except NoSuchKernel:
+            message = unavailable_message(app, kernel_name)
+            if message is None:
+                raise
+            _UnavailableSessions.messages[kernel_name] = message
+            raise RemoteKernelUnavailable(kernel_name, message) from None
+
+    ksm.get_kernel_spec = get_kernel_spec
+    web_app = getattr(app.serverapp, "web_app", None)
+    transforms = getattr(web_app, "transforms", None)
+    if transforms is not None and _UnavailableSessions not in transforms:
+        transforms.append(_UnavailableSessions)
+
+
+class _UnavailableSessions(web.OutputTransform):
+    """jupyter_server's sessions handler answers a missing kernel spec with its own generic 501;
+    for one of our kernels, answer 503 with why (:func:`unavailable_message`) instead."""
+
+    #: kernel name → the message given when its spec was found missing
+    messages: dict[str, str] = {}
+
+    def __init__(self, request: Any):
+        super().__init__(request)
+        self.request = request
+
+    def transform_first_chunk(
+        self, status_code: int, headers: Any, chunk: bytes, finishing: bool
+    ) -> tuple[int, Any, bytes]:
+        if (
+            status_code != 501
+            or self.request.method not in ("POST", "PATCH")
+            or "/api/sessions" not in self.request.path
+            or not finishing
+        ):
+            return status_code, headers, chunk
+        try:
+            body = json.loads(chunk)
+            short = str(body.get("short_message") or "")
+        except (ValueError, AttributeError):
+            return status_code, headers, chunk
+        for name, message in list(self.messages.items()):
+            if short in (f"{name} not found", f"Error starting kernel {name}"):
+                new = json.dumps({"message": message, "reason": "Remote kernel unavailable"})
+                chunk = new.encode()
+                if "Content-Length" in headers:
+                    headers["Content-Length"] = str(len(chunk))
+                return 503, headers, chunk
+        return status_code, headers, chunk
 
 
 class SpecsRefresher:

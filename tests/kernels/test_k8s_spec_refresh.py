@@ -82,3 +82,47 @@ async def test_kubernetes_specs_appear_when_credentials_do_and_follow_the_api_se
     await kube.start()  # same port: the watch reconnects
     await wait_until(lambda: is_offered(OURS), timeout=BOUND, what="the spec to come back")
     jp_serverapp.event_logger.remove_listener(schema_id=KERNELSPECS_SCHEMA_ID, listener=listener)
+
+
+async def test_a_kernel_whose_backend_went_away_is_refused_with_why_not_a_500(
+    jp_fetch, jp_serverapp, jp_root_dir, kernels_api, kube, kubeconfig_path
+):
+    (jp_root_dir / "analysis.ipynb").write_text("{}")
+    name = "jupyter-jobs-kubernetes-default"
+
+    async def offered() -> bool:
+        r = await jp_fetch("api", "kernelspecs")
+        return name in json.loads(r.body)["kernelspecs"]
+
+    async def gone() -> bool:
+        return not await offered()
+
+    await kernels_api.ready()
+    os.makedirs(kubeconfig_path.parent)
+    kube.write_kubeconfig(str(kubeconfig_path), namespace="jobs")
+    await wait_until(offered, timeout=BOUND, what="the Kubernetes spec")
+    await kube.stop()  # the API server goes away: the spec goes (a Launcher tab still shows it)
+    await wait_until(gone, timeout=BOUND, what="the spec to go")
+
+    def post(*path, body):
+        return jp_fetch(*path, method="POST", body=json.dumps(body), raise_error=False)
+
+    for r in (
+        await post("api", "kernels", body={"name": name}),
+        await post(
+            "api",
+            "sessions",
+            body={"path": "analysis.ipynb", "type": "notebook", "kernel": {"name": name}},
+        ),
+    ):
+        assert r.code == 503, (r.code, r.body)
+        message = json.loads(r.body)["message"]
+        assert "the Kubernetes backend is not available" in message, message
+        assert "try again later" in message
+    r = await jp_fetch("api", "sessions")
+    assert json.loads(r.body) == []  # nothing was created
+    r = await jp_fetch("api", "kernels")
+    assert json.loads(r.body) == []
+    # a kernel that was never ours is still jupyter_server's own answer
+    r = await post("api", "kernels", body={"name": "no-such-kernel"})
+    assert r.code != 503
