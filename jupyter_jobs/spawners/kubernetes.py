@@ -281,7 +281,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         else:
             command = list(job.argv or [*job.command, *job.args])
             if kernel:
-                command = objects.kernel_command(command)
+                command = objects.kernel_command(command, self._kernel_grace(job))
             env = {**(extra.get("environment") or self.environment), **job.env}
         working_dir = None
         if not runner:
@@ -491,7 +491,9 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         if runner and job_dir and phase in ("Succeeded", "Failed"):
             runner_status = jobfiles.read_status(job_dir)
         limits = (pod["spec"]["containers"][0].get("resources") or {}).get("limits") or {}
-        update = objects.pod_update(pod, runner_status, limits.get("memory"))
+        update = objects.kernel_guard_update(
+            pod, objects.pod_update(pod, runner_status, limits.get("memory"))
+        )
         if job_id in self._cancelling and (
             pod["metadata"].get("deletionTimestamp") or update.status in FINAL_STATUSES
         ):
@@ -642,6 +644,15 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         )
         await self._api().create_secret(self._ns, secret)
         return secret["metadata"]["name"]
+
+    @staticmethod
+    def _kernel_grace(job: Job) -> float:
+        """The kernel's ``server_grace`` (in the job's spec.json, as the runner reads it)."""
+        spec = jobfiles.read_json(os.path.join(job.job_dir, jobfiles.SPEC)) if job.job_dir else None
+        try:
+            return float((spec or {}).get("server_grace") or 0)
+        except (TypeError, ValueError):
+            return 0.0
 
     def pod_ip(self, job_id: str) -> str | None:
         """The kernel pod's IP once the watch has seen it (None before)."""
