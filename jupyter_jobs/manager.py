@@ -36,7 +36,6 @@ from .models import (
     PENDING,
     QUEUED,
     RUNNING,
-    STATUSES,
     Job,
     JobUpdate,
     new_job_id,
@@ -505,27 +504,38 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
     def list_jobs(
         self,
         *,
+        q: str | None = None,
         status: list[str] | None = None,
         backend: list[str] | None = None,
         kind: list[str] | None = None,
         limit: int = 100,
         cursor: int | None = None,
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        for s in status or []:
-            if s not in STATUSES:
-                raise BadRequest(
-                    f"unknown status {s!r}; known: {', '.join(STATUSES)}", field="status"
-                )
-        if not 1 <= limit <= 1000:
-            raise BadRequest("limit must be between 1 and 1000", field="limit")
-        records, next_cursor = self.store.list(
-            status=status, backend=backend, kind=kind, limit=limit, cursor=cursor
+        changed_since: str | None = None,
+    ) -> dict[str, Any]:
+        """``GET jobs``: one page from the index, as the answer's JSON (docs/CONTRACT.md,
+        "Listing jobs"). The arguments were checked at the boundary (``wire.py``)."""
+        page = self.store.page(
+            q=q,
+            status=status,
+            backend=backend,
+            kind=kind,
+            limit=limit,
+            cursor=cursor,
+            changed_since=changed_since,
         )
-        out = []
-        for r in records:
+        jobs = []
+        for r in page.records:
             live = self.active.get(r["id"])
-            out.append(live.to_dict() if live else Job.from_record(r).to_dict())
-        return out, next_cursor
+            jobs.append(live.to_dict() if live else Job.from_record(r).to_dict())
+        return {
+            "jobs": jobs,
+            "next_cursor": None if page.next_cursor is None else str(page.next_cursor),
+            "total": page.total,
+            "counts": page.counts,
+            "change_token": page.change_token,
+            "deleted": page.deleted,
+            "reload": page.reload,
+        }
 
     async def backends(self) -> list[dict[str, Any]]:
         out = []

@@ -21,9 +21,10 @@ import sqlite3
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from .models import ACTIVE_STATUSES, Job, isoformat
+from .models import ACTIVE_STATUSES, STATUSES, Job, isoformat
 
 log = logging.getLogger(__name__)
 
@@ -53,9 +54,54 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN sort_key INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX jobs_sort ON jobs (sort_key);
     """,
+    # issue 14: pages filtered and searched by the server, and "what changed since": every write
+    # of a row gives it the next updated_seq; a deletion leaves a tombstone with its own
+    """
+    ALTER TABLE jobs ADD COLUMN updated_seq INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE jobs ADD COLUMN search TEXT NOT NULL DEFAULT '';
+    CREATE TABLE deleted (seq INTEGER PRIMARY KEY, id TEXT NOT NULL);
+    CREATE INDEX deleted_id ON deleted (id);
+    DROP INDEX IF EXISTS jobs_status;
+    DROP INDEX IF EXISTS jobs_backend;
+    DROP INDEX IF EXISTS jobs_kind;
+    CREATE INDEX jobs_status_sort ON jobs (status, sort_key);
+    CREATE INDEX jobs_backend_sort ON jobs (backend, sort_key);
+    CREATE INDEX jobs_kind_sort ON jobs (kind, sort_key);
+    CREATE INDEX jobs_kind_status ON jobs (kind, status);
+    CREATE INDEX jobs_updated ON jobs (updated_seq);
+    """,
 ]
 #: the migration after which existing rows get their sort_key from their record
 SORT_KEY_VERSION = 4
+#: the migration after which existing rows get their updated_seq and search text
+CHANGES_VERSION = 5
+#: tombstones kept (the newest); a change token older than the oldest one gets ``reload``
+MAX_TOMBSTONES = 10_000
+#: a change token: this index's epoch (8 hex digits, new with each index file) and a sequence
+CHANGE_TOKEN_PATTERN = r"[0-9a-f]{8}-[0-9]{1,18}"
+#: the next updated_seq: past every row's and every tombstone's (and the pruned ones')
+_NEXT_SEQ = """(SELECT MAX(
+    IFNULL((SELECT MAX(updated_seq) FROM jobs), 0),
+    IFNULL((SELECT MAX(seq) FROM deleted), 0),
+    IFNULL((SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'deleted_floor'), 0)) + 1)"""
+
+
+def search_text(job: Job) -> str:
+    """What ``q`` is looked for in: the name and the path, case-folded (``q`` is too)."""
+    return f"{job.name}\n{job.path or ''}".casefold()
+
+
+@dataclass
+class Page:
+    """One answer of :meth:`JobStore.page` (docs/CONTRACT.md, "Listing jobs")."""
+
+    records: builtins.list[dict[str, Any]]
+    next_cursor: int | None
+    total: int
+    counts: dict[str, int]
+    change_token: str
+    deleted: builtins.list[str] = field(default_factory=builtins.list)
+    reload: bool = False
 
 
 def sort_key(job: Job) -> int:
@@ -170,6 +216,16 @@ class JobStore:
                         self.db.execute(
                             "UPDATE jobs SET sort_key = ? WHERE id = ?", (sort_key(job), row["id"])
                         )
+                if version + 1 == CHANGES_VERSION:
+                    rows = self.db.execute("SELECT id, record FROM jobs ORDER BY seq").fetchall()
+                    for n, row in enumerate(rows, 1):
+                        job = Job.from_record(json.loads(row["record"]))
+                        self.db.execute(
+                            "UPDATE jobs SET updated_seq = ?, search = ? WHERE id = ?",
+                            (n, search_text(job), row["id"]),
+                        )
+            if self.get_meta("epoch") is None:
+                self.set_meta("epoch", os.urandom(4).hex())
             if current != SCHEMA_VERSION:
                 self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
             self.db.execute("COMMIT")
@@ -183,12 +239,16 @@ class JobStore:
     # ------------------------------------------------------------------ writes
 
     def save(self, job: Job) -> None:
+        """Insert or update a job's row; a row that changes gets the next ``updated_seq`` (an
+        unchanged record is left as it is, so it does not show as changed)."""
         record = json.dumps(job.to_record())
         self.db.execute(
-            """INSERT INTO jobs (id, status, backend, name, created_at, kind, record, sort_key)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+            f"""INSERT INTO jobs (id, status, backend, name, created_at, kind, record, sort_key,
+               search, updated_seq)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_NEXT_SEQ})
                ON CONFLICT(id) DO UPDATE SET status=excluded.status, name=excluded.name,
-               record=excluded.record""",
+               record=excluded.record, search=excluded.search, updated_seq=excluded.updated_seq
+               WHERE jobs.record IS NOT excluded.record""",
             (
                 job.id,
                 job.status,
@@ -198,8 +258,11 @@ class JobStore:
                 job.kind,
                 record,
                 sort_key(job),
+                search_text(job),
             ),
         )
+        # after the row took its sequence: a job indexed again is no longer reported deleted
+        self.db.execute("DELETE FROM deleted WHERE id = ?", (job.id,))
 
     @contextmanager
     def _transaction(self) -> Iterator[None]:
@@ -217,12 +280,30 @@ class JobStore:
                 self.save(job)
 
     def delete(self, job_id: str) -> None:
-        self.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,))
+        """Drop a job's row, leaving a tombstone (``GET jobs?changed_since`` reports it)."""
+        if self.db.in_transaction:
+            self._delete(job_id)
+        else:
+            with self._transaction():
+                self._delete(job_id)
+
+    def _delete(self, job_id: str) -> None:
+        if self.db.execute("DELETE FROM jobs WHERE id = ?", (job_id,)).rowcount:
+            self.db.execute(f"INSERT INTO deleted (seq, id) VALUES ({_NEXT_SEQ}, ?)", (job_id,))
+            self._prune_tombstones()
+
+    def _prune_tombstones(self) -> None:
+        row = self.db.execute(
+            "SELECT seq FROM deleted ORDER BY seq DESC LIMIT 1 OFFSET ?", (MAX_TOMBSTONES,)
+        ).fetchone()
+        if row is not None:  # keep the newest MAX_TOMBSTONES; older tokens must reload
+            self.set_meta("deleted_floor", str(row[0]))
+            self.db.execute("DELETE FROM deleted WHERE seq <= ?", (row[0],))
 
     def delete_many(self, job_ids: Iterable[str]) -> None:
         with self._transaction():
             for job_id in job_ids:
-                self.delete(job_id)
+                self._delete(job_id)
 
     # ------------------------------------------------------------------ reads
 
@@ -241,34 +322,145 @@ class JobStore:
     def list(
         self,
         *,
-        status: list[str] | None = None,
-        backend: list[str] | None = None,
-        kind: list[str] | None = None,
+        status: builtins.list[str] | None = None,
+        backend: builtins.list[str] | None = None,
+        kind: builtins.list[str] | None = None,
         limit: int = 100,
         cursor: int | None = None,
-    ) -> tuple[list[dict[str, Any]], int | None]:
-        """Newest first (by creation time, the same order on every host's index). Returns
-        (records, next cursor or None); the cursor is the last row's ``sort_key``."""
-        where: list[str] = []
-        params: list[Any] = []
-        for column, values in (("status", status), ("backend", backend), ("kind", kind)):
+    ) -> tuple[builtins.list[dict[str, Any]], int | None]:
+        """Newest first: (records, next cursor or None). See :meth:`page`."""
+        page = self.page(status=status, backend=backend, kind=kind, limit=limit, cursor=cursor)
+        return page.records, page.next_cursor
+
+    def page(
+        self,
+        *,
+        q: str | None = None,
+        status: builtins.list[str] | None = None,
+        backend: builtins.list[str] | None = None,
+        kind: builtins.list[str] | None = None,
+        limit: int = 100,
+        cursor: int | None = None,
+        changed_since: str | None = None,
+    ) -> Page:
+        """One page, newest first (by creation time, the same order on every host's index); the
+        cursor is the last row's ``sort_key``. ``kind`` is the scope of the whole answer (page,
+        ``total``, ``counts``, changes); ``q``, ``status`` and ``backend`` narrow the page and
+        ``total``, not ``counts``; with ``changed_since`` the page holds the jobs of the scope
+        changed after that token, whatever ``q``/``status``/``backend`` say (a client drops the
+        rows that left its view), plus the ids deleted since. A token this index cannot answer
+        (another index's, or older than its oldest tombstone) gives ``reload`` and the page as
+        without ``changed_since``. All in one read transaction, so the token matches the page."""
+        self.db.execute("BEGIN")
+        try:
+            return self._page(q, status, backend, kind, limit, cursor, changed_since)
+        finally:
+            self.db.execute("COMMIT")
+
+    def _page(
+        self,
+        q: str | None,
+        status: builtins.list[str] | None,
+        backend: builtins.list[str] | None,
+        kind: builtins.list[str] | None,
+        limit: int,
+        cursor: int | None,
+        changed_since: str | None,
+    ) -> Page:
+        epoch = self.get_meta("epoch") or ""
+        now = int(self.db.execute(f"SELECT {_NEXT_SEQ}").fetchone()[0]) - 1
+        scope: builtins.list[str] = []
+        scope_params: builtins.list[Any] = []
+        if kind:
+            scope.append(f"kind IN ({','.join('?' * len(kind))})")
+            scope_params.extend(kind)
+        narrow: builtins.list[str] = []
+        narrow_params: builtins.list[Any] = []
+        for column, values in (("status", status), ("backend", backend)):
             if values:
-                where.append(f"{column} IN ({','.join('?' * len(values))})")
-                params.extend(values)
+                narrow.append(f"{column} IN ({','.join('?' * len(values))})")
+                narrow_params.extend(values)
+        if q:
+            narrow.append("instr(search, ?) > 0")
+            narrow_params.append(q.casefold())
+
+        since = None
+        reload = False
+        deleted: builtins.list[str] = []
+        if changed_since is not None:
+            since = self._since(changed_since, epoch, now)
+            if since is None:
+                reload = True
+            else:
+                deleted = [
+                    r[0]
+                    for r in self.db.execute(
+                        "SELECT id FROM deleted WHERE seq > ? ORDER BY seq", (since,)
+                    )
+                ]
+
+        def where(clauses: builtins.list[str]) -> str:
+            return " WHERE " + " AND ".join(clauses) if clauses else ""
+
+        # the page walks jobs_sort newest first and stops at limit + 1: "+kind" keeps SQLite from
+        # sorting every job of the scope through jobs_kind_sort instead (most jobs are in it)
+        page_where = [f"+{clause}" for clause in scope]
+        page_params = [*scope_params]
+        if since is not None:
+            page_where.append("updated_seq > ?")
+            page_params.append(since)
+        else:
+            page_where += narrow
+            page_params += narrow_params
         if cursor is not None:
-            where.append("sort_key < ?")
-            params.append(cursor)
-        sql = "SELECT sort_key, record FROM jobs"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += " ORDER BY sort_key DESC LIMIT ?"
-        params.append(limit + 1)
-        rows = self.db.execute(sql, params).fetchall()
+            page_where.append("sort_key < ?")
+            page_params.append(cursor)
+        # the changes after a token are few: found through jobs_updated, then sorted
+        table = "jobs INDEXED BY jobs_updated" if since is not None else "jobs"
+        rows = self.db.execute(
+            f"SELECT sort_key, record FROM {table}{where(page_where)}"
+            " ORDER BY sort_key DESC LIMIT ?",
+            [*page_params, limit + 1],
+        ).fetchall()
         more = len(rows) > limit
         rows = rows[:limit]
-        records = [json.loads(r["record"]) for r in rows]
-        next_cursor = rows[-1]["sort_key"] if more and rows else None
-        return records, next_cursor
+        total = int(
+            self.db.execute(
+                f"SELECT COUNT(*) FROM jobs{where(scope + narrow)}", scope_params + narrow_params
+            ).fetchone()[0]
+        )
+        counts = dict.fromkeys(STATUSES, 0)
+        for row in self.db.execute(
+            f"SELECT status, COUNT(*) FROM jobs{where(scope)} GROUP BY status", scope_params
+        ):
+            counts[row[0]] = int(row[1])
+        return Page(
+            records=[json.loads(r["record"]) for r in rows],
+            next_cursor=rows[-1]["sort_key"] if more and rows else None,
+            total=total,
+            counts=counts,
+            change_token=f"{epoch}-{now}",
+            deleted=deleted,
+            reload=reload,
+        )
+
+    def _since(self, token: str, epoch: str, now: int) -> int | None:
+        """The sequence a change token stands for, or None when this index cannot tell what
+        changed after it (another index's token, one from its future, or one older than the
+        oldest tombstone kept)."""
+        token_epoch, _, seq_text = token.partition("-")
+        if token_epoch != epoch or not seq_text.isdigit():
+            return None
+        seq = int(seq_text)
+        floor = int(self.get_meta("deleted_floor") or 0)
+        if seq > now or seq < floor:
+            return None
+        return seq
+
+    def change_token(self) -> str:
+        """The token of the index as it is now (what changes after it are reported against)."""
+        now = int(self.db.execute(f"SELECT {_NEXT_SEQ}").fetchone()[0]) - 1
+        return f"{self.get_meta('epoch') or ''}-{now}"
 
     def get_meta(self, key: str) -> str | None:
         row = self.db.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()

@@ -304,3 +304,54 @@ def list_param(values: list[str], name: str, allowed: tuple[str, ...] | None) ->
                 field=name,
             )
     return items
+
+
+#: ``jobs?q``: at most this many characters, none of them a control character
+MAX_SEARCH_LENGTH = 200
+SEARCH_PATTERN = r"[^\x00-\x1f\x7f]*"
+_SEARCH_RE = re.compile(SEARCH_PATTERN)
+
+
+def search_param(values: list[str], name: str) -> str | None:
+    """A search text (``q``): once, ≤ :data:`MAX_SEARCH_LENGTH` characters of UTF-8 text without
+    control characters. Empty means no search."""
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadRequest(f"give {name} once, not {len(values)} times", field=name)
+    raw = values[0]
+    try:
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise BadRequest(
+            f"the search text {show(raw)} is not UTF-8 text; search for letters, digits or words",
+            field=name,
+        ) from None
+    if len(raw) > MAX_SEARCH_LENGTH:
+        raise BadRequest(
+            f"the search text is {len(raw)} characters long; search for at most"
+            f" {MAX_SEARCH_LENGTH}",
+            field=name,
+        )
+    if not _SEARCH_RE.fullmatch(raw):
+        raise BadRequest(
+            f"the search text {show(raw)} holds a control character (a tab or a line break);"
+            " search for a part of one line of a name or path",
+            field=name,
+        )
+    return raw or None
+
+
+def token_param(values: list[str], name: str, pattern: str, what: str) -> str | None:
+    """An opaque token a previous answer gave (``changed_since``): once, matching ``pattern``."""
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadRequest(f"give {name} once, not {len(values)} times", field=name)
+    raw = values[0]
+    if not re.fullmatch(pattern, raw):
+        raise BadRequest(
+            f"{name} must be the {what} of an earlier answer, as it was given, not {show(raw)}",
+            field=name,
+        )
+    return raw

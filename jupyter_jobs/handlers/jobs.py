@@ -3,17 +3,22 @@
 
 from __future__ import annotations
 
+import functools
+
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..exceptions import BadRequest
 from ..models import KINDS, STATUSES
+from ..store import CHANGE_TOKEN_PATTERN
 from ..validation import check_overrides, parse_request
-from ..wire import check_job_id
+from ..wire import check_job_id, search_param, token_param
 from .base import JobsHandler, json_errors
 
 #: cursors are 18 digits at most (what the document's pattern says)
 MAX_CURSOR = 10**18 - 1
+#: the largest page ``GET jobs?limit`` gives (the default is 100)
+MAX_PAGE = 1000
 
 
 class JobsCollectionHandler(JobsHandler):
@@ -23,14 +28,20 @@ class JobsCollectionHandler(JobsHandler):
     @authorized
     @json_errors
     async def get(self):
-        jobs, cursor = self.manager.list_jobs(
-            status=self.list_arg("status", STATUSES),
-            backend=self.list_arg("backend"),
-            kind=self.list_arg("kind", KINDS),
-            limit=self.int_arg("limit", 100, minimum=1, maximum=1000) or 100,
-            cursor=self.int_arg("cursor", None, maximum=MAX_CURSOR),
+        arg = functools.partial(self.get_query_arguments, strip=False)
+        self.write_json(
+            self.manager.list_jobs(
+                q=search_param(arg("q"), "q"),
+                status=self.list_arg("status", STATUSES),
+                backend=self.list_arg("backend"),
+                kind=self.list_arg("kind", KINDS),
+                limit=self.int_arg("limit", 100, minimum=1, maximum=MAX_PAGE) or 100,
+                cursor=self.int_arg("cursor", None, maximum=MAX_CURSOR),
+                changed_since=token_param(
+                    arg("changed_since"), "changed_since", CHANGE_TOKEN_PATTERN, "change_token"
+                ),
+            )
         )
-        self.write_json({"jobs": jobs, "next_cursor": None if cursor is None else str(cursor)})
 
     @web.authenticated
     @authorized

@@ -220,7 +220,7 @@ def jobs(manager, jp_asyncio_loop):
 
 
 def snapshot(manager) -> list[tuple[str, str]]:
-    jobs, _ = manager.list_jobs(limit=1000)
+    jobs = manager.list_jobs(limit=1000)["jobs"]
     return sorted((j["id"], j["status"]) for j in jobs)
 
 

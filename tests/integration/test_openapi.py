@@ -403,7 +403,20 @@ async def test_list_jobs_answers_as_documented(contract):
     assert [j["id"] for j in rest["jobs"]] == [first["id"]]
     failed = await contract.call("get", "/jobs", 200, status="failed,cancelled", backend="local")
     assert [j["id"] for j in failed["jobs"]] == [second["id"]]
-    for params in ({"status": "sleeping"}, {"limit": "0"}, {"limit": "many"}, {"cursor": "x"}):
+    assert failed["total"] == 1 and failed["counts"]["failed"] == 1 and page["total"] == 2
+    named = await contract.call("get", "/jobs", 200, q=second["name"].upper())
+    assert second["id"] in [j["id"] for j in named["jobs"]]
+    changes = await contract.call("get", "/jobs", 200, changed_since=page["change_token"])
+    assert changes["jobs"] == [] and changes["deleted"] == [] and changes["reload"] is False
+    bad = (
+        {"status": "sleeping"},
+        {"limit": "0"},
+        {"limit": "many"},
+        {"cursor": "x"},
+        {"q": "a\nb"},
+        {"changed_since": "soon"},
+    )
+    for params in bad:
         error = await contract.call("get", "/jobs", 400, **params)
         assert error.get("field") == next(iter(params)), error
 

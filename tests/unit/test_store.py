@@ -146,3 +146,83 @@ def test_two_servers_opening_a_new_index_at_once_both_migrate_it(tmp_path):
     assert not any(s.rebuilt for s in stores)
     assert not list(tmp_path.glob("jobs.db.damaged-*"))
     assert stores[0].version == SCHEMA_VERSION and stores[0].integrity() == "ok"
+
+
+def test_a_v4_index_upgrades_with_change_sequences_and_search_text(tmp_path):
+    """Migration 5 on an index a server of the previous version left (schema 4)."""
+    from jupyter_jobs import store as store_module
+
+    path = str(tmp_path / "jobs.db")
+    db = sqlite3.connect(path)
+    for statement in ";".join(MIGRATIONS[:4]).split(";"):
+        if statement.strip():
+            db.execute(statement)
+    jobs = [make(status=COMPLETED), make(status=RUNNING)]
+    jobs[0].name, jobs[0].path = "Ünïcode Report", "reports/Quarterly.py"
+    jobs[1].name, jobs[1].path = "train", "models/train.py"
+    for seq, job in enumerate(jobs, 1):
+        db.execute(
+            "INSERT INTO jobs (seq, id, status, backend, name, created_at, kind, record, sort_key)"
+            " VALUES (?, ?, ?, ?, ?, '', ?, ?, ?)",
+            (
+                seq,
+                job.id,
+                job.status,
+                job.backend,
+                job.name,
+                job.kind,
+                json.dumps(job.to_record()),
+                store_module.sort_key(job),
+            ),
+        )
+    db.execute("PRAGMA user_version = 4")
+    db.commit()
+    db.close()
+
+    store = JobStore(path)
+    assert store.version == SCHEMA_VERSION == 5
+    seqs = [r[0] for r in store.db.execute("SELECT updated_seq FROM jobs ORDER BY seq")]
+    assert seqs == [1, 2]
+    # search: name or path, ignoring case (Unicode case folding)
+    assert [r["id"] for r in store.page(q="ÜNÏCODE").records] == [jobs[0].id]
+    assert [r["id"] for r in store.page(q="quarterly").records] == [jobs[0].id]
+    assert store.page(q="nothing like it").total == 0
+    token = store.change_token()
+    assert store.page(changed_since=token).records == []
+    jobs[1].status = COMPLETED
+    store.save(jobs[1])
+    store.delete(jobs[0].id)
+    page = store.page(changed_since=token)
+    assert [r["id"] for r in page.records] == [jobs[1].id]
+    assert page.deleted == [jobs[0].id] and not page.reload
+    assert page.counts[COMPLETED] == 1 and page.counts[RUNNING] == 0
+
+
+def test_change_tokens_unchanged_rows_and_tombstones(tmp_path, monkeypatch):
+    from jupyter_jobs import store as store_module
+
+    monkeypatch.setattr(store_module, "MAX_TOMBSTONES", 2)
+    store = JobStore(str(tmp_path / "jobs.db"))
+    jobs = [make() for _ in range(6)]
+    store.save_many(jobs)
+    start = store.change_token()
+    store.save(jobs[0])  # the same record again: not a change
+    assert store.page(changed_since=start).records == []
+    assert store.change_token() == start
+    store.delete(jobs[1].id)
+    after_one = store.change_token()
+    assert store.page(changed_since=start).deleted == [jobs[1].id]
+    # a job indexed again after its deletion is no longer reported deleted
+    store.save(jobs[1])
+    page = store.page(changed_since=start)
+    assert page.deleted == [] and [r["id"] for r in page.records] == [jobs[1].id]
+    store.delete_many([jobs[2].id, jobs[3].id, jobs[4].id])  # 3 tombstones: 1 pruned
+    assert store.page(changed_since=after_one).reload  # a deletion after it was forgotten
+    recent = store.page(changed_since=store.change_token())
+    assert not recent.reload and recent.records == [] and recent.deleted == []
+    # another index's token, and one from this index's future: reload, with the first page
+    epoch, _, seq = store.change_token().partition("-")
+    other = "0" * 8 if epoch != "0" * 8 else "1" * 8
+    for token in (f"{other}-{seq}", f"{epoch}-{int(seq) + 5}"):
+        page = store.page(changed_since=token, limit=2)
+        assert page.reload and len(page.records) == 2 and page.total == 3
