@@ -16,6 +16,7 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .exceptions import BadRequest
+from .wire import label
 
 PENDING = "pending"
 QUEUED = "queued"
@@ -200,30 +201,30 @@ MAX_COUNT = 999_999_999
 def _finite_number(value: Any, field: str, what: str) -> float | int:
     """An int, or a float that is finite; BadRequest otherwise (NaN, Infinity)."""
     if isinstance(value, float) and not math.isfinite(value):
-        raise BadRequest(f"{field}: {value!r} is not a {what}", field=field)
+        raise BadRequest(f"{label(field)}: {value!r} is not a {what}", field=field)
     return value
 
 
 def parse_memory(value: Any, field: str = "resources.memory") -> int:
-    """``4G``, ``512M``, ``1.5GiB`` or a number of bytes → bytes (binary units, as SLURM uses)."""
+    """``4G``, ``512M``, ``1.5GiB`` or a number of bytes → bytes (binary units, as SLURM uses).
+
+    Messages name the field by its label (``Memory``); ``field`` stays the request's key."""
+    what = label(field)
     if isinstance(value, bool):
-        raise BadRequest(f"{field} must be bytes or a size like '4G', not {value!r}", field=field)
+        raise BadRequest(f"{what} must be a size like 4G or 512M, not {value!r}", field=field)
     if isinstance(value, (int, float)):
         n = int(_finite_number(value, field, "size"))
     elif isinstance(value, str):
         m = _MEM_RE.match(value)
         if not m or len(value) > 64:
-            raise BadRequest(
-                f"{field}: {value!r} is not a size; use bytes or a number with K, M, G or T (e.g. '4G')",
-                field=field,
-            )
+            raise BadRequest(f"{what}: {value!r} is not a size (try 4G or 512M)", field=field)
         n = int(float(m.group(1)) * _MEM_UNITS[m.group(2).upper()])
     else:
-        raise BadRequest(f"{field} must be bytes or a size like '4G'", field=field)
+        raise BadRequest(f"{what} must be a size like 4G or 512M", field=field)
     if n <= 0:
-        raise BadRequest(f"{field} must be more than 0", field=field)
+        raise BadRequest(f"{what} must be more than 0", field=field)
     if n > MAX_MEMORY:
-        raise BadRequest(f"{field}: {value!r} is more memory than any machine has", field=field)
+        raise BadRequest(f"{what}: {value!r} is more memory than any machine has", field=field)
     return n
 
 
@@ -254,13 +255,14 @@ def parse_time_limit(value: Any, field: str = "resources.time_limit") -> int:
 
     Minutes and seconds after a larger unit are below 60, hours after days below 24
     (``"99:99:99"`` is refused, as SLURM refuses it)."""
+    what = label(field)
     if isinstance(value, bool):
-        raise BadRequest(f"{field} must be seconds or 'HH:MM:SS'", field=field)
+        raise BadRequest(f"{what} must be seconds or HH:MM:SS (e.g. 01:30:00)", field=field)
     if isinstance(value, (int, float)):
         _finite_number(value, field, "duration")
         if value > MAX_TIME_LIMIT:
             raise BadRequest(
-                f"{field}: {value!r} seconds is more than the longest time limit (365 days)",
+                f"{what}: {value!r} seconds is more than the longest time limit (365 days)",
                 field=field,
             )
         n = int(value)
@@ -269,7 +271,7 @@ def parse_time_limit(value: Any, field: str = "resources.time_limit") -> int:
         m = _TIME_RE.match(s) if len(value) <= 32 else None
         if not m:
             raise BadRequest(
-                f"{field}: {value!r} is not a duration; use seconds or 'HH:MM:SS' (e.g. '04:00:00')",
+                f"{what}: {value!r} is not a duration (try 3600, 01:30:00 or 2-00:00:00)",
                 field=field,
             )
         days, a, b, c = m.groups()
@@ -279,20 +281,20 @@ def parse_time_limit(value: Any, field: str = "resources.time_limit") -> int:
             parts.insert(0, 0)
         h, mi, se = parts
         if len(given) > 1 and se >= 60:
-            raise BadRequest(f"{field}: {value!r} has {se} seconds; use 0-59", field=field)
+            raise BadRequest(f"{what}: {value!r} has {se} seconds; use 0-59", field=field)
         if len(given) > 2 and mi >= 60:
-            raise BadRequest(f"{field}: {value!r} has {mi} minutes; use 0-59", field=field)
+            raise BadRequest(f"{what}: {value!r} has {mi} minutes; use 0-59", field=field)
         if days is not None and h >= 24:
-            raise BadRequest(f"{field}: {value!r} has {h} hours after days; use 0-23", field=field)
+            raise BadRequest(f"{what}: {value!r} has {h} hours after days; use 0-23", field=field)
         n = int(days or 0) * 86400 + h * 3600 + mi * 60 + se
         if n > MAX_TIME_LIMIT:
             raise BadRequest(
-                f"{field}: {value!r} is more than the longest time limit (365 days)", field=field
+                f"{what}: {value!r} is more than the longest time limit (365 days)", field=field
             )
     else:
-        raise BadRequest(f"{field} must be seconds or 'HH:MM:SS'", field=field)
+        raise BadRequest(f"{what} must be seconds or HH:MM:SS (e.g. 01:30:00)", field=field)
     if n <= 0:
-        raise BadRequest(f"{field} must be more than 0 seconds", field=field)
+        raise BadRequest(f"{what} must be more than 0 seconds", field=field)
     return n
 
 
@@ -306,19 +308,20 @@ def format_duration(seconds: int) -> str:
 
 
 def _positive_int(value: Any, field: str) -> int:
+    what = label(field)
     if isinstance(value, bool):
-        raise BadRequest(f"{field} must be a whole number", field=field)
+        raise BadRequest(f"{what} must be a whole number", field=field)
     if isinstance(value, str) and _DIGITS_RE.fullmatch(value):
         digits = value.lstrip("0") or "0"
         value = int(digits) if len(digits) <= 18 else MAX_COUNT + 1
     if isinstance(value, float) and math.isfinite(value) and value.is_integer():
         value = int(value)
     if not isinstance(value, int):
-        raise BadRequest(f"{field} must be a whole number, not {value!r}", field=field)
+        raise BadRequest(f"{what} must be a whole number, not {value!r}", field=field)
     if value < 0:
-        raise BadRequest(f"{field} must not be negative", field=field)
+        raise BadRequest(f"{what} must not be negative", field=field)
     if value > MAX_COUNT:
-        raise BadRequest(f"{field} must be at most {MAX_COUNT}, not {value}", field=field)
+        raise BadRequest(f"{what} must be at most {MAX_COUNT}, not {value}", field=field)
     return value
 
 
@@ -335,7 +338,7 @@ def normalize_resources(resources: Any, field: str = "resources") -> dict[str, A
     if resources is None:
         return {}
     if not isinstance(resources, dict):
-        raise BadRequest(f"{field} must be an object", field=field)
+        raise BadRequest(f"{label(field)} must be names and values (cpus=2)", field=field)
     out: dict[str, Any] = {}
     for key, value in resources.items():
         f = f"{field}.{key}"
@@ -348,7 +351,7 @@ def normalize_resources(resources: Any, field: str = "resources") -> dict[str, A
         if key == "cpus":
             n = _positive_int(value, f)
             if n == 0:
-                raise BadRequest(f"{f} must be at least 1", field=f)
+                raise BadRequest(f"{label(f)} must be at least 1", field=f)
             out[key] = n
         elif key == "gpus":
             out[key] = _positive_int(value, f)
@@ -358,12 +361,12 @@ def normalize_resources(resources: Any, field: str = "resources") -> dict[str, A
             out[key] = parse_time_limit(value, f)
         elif key == "extra":
             if not isinstance(value, dict):
-                raise BadRequest(f"{f} must be an object", field=f)
+                raise BadRequest(f"{label(f)} must be names and values", field=f)
             out[key] = dict(value)
         else:  # partition, queue, account, qos, image: names, never free text
             if not isinstance(value, str) or not _NAME_RE.fullmatch(value) or len(value) > 253:
                 raise BadRequest(
-                    f"{f}: {value!r} is not a valid name (letters, digits and . _ : / @ + -)",
+                    f"{label(f)}: {value!r} is not a valid name (letters, digits and . _ : / @ + -)",
                     field=f,
                 )
             out[key] = value
@@ -383,6 +386,7 @@ def check_max_resources(
                     "time_limit": format_duration,
                 }.get(key, str)
                 raise BadRequest(
-                    f"{key}={shown(resources[key])} is more than {where} allows ({shown(limit)})",
+                    f"{label(f'resources.{key}')}: {shown(resources[key])} is more than {where}"
+                    f" allows ({shown(limit)})",
                     field=f"resources.{key}",
                 )

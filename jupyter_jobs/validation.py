@@ -1,7 +1,8 @@
 """Turns a job request (the ``POST jobs`` body) into a checked, normalised spec.
 
 Every rejection is a :class:`~jupyter_jobs.exceptions.BadRequest` whose message says what to fix
-and whose ``field`` names the part of the request at fault. Nothing here runs anything: commands are
+in a person's words (fields by their labels: :data:`~jupyter_jobs.wire.FIELD_LABELS`) and whose
+``field`` names the part of the request at fault. Nothing here runs anything: commands are
 argv lists and stay argv lists all the way to ``exec``.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 
 from .exceptions import BadRequest, NotFound
 from .models import normalize_resources
+from .wire import label, show
 
 REQUEST_KEYS = {
     "path",
@@ -88,17 +90,17 @@ def env_refusal(name: str) -> str | None:
     """Why the environment variable ``name`` may not be set by a request (None: it may)."""
     upper = name.upper()
     if upper.startswith(RESERVED_ENV_PREFIXES):
-        return f"environment variable {name} is set by jupyter-jobs (JUPYTER_JOBS_* are reserved)"
+        return f"Environment: variable {name} is set by jupyter-jobs (JUPYTER_JOBS_* are reserved)"
     if upper.startswith(LOADER_ENV_PREFIXES):
         return (
-            f"environment variable {name} is refused: dynamic-loader variables (LD_*, DYLD_*)"
+            f"Environment: variable {name} is refused: dynamic-loader variables (LD_*, DYLD_*)"
             " would change the code every process of the job loads; set it inside the job's"
             " script if its program needs it (an administrator can set it for every job with"
             " c.JobManager.extra_env)"
         )
     if upper in HIJACK_ENV:
         return (
-            f"environment variable {name} is refused: it makes a shell or interpreter run code"
+            f"Environment: variable {name} is refused: it makes a shell or interpreter run code"
             " that is not the job's program when it starts (see 'Validation' in docs/CONTRACT.md)"
         )
     return None
@@ -126,8 +128,9 @@ class JobRequest:
 def _text(
     value: Any, what: str, fld: str, *, allow_empty: bool = False, max_len: int = 4096
 ) -> str:
+    """``value`` checked as text; ``what`` names it in messages ("Name", "Argument 2")."""
     if not isinstance(value, str):
-        raise BadRequest(f"{what} must be a string, not {_type(value)}", field=fld)
+        raise BadRequest(f"{what} must be text, not {_type(value)}", field=fld)
     if "\x00" in value:
         raise BadRequest(f"{what} must not contain NUL characters", field=fld)
     try:
@@ -147,13 +150,13 @@ def _text(
 
 def _type(value: Any) -> str:
     return {
-        type(None): "null",
+        type(None): "nothing (null)",
         bool: "true/false",
         int: "a number",
         float: "a number",
-        str: "a string",
+        str: "text",
         list: "a list",
-        dict: "an object",
+        dict: "a set of names and values",
     }.get(type(value), type(value).__name__)
 
 
@@ -162,9 +165,9 @@ def _is_control(ch: str) -> bool:
 
 
 def _display_name(value: Any) -> str:
-    name = _text(value, "name", "name", max_len=MAX_NAME)
+    name = _text(value, "Name", "name", max_len=MAX_NAME)
     if any(_is_control(ch) for ch in name):
-        raise BadRequest("name must not contain control characters (newlines, tabs…)", field="name")
+        raise BadRequest("Name must not contain control characters (newlines, tabs…)", field="name")
     return name.strip()
 
 
@@ -175,23 +178,24 @@ def resolve_in_root(
 
     Refuses absolute paths, ``..`` escapes and symlinks that lead outside the root.
     """
-    rel = _text(rel, fld, fld, allow_empty=True)
+    what = label(fld)
+    rel = _text(rel, what, fld, allow_empty=True)
     if rel.startswith("/") or rel.startswith("\\") or re.match(r"^[A-Za-z]:", rel):
         raise BadRequest(
-            f"{fld} must be relative to the server's root directory, not absolute ({rel!r})",
+            f"{what} must be relative to the server's root directory, not absolute ({rel!r})",
             field=fld,
         )
     root = os.path.realpath(root_dir)
     literal = os.path.join(root, rel)
     candidate = os.path.realpath(literal)
     if candidate != root and not candidate.startswith(root + os.sep):
-        raise BadRequest(f"{fld} {rel!r} is outside the server's root directory", field=fld)
+        raise BadRequest(f"{what} {rel!r} is outside the server's root directory", field=fld)
     if must_exist and not os.path.exists(candidate):
-        raise NotFound(f"{fld} {rel!r} does not exist", field=fld)
+        raise NotFound(f"{what} {rel!r} does not exist", field=fld)
     if must_exist and not os.path.exists(literal):
         # realpath reads 'hello.py/' as 'hello.py'; the system does not
         raise BadRequest(
-            f"{fld} {rel!r} uses a file as a folder"
+            f"{what} {rel!r} uses a file as a folder"
             + (" (drop the trailing '/')" if rel.endswith(("/", "\\")) else ""),
             field=fld,
         )
@@ -210,17 +214,19 @@ def _check_keys(body: dict) -> None:
     for key in ("path", "command"):
         if key in body and body[key] is None:
             raise BadRequest(
-                f"{key} must not be null: give 'path' (a script or notebook) or 'command'",
+                f"{label(key)} must not be null: give a path (a script or notebook) or a command",
                 field=key,
             )
     if body.get("path") is not None and body.get("command") is not None:
-        raise BadRequest("give either 'path' or 'command', not both", field="command")
+        raise BadRequest(
+            "Command: give a path (a script or notebook) or a command, not both", field="command"
+        )
 
 
 def _check_kind(kind: Any) -> str | None:
     if kind is not None and kind not in ("script", "notebook", "command"):
         raise BadRequest(
-            f"unknown kind {kind!r}; use 'script', 'notebook' or 'command'", field="kind"
+            f"Kind: unknown kind {show(kind)}; use script, notebook or command", field="kind"
         )
     return kind
 
@@ -229,17 +235,17 @@ def _check_path(path: Any, root_dir: str) -> tuple[str, str, str]:
     """(relative path, absolute path, inferred kind) of a runnable file in the root."""
     rel_path, abs_path = resolve_in_root(root_dir, path, "path")
     if not rel_path:
-        raise BadRequest("path must name a file, not the root directory", field="path")
+        raise BadRequest("Path must name a file, not the root directory", field="path")
     if os.path.isdir(abs_path):
-        raise BadRequest(f"path {rel_path!r} is a directory, not a file", field="path")
+        raise BadRequest(f"Path {rel_path!r} is a folder, not a file", field="path")
     if not os.path.isfile(abs_path):
-        raise BadRequest(f"path {rel_path!r} is not a regular file", field="path")
+        raise BadRequest(f"Path {rel_path!r} is not a regular file", field="path")
     ext = os.path.splitext(abs_path)[1].lower()
     inferred = "notebook" if ext == ".ipynb" else "script"
     if inferred == "script" and ext not in SCRIPT_LANGUAGES:
         raise BadRequest(
-            f"cannot run {rel_path!r}: supported files are .py, .sh, .R and .ipynb"
-            " (or send 'command' as an argv list)",
+            f"Path: cannot run {rel_path!r}: the files jupyter-jobs runs are .py, .sh, .R and"
+            " .ipynb (run anything else as a command)",
             field="path",
         )
     return rel_path, abs_path, inferred
@@ -248,44 +254,48 @@ def _check_path(path: Any, root_dir: str) -> tuple[str, str, str]:
 def _check_command(command: Any) -> list[str]:
     if not isinstance(command, list) or not command:
         raise BadRequest(
-            'command must be a non-empty list of strings (an argv, e.g. ["python", "-V"])',
+            "Command: give the program and its arguments, one word each"
+            ' (e.g. ["python", "-V"]): no shell reads it',
             field="command",
         )
     if len(command) > MAX_ARGS:
         raise BadRequest(
-            f"command is too long ({len(command)} items, at most {MAX_ARGS})", field="command"
+            f"Command has too many words ({len(command)}, at most {MAX_ARGS})", field="command"
         )
     argv = [
-        _text(a, "each command item", "command", allow_empty=True, max_len=MAX_ARG_LEN)
-        for a in command
+        _text(a, f"Command word {i + 1}", "command", allow_empty=True, max_len=MAX_ARG_LEN)
+        for i, a in enumerate(command)
     ]
     if not argv[0].strip():
-        raise BadRequest("the program (command[0]) must not be empty", field="command")
+        raise BadRequest("Command: the program (its first word) must not be empty", field="command")
     return argv
 
 
 def _check_args(args_in: Any) -> list[str]:
     args_in = [] if args_in is None else args_in
     if not isinstance(args_in, list):
-        raise BadRequest("args must be a list of strings", field="args")
+        raise BadRequest(f"Arguments must be a list of words, not {_type(args_in)}", field="args")
     if len(args_in) > MAX_ARGS:
-        raise BadRequest(f"too many args ({len(args_in)}, at most {MAX_ARGS})", field="args")
+        raise BadRequest(f"Arguments: too many ({len(args_in)}, at most {MAX_ARGS})", field="args")
     return [
-        _text(a, "each argument", "args", allow_empty=True, max_len=MAX_ARG_LEN) for a in args_in
+        _text(a, f"Argument {i + 1}", "args", allow_empty=True, max_len=MAX_ARG_LEN)
+        for i, a in enumerate(args_in)
     ]
 
 
 def _check_env(env_in: Any) -> dict[str, str]:
     env_in = {} if env_in is None else env_in
     if not isinstance(env_in, dict):
-        raise BadRequest("env must be an object of NAME: value strings", field="env")
+        raise BadRequest(
+            f"Environment must be names and values (NAME=value), not {_type(env_in)}", field="env"
+        )
     if len(env_in) > MAX_ENV:
-        raise BadRequest(f"too many environment variables (at most {MAX_ENV})", field="env")
+        raise BadRequest(f"Environment: too many variables (at most {MAX_ENV})", field="env")
     env: dict[str, str] = {}
     for k, v in env_in.items():
         if not ENV_NAME_RE.fullmatch(k) or len(k) > MAX_ENV_NAME:
             raise BadRequest(
-                f"environment variable name {k!r} is invalid: use letters, digits and _,"
+                f"Environment: variable name {show(k)} is not valid: use letters, digits and _,"
                 f" not starting with a digit, at most {MAX_ENV_NAME} characters",
                 field="env",
             )
@@ -294,27 +304,31 @@ def _check_env(env_in: Any) -> dict[str, str]:
             raise BadRequest(refusal, field="env")
         if isinstance(v, (int, float)) and not isinstance(v, bool):
             v = str(v)
-        env[k] = _text(v, f"the value of {k}", "env", allow_empty=True, max_len=MAX_ARG_LEN)
+        what = f"Environment variable {k}"
+        env[k] = _text(v, what, "env", allow_empty=True, max_len=MAX_ARG_LEN)
     return env
 
 
 def _check_cwd(cwd_in: Any, root_dir: str) -> tuple[str, str]:
     cwd, abs_cwd = resolve_in_root(root_dir, cwd_in, "cwd")
     if not os.path.isdir(abs_cwd):
-        raise BadRequest(f"cwd {cwd!r} is not a directory", field="cwd")
+        raise BadRequest(f"Working directory {cwd!r} is not a folder", field="cwd")
     return cwd, abs_cwd
 
 
 def _check_parameters(parameters: Any) -> dict[str, Any]:
     parameters = {} if parameters is None else parameters
     if not isinstance(parameters, dict):
-        raise BadRequest("parameters must be an object of name: value", field="parameters")
+        raise BadRequest(
+            f"Parameters must be names and values (name=value), not {_type(parameters)}",
+            field="parameters",
+        )
     if len(parameters) > MAX_PARAMETERS:
-        raise BadRequest(f"too many parameters (at most {MAX_PARAMETERS})", field="parameters")
+        raise BadRequest(f"Parameters: too many (at most {MAX_PARAMETERS})", field="parameters")
     for k in parameters:
         if not PARAMETER_NAME_RE.fullmatch(k) or keyword.iskeyword(k) or len(k) > 200:
             raise BadRequest(
-                f"parameter name {k!r} is not a Python name (ASCII letters, digits and _,"
+                f"Parameters: {show(k)} is not a Python name (ASCII letters, digits and _,"
                 " not a keyword)",
                 field="parameters",
             )
@@ -324,7 +338,7 @@ def _check_parameters(parameters: Any) -> dict[str, Any]:
 def _check_names(body: dict) -> None:
     for key in ("backend", "profile"):
         if body.get(key) is not None:
-            _text(body[key], key, key, max_len=100)
+            _text(body[key], label(key), key, max_len=100)
 
 
 def parse_request(body: Any, root_dir: str) -> JobRequest:
@@ -337,26 +351,28 @@ def parse_request(body: Any, root_dir: str) -> JobRequest:
     command = body.get("command")
     kind = _check_kind(body.get("kind"))
     if path is None and command is None:
-        raise BadRequest("give either 'path' (a script or notebook) or 'command' (an argv list)")
+        raise BadRequest("nothing to run: give a path (a script or notebook) or a command")
 
     rel_path = abs_path = None
     argv: list[str] = []
     if path is not None:
         if kind == "command":
-            raise BadRequest("kind 'command' takes 'command', not 'path'", field="kind")
+            raise BadRequest("Kind: a command job runs a command, not a path", field="kind")
         rel_path, abs_path, inferred = _check_path(path, root_dir)
         if kind is not None and kind != inferred:
-            raise BadRequest(f"{rel_path!r} is not a {kind}", field="kind")
+            raise BadRequest(f"Kind: {rel_path!r} is not a {kind}", field="kind")
         kind = inferred
     else:
         if kind not in (None, "command"):
-            raise BadRequest(f"kind {kind!r} takes 'path', not 'command'", field="kind")
+            raise BadRequest(f"Kind: a {kind} job runs a path, not a command", field="kind")
         kind = "command"
         argv = _check_command(command)
 
     args = _check_args(body.get("args"))
     if kind == "notebook" and args:
-        raise BadRequest("notebooks take 'parameters', not 'args'", field="args")
+        raise BadRequest(
+            "Arguments: a notebook takes no arguments; give it parameters instead", field="args"
+        )
     env = _check_env(body.get("env"))
 
     if body.get("cwd") is not None:
@@ -369,7 +385,10 @@ def parse_request(body: Any, root_dir: str) -> JobRequest:
 
     parameters = _check_parameters(body.get("parameters"))
     if parameters and kind != "notebook":
-        raise BadRequest("parameters are for notebooks; scripts take 'args'", field="parameters")
+        raise BadRequest(
+            "Parameters are for notebooks; give a script or command arguments instead",
+            field="parameters",
+        )
 
     if body.get("name") is not None:
         name = _display_name(body["name"])

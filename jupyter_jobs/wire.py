@@ -12,6 +12,10 @@ through these functions; the manager only ever sees what they let through:
 
 Every refusal is a :class:`~jupyter_jobs.exceptions.JobsError` (400, 404, 415) whose ``field``
 names the part of the request at fault. docs/CONTRACT.md ("Validation") lists the limits.
+
+Messages are for people: they name a field by its label (:data:`FIELD_LABELS`, the words of the
+run dialog: "Memory: 'lots' is not a size (try 4G or 512M)"), while ``field`` keeps the request's
+own name (``resources.memory``) for programs and for the dialog to show the message at its field.
 """
 
 from __future__ import annotations
@@ -37,6 +41,38 @@ _BRACKETS_RE = re.compile(rb"[\[\]{}]")
 #: at most this many values of a list query parameter (``status=a,b,...``)
 MAX_LIST_VALUES = 100
 _NAME_VALUE_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,99}$")
+
+#: what a person calls each field of a job request (the run dialog's labels): the one table
+#: every message of the server uses to name a field. ``field`` in an answer keeps the key.
+FIELD_LABELS = {
+    "path": "Path",
+    "command": "Command",
+    "args": "Arguments",
+    "name": "Name",
+    "kind": "Kind",
+    "env": "Environment",
+    "cwd": "Working directory",
+    "backend": "Backend",
+    "profile": "Profile",
+    "parameters": "Parameters",
+    "resources": "Resources",
+    "resources.cpus": "CPUs",
+    "resources.memory": "Memory",
+    "resources.gpus": "GPUs",
+    "resources.time_limit": "Time limit",
+    "resources.partition": "Partition",
+    "resources.queue": "Queue",
+    "resources.account": "Account",
+    "resources.qos": "QoS",
+    "resources.image": "Image",
+    "resources.extra": "Extra options",
+}
+
+
+def label(field: str) -> str:
+    """The label of a request field (``resources.memory`` → ``Memory``); other names (an
+    administrator's ``profile.resources.cpus``) are shown as they are."""
+    return FIELD_LABELS.get(field, field)
 
 
 def show(value: Any, limit: int = 60) -> str:
@@ -153,11 +189,28 @@ def field_of(path: tuple[Any, ...]) -> str | None:
     return keys[0]
 
 
-def _where(path: tuple[Any, ...]) -> str:
-    if not path:
-        return "the request body"
+def _json_path(path: tuple[Any, ...]) -> str:
     parts = [f"[{p}]" if isinstance(p, int) else f".{safe_text(p)}" for p in path]
     return "".join(parts).lstrip(".")
+
+
+def _where(path: tuple[Any, ...]) -> str:
+    """A place in a request body in a person's words: ``Memory``, ``Argument 2``,
+    ``Environment variable HOME``, ``Parameter sizes [1]``; the JSON path where no label fits."""
+    if not path:
+        return "the request body"
+    head, key, rest = path[0], path[1] if len(path) > 1 else None, path[2:]
+    if head == "resources" and isinstance(key, str) and f"resources.{key}" in FIELD_LABELS:
+        place = label(f"resources.{key}")
+    elif head in ("env", "parameters") and isinstance(key, str):
+        place = f"{'Environment variable' if head == 'env' else 'Parameter'} {safe_text(key)}"
+    elif head in ("args", "command") and isinstance(key, int):
+        place = f"{'Argument' if head == 'args' else 'Command word'} {key + 1}"
+    elif isinstance(head, str) and head in FIELD_LABELS:
+        place, rest = label(head), path[1:]
+    else:
+        return _json_path(path)
+    return f"{place} {_json_path(rest)}" if rest else place
 
 
 def parse_json_body(body: bytes) -> Any:

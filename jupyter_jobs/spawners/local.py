@@ -79,13 +79,13 @@ class LocalSpawner(Spawner):
         ncpu = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
         if resources.get("cpus", 0) > (ncpu or 1):
             raise BadRequest(
-                f"cpus={resources['cpus']} is more than this machine has ({ncpu})",
+                f"CPUs: {resources['cpus']} is more than this machine has ({ncpu})",
                 field="resources.cpus",
             )
         total = psutil.virtual_memory().total
         if resources.get("memory", 0) > total:
             raise BadRequest(
-                f"memory={describe_memory(resources['memory'])} is more than this machine has"
+                f"Memory: {describe_memory(resources['memory'])} is more than this machine has"
                 f" ({describe_memory(total)})",
                 field="resources.memory",
             )

@@ -134,13 +134,13 @@ async def test_query_numbers_are_ascii_digits_within_range(server, path, field):
 @pytest.mark.parametrize(
     "value,words",
     [
-        ("99:99:99", "0-59"),
+        ("99:99:99", "Time limit: '99:99:99' has 99 seconds; use 0-59"),
         ("10:60", "0-59"),
         ("1-24:00:00", "0-23"),
         ("400-00:00:00", "365 days"),
         (1e308, "365 days"),
         (31536001, "365 days"),
-        (0.5, "more than 0"),
+        (0.5, "Time limit must be more than 0 seconds"),
     ],
 )
 async def test_time_limits_out_of_range(server, value, words):
@@ -159,7 +159,7 @@ async def test_deep_nesting_is_400_not_a_recursion_error(server, depth):
 
 async def test_a_key_given_twice_is_400(server):
     body = '{"path": "hello.py", "path": "../../etc/passwd"}'
-    await refused(server, "POST", f"{API}/jobs", body, field="path", words="twice")
+    await refused(server, "POST", f"{API}/jobs", body, field="path", words="Path is given twice")
 
 
 LONE = "\\ud800"  # as JSON writes it: the text a client sends, escaped
@@ -235,12 +235,16 @@ async def test_loader_and_hijack_variables_are_refused(server, name):
         (job(path="hello.py/."), "path", "as a folder"),
         (json.dumps({"path": "hello.py", "command": ["ls"]}), "command", "not both"),
         (json.dumps({"path": None, "command": ["ls"]}), "path", "must not be null"),
-        (json.dumps({"command": ["ls"], "kind": "script"}), "kind", "takes 'path'"),
-        (job(kind="notebook"), "kind", "is not a notebook"),
-        (job(name="a\u2028b"), "name", "control characters"),
+        (
+            json.dumps({"command": ["ls"], "kind": "script"}),
+            "kind",
+            "Kind: a script job runs a path, not a command",
+        ),
+        (job(kind="notebook"), "kind", "Kind: 'hello.py' is not a notebook"),
+        (job(name="a\u2028b"), "name", "Name must not contain control characters"),
         (job(name="\tx"), "name", "control characters"),
-        (job(parameters={"class": 1}), "parameters", "Python name"),
-        (job(resources={"partition": "gpu\n"}), "resources.partition", "not a valid name"),
+        (job(parameters={"class": 1}), "parameters", "Parameters: 'class' is not a Python name"),
+        (job(resources={"partition": "gpu\n"}), "resources.partition", "Partition: 'gpu\\n' is"),
         (json.dumps({"path": "nb.ipynb", "parameters": {"é": 1}}), "parameters", "Python name"),
     ],
 )

@@ -89,7 +89,7 @@ def test_max_resources():
     check_max_resources({"cpus": 4}, {"cpus": 4})
     with pytest.raises(BadRequest) as e:
         check_max_resources({"memory": 8 * 1024**3}, {"memory": "4G"})
-    assert "memory=8G is more than the profile allows (4G)" in e.value.message
+    assert "Memory: 8G is more than the profile allows (4G)" in e.value.message
 
 
 def test_job_record_round_trip():
