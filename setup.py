@@ -114,6 +114,7 @@ setup(
             "ruff>=0.6",
             "mypy>=1.10",
             "jupyterlab>=4.6,<5",
+            "jupyter_console>=6.6",  # tests/kernels: jupyter console on a remote kernel
         ],
     },
     entry_points={

@@ -295,3 +295,27 @@ def test_jupyter_run_and_jupyter_kernel_use_the_cluster(client_env):
         proc.wait(60)
     records = kernel_records(client_env["job_root"])
     assert len(records) == 2 and all(r["status"] != "running" for r in records), records
+
+
+def test_jupyter_console_runs_code_inside_a_slurm_job(client_env):
+    """``jupyter console`` as a user types into it (lines on its stdin): the code runs inside
+    the SLURM job; leaving the console ends the job."""
+    before = set(active_slurm_jobs())
+    bindir = os.path.dirname(sys.executable)
+    typed = "import os; print('job', os.environ['SLURM_JOB_ID'])\nexit\n"
+    r = subprocess.run(
+        [os.path.join(bindir, "jupyter"), "console", f"--kernel={KERNEL}", "--simple-prompt",
+         "--ZMQTerminalInteractiveShell.confirm_exit=False"],
+        input=typed, env=client_env["env"], capture_output=True, text=True, timeout=240,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout[-3000:] + r.stderr[-3000:]
+    words = r.stdout.split()
+    assert "job" in words, r.stdout[-3000:]
+    job = words[words.index("job") + 1]
+    assert job.isdigit(), r.stdout[-3000:]
+    [record] = kernel_records(client_env["job_root"])
+    assert record["backend_ref"] == job and record["state"]["client"] == "standalone"
+    deadline = time.monotonic() + 20  # the console shut its kernel down: the job leaves squeue
+    while job in active_slurm_jobs() and time.monotonic() < deadline:
+        time.sleep(0.5)
+    assert job not in active_slurm_jobs() and not (set(active_slurm_jobs()) - before)
