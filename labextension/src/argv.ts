@@ -37,7 +37,7 @@ export function splitArgs(text: string): string[] {
     }
   }
   if (quote) {
-    throw new Error(`unclosed ${quote} quote`);
+    throw new Error(`Arguments: a ${quote} quote is not closed (close it, or put \\ before it)`);
   }
   if (inToken) {
     out.push(current);
@@ -63,7 +63,9 @@ export function parseEnv(text: string): Record<string, string> {
     const eq = line.indexOf('=');
     const key = eq > 0 ? line.slice(0, eq).trim() : '';
     if (!/^[A-Za-z_][A-Za-z0-9_]*$/.test(key)) {
-      throw new Error(`line ${i + 1}: expected NAME=value`);
+      throw new Error(
+        `Environment: line ${i + 1} is not NAME=value (a name of letters, digits and _, then =, e.g. SEED=1)`
+      );
     }
     env[key] = line.slice(eq + 1);
   });

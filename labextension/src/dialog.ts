@@ -5,6 +5,7 @@
  */
 import { Dialog } from '@jupyterlab/apputils';
 import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
+import { caretDownEmptyIcon } from '@jupyterlab/ui-components';
 import { Widget } from '@lumino/widgets';
 
 import { formatEnv, joinArgs, parseEnv, splitArgs } from './argv';
@@ -211,27 +212,28 @@ export class RunJobForm extends Widget {
     this._generalError = errorNode('');
     this.node.appendChild(this._generalError);
 
-    this._name = h('input', {
-      type: 'text',
-      class: 'jp-mod-styled',
-      name: 'name',
-      value: basename(this._options.path)
-    });
+    this._name = textInput({ name: 'name', value: basename(this._options.path) });
     this.node.appendChild(this._row(trans.__('Name'), this._name, 'name'));
 
-    this._backend = h('select', { class: 'jp-mod-styled', name: 'backend' });
-    for (const backend of reply.backends) {
-      const label = backend.available
-        ? backend.display_name || backend.name
-        : trans.__(
-            '%1 (unavailable: %2)',
-            backend.display_name || backend.name,
-            backend.reason ?? ''
-          );
+    this._backend = select('backend');
+    const unavailable = h('div', { class: 'jp-JobsDialog-hint jp-JobsDialog-unavailable' });
+    for (const backend of reply.backends as IBackendWithLimits[]) {
+      const name = backend.display_name || backend.name;
+      // the short reason in the menu, the engine's own words (a tool's output) on hover
+      const reason = backend.reason || trans.__('not available');
+      const label = backend.available ? name : trans.__('%1 (unavailable: %2)', name, reason);
       const option = h('option', { value: backend.name, disabled: !backend.available }, label);
       if (!backend.available) {
-        option.title = backend.reason ?? '';
+        const detail = backend.detail || reason;
+        option.title = detail;
         option.classList.add('jp-mod-unavailable');
+        unavailable.appendChild(
+          h(
+            'div',
+            { class: 'jp-JobsDialog-backendReason', 'data-backend': backend.name, title: detail },
+            trans.__('%1: %2', name, reason)
+          )
+        );
       }
       this._backend.appendChild(option);
     }
@@ -245,9 +247,16 @@ export class RunJobForm extends Widget {
     if (pick) {
       this._backend.value = pick;
     }
-    this.node.appendChild(this._row(trans.__('Backend'), this._backend, 'backend'));
+    this.node.appendChild(
+      this._row(
+        trans.__('Backend'),
+        this._backend,
+        'backend',
+        unavailable.childElementCount ? unavailable : undefined
+      )
+    );
 
-    this._profile = h('select', { class: 'jp-mod-styled', name: 'profile' });
+    this._profile = select('profile');
     this._profileDescription = h('div', { class: 'jp-JobsDialog-hint' });
     this.node.appendChild(
       this._row(trans.__('Profile'), this._profile, 'profile', this._profileDescription)
@@ -268,9 +277,7 @@ export class RunJobForm extends Widget {
     this._profile.addEventListener('change', () => this._fillResources(null));
     this._fillProfiles(remembered);
 
-    this._args = h('input', {
-      type: 'text',
-      class: 'jp-mod-styled',
+    this._args = textInput({
       name: 'args',
       placeholder: trans.__('e.g. --epochs 3 "file name.csv"'),
       value: joinArgs(remembered.args ?? [])
@@ -301,9 +308,7 @@ export class RunJobForm extends Widget {
     const dir = this._options.path.includes('/')
       ? this._options.path.slice(0, this._options.path.lastIndexOf('/'))
       : '';
-    this._cwd = h('input', {
-      type: 'text',
-      class: 'jp-mod-styled',
+    this._cwd = textInput({
       name: 'cwd',
       placeholder: dir || trans.__('(the server’s root directory)'),
       value: remembered.cwd ?? ''
@@ -350,12 +355,7 @@ export class RunJobForm extends Widget {
       );
     }
     for (const p of parameters) {
-      const input = h('input', {
-        type: 'text',
-        class: 'jp-mod-styled',
-        name: `parameters.${p.name}`,
-        'data-parameter': p.name
-      });
+      const input = textInput({ name: `parameters.${p.name}`, 'data-parameter': p.name });
       // always the cell as it is on disk now, never the last run's values
       input.defaultValue = p.text;
       input.value = p.text;
@@ -365,7 +365,7 @@ export class RunJobForm extends Widget {
           'label',
           { class: 'jp-JobsDialog-parameter' },
           h('span', { class: 'jp-JobsDialog-parameterName' }, p.name),
-          input,
+          inputGroup(input),
           errorNode(`parameters.${p.name}`)
         )
       );
@@ -426,25 +426,75 @@ export class RunJobForm extends Widget {
     this._resources.textContent = '';
     this._resourceInputs.clear();
     for (const key of keys) {
-      const input = h('input', {
-        type: 'text',
-        class: 'jp-mod-styled',
+      const input = textInput({
         name: `resources.${key}`,
         placeholder: showResource(key, defaults[key]) || trans.__('default')
       });
       input.value = remembered?.resources?.[key] ?? previous.get(key) ?? '';
       this._resourceInputs.set(key, input);
-      const limit = max[key] !== undefined && max[key] !== null ? showResource(key, max[key]) : '';
+      const hint = h('span', { class: 'jp-JobsDialog-hint', 'data-max': key, hidden: true });
       this._resources.appendChild(
         h(
           'label',
           { class: 'jp-JobsDialog-resource' },
           h('span', {}, resourceLabel(trans, key)),
-          input,
-          limit ? h('span', { class: 'jp-JobsDialog-hint' }, trans.__('max %1', limit)) : null,
+          inputGroup(input),
+          hint,
           errorNode(`resources.${key}`)
         )
       );
+    }
+    this._resourceInputs
+      .get('partition')
+      ?.addEventListener('input', () => this._showMaxima(this._currentProfile()));
+    this._showMaxima(profile);
+  }
+
+  /**
+   * "max N" under CPUs, memory, GPUs and time limit: the lower of the profile's limit and what
+   * the cluster can ever give in the partition asked for (from `GET backends` `limits`, when the
+   * server knows them), with where the cluster's number comes from on hover.
+   */
+  private _showMaxima(profile: IProfile | undefined): void {
+    const trans = this._trans;
+    const max = profile?.max_resources ?? {};
+    const partitionInput = this._resourceInputs.get('partition');
+    const partitionValue =
+      partitionInput?.value.trim() || String(profile?.resources?.partition ?? '');
+    const cluster = clusterLimits(this._currentBackend() as IBackendWithLimits, partitionValue);
+    for (const key of BASIC_RESOURCES) {
+      const hint = this._resources.querySelector<HTMLElement>(`[data-max="${key}"]`);
+      if (!hint) {
+        continue;
+      }
+      const fromProfile = typeof max[key] === 'number' ? (max[key] as number) : null;
+      const fromCluster = cluster ? clusterValue(cluster.limits, key) : null;
+      let value: number | string | null = fromProfile;
+      let source = '';
+      if (fromCluster !== null && (fromProfile === null || fromCluster < fromProfile)) {
+        value = fromCluster;
+        source = cluster!.partition
+          ? trans.__('the most one job can get in partition %1', cluster!.partition)
+          : trans.__('the most one job can get on this cluster');
+      } else if (fromProfile === null && max[key] !== undefined && max[key] !== null) {
+        value = String(max[key]); // a profile limit written as text ("4G")
+      }
+      if (value === null) {
+        hint.hidden = true;
+        hint.textContent = '';
+        hint.removeAttribute('title');
+        continue;
+      }
+      hint.hidden = false;
+      hint.textContent =
+        key === 'gpus' && value === 0 && source
+          ? trans.__('no GPUs in this partition')
+          : trans.__('max %1', showResource(key, value));
+      if (source) {
+        hint.title = source;
+      } else {
+        hint.removeAttribute('title');
+      }
     }
   }
 
@@ -455,7 +505,7 @@ export class RunJobForm extends Widget {
       'div',
       { class: 'jp-JobsDialog-row', 'data-row': field },
       h('label', { for: id }, label),
-      input,
+      wrapped(input),
       extra ?? null,
       errorNode(field)
     );
@@ -477,6 +527,90 @@ export class RunJobForm extends Widget {
   private _env!: HTMLTextAreaElement;
   private _cwd!: HTMLInputElement;
   private _generalError!: HTMLElement;
+}
+
+/** A backend of `GET backends` with the fields a newer server adds (all optional). */
+interface IBackendWithLimits extends IBackend {
+  /** The engine's own words behind `reason` (a tool's output), for hover. */
+  detail?: string | null;
+  /** The most one job can ever get, per partition (`""`: the whole cluster). */
+  limits?: Record<string, IPartitionLimits> | null;
+}
+
+interface IPartitionLimits {
+  cpus?: number | null;
+  memory_bytes?: number | null;
+  gpus?: number | null;
+  max_time_seconds?: number | null;
+  default?: boolean;
+}
+
+/** The limits for `partition` (blank: the cluster's default, or its only entry). */
+function clusterLimits(
+  backend: IBackendWithLimits | undefined,
+  partition: string
+): { partition: string; limits: IPartitionLimits } | null {
+  const limits = backend?.limits;
+  if (!limits || typeof limits !== 'object') {
+    return null;
+  }
+  if (partition && limits[partition]) {
+    return { partition, limits: limits[partition] };
+  }
+  if (partition) {
+    return null; // a partition the server does not know: it will say so itself
+  }
+  const names = Object.keys(limits);
+  const name = names.find(n => limits[n]?.default) ?? (names.length === 1 ? names[0] : null);
+  return name === null ? null : { partition: name, limits: limits[name] };
+}
+
+function clusterValue(limits: IPartitionLimits, key: string): number | null {
+  const value =
+    key === 'cpus'
+      ? limits.cpus
+      : key === 'memory'
+        ? limits.memory_bytes
+        : key === 'gpus'
+          ? limits.gpus
+          : key === 'time_limit'
+            ? limits.max_time_seconds
+            : null;
+  return typeof value === 'number' ? value : null;
+}
+
+/**
+ * A text field as @jupyterlab/ui-components' `InputGroup` draws it (`.jp-InputGroup` around a
+ * styled input), built in the DOM: the form reads and sets its fields synchronously.
+ */
+function textInput(attrs: Record<string, string>): HTMLInputElement {
+  return h('input', { type: 'text', class: 'jp-mod-styled', ...attrs });
+}
+
+function inputGroup(input: HTMLElement): HTMLElement {
+  return h('div', { class: 'jp-InputGroup jp-JobsDialog-field' }, input);
+}
+
+/**
+ * A menu as @jupyterlab/ui-components' `HTMLSelect` draws it (`.jp-HTMLSelect.jp-DefaultStyle`
+ * around the select, with its caret icon), built in the DOM for the same reason.
+ */
+function select(name: string): HTMLSelectElement {
+  return h('select', { name });
+}
+
+function wrapped(input: HTMLElement): HTMLElement {
+  if (input instanceof HTMLSelectElement) {
+    const box = h('div', { class: 'jp-HTMLSelect jp-DefaultStyle jp-JobsDialog-field' }, input);
+    box.appendChild(
+      caretDownEmptyIcon.element({ tag: 'span', stylesheet: 'select', right: '4px', top: '4px' })
+    );
+    return box;
+  }
+  if (input instanceof HTMLInputElement) {
+    return inputGroup(input);
+  }
+  return input;
 }
 
 function errorNode(field: string): HTMLElement {

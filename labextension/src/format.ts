@@ -1,6 +1,8 @@
 /**
  * Small formatting helpers shared by the sidebar, the log viewer and the dialog.
  */
+import type { TranslationBundle } from '@jupyterlab/translation';
+
 import { IJob } from './tokens';
 
 /** Seconds → `1:02:03` / `2:03` / `5s`. */
@@ -93,4 +95,66 @@ export const RUNNABLE_EXTENSIONS = ['.py', '.ipynb', '.sh', '.r'];
 
 export function isRunnable(path: string): boolean {
   return RUNNABLE_EXTENSIONS.includes(extname(path));
+}
+
+/** The job's `efficiency` (docs/CONTRACT.md): any part, or key in a part, may be missing. */
+export interface IEfficiency {
+  cpu?: { used_core_seconds?: number; cores?: number; wall_seconds?: number; ratio?: number };
+  memory?: { peak_bytes?: number; requested_bytes?: number; ratio?: number };
+  time?: { used_seconds?: number; limit_seconds?: number; ratio?: number };
+  hints?: string[];
+}
+
+function percent(ratio: number | undefined): string | null {
+  return typeof ratio === 'number' && isFinite(ratio) ? `${Math.round(ratio * 100)}%` : null;
+}
+
+const isNumber = (v: unknown): v is number => typeof v === 'number' && isFinite(v);
+
+/** `[key, text]` for each part of `efficiency` there is something to say about. */
+export function efficiencyParts(
+  trans: TranslationBundle,
+  efficiency: IEfficiency
+): [string, string][] {
+  const parts: [string, string][] = [];
+  const { cpu, memory, time } = efficiency;
+  if (cpu) {
+    const pct = percent(cpu.ratio);
+    if (pct && isNumber(cpu.cores)) {
+      parts.push(['cpu', trans._n('CPU %2 of %1 core', 'CPU %2 of %1 cores', cpu.cores, pct)]);
+    } else if (pct) {
+      parts.push(['cpu', trans.__('CPU %1', pct)]);
+    } else if (isNumber(cpu.used_core_seconds)) {
+      parts.push(['cpu', trans.__('CPU time %1', formatDuration(cpu.used_core_seconds))]);
+    }
+  }
+  if (memory && isNumber(memory.peak_bytes)) {
+    const pct = percent(memory.ratio);
+    parts.push([
+      'memory',
+      isNumber(memory.requested_bytes)
+        ? trans.__(
+            'memory %1 of %2%3',
+            formatBytes(memory.peak_bytes),
+            formatBytes(memory.requested_bytes),
+            pct ? ` (${pct})` : ''
+          )
+        : trans.__('memory %1 at most', formatBytes(memory.peak_bytes))
+    ]);
+  }
+  if (time && isNumber(time.used_seconds)) {
+    const pct = percent(time.ratio);
+    parts.push([
+      'time',
+      isNumber(time.limit_seconds)
+        ? trans.__(
+            'time %1 of %2%3',
+            formatDuration(time.used_seconds),
+            formatDuration(time.limit_seconds),
+            pct ? ` (${pct})` : ''
+          )
+        : trans.__('time %1', formatDuration(time.used_seconds))
+    ]);
+  }
+  return parts;
 }

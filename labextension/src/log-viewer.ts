@@ -10,12 +10,14 @@ import { Widget } from '@lumino/widgets';
 
 import { h } from './dom';
 import {
+  efficiencyParts,
   elapsedSeconds,
   formatBytes,
   formatCommand,
   formatDuration,
   formatResources,
-  formatTime
+  formatTime,
+  IEfficiency
 } from './format';
 import { detailText, statusLabel } from './job-row';
 import { JobsModel } from './model';
@@ -76,11 +78,13 @@ export class LogViewer extends Widget {
       this._progressText
     );
     this._usage = new UsageChart(trans);
+    this._efficiency = h('div', { class: 'jp-JobsLog-efficiency', hidden: true });
     this._header = h(
       'div',
       { class: 'jp-JobsLog-header' },
       h('div', { class: 'jp-JobsLog-titleLine' }, this._status, this._title),
       h('div', { class: 'jp-JobsLog-headerBody' }, this._facts, this._usage.node),
+      this._efficiency,
       this._progress
     );
     this._earlier = h(
@@ -534,12 +538,36 @@ export class LogViewer extends Widget {
         (typeof fraction === 'number' ? `${pct}%` : '') +
         (job.progress?.message ? ` ${job.progress.message}` : '');
     }
+    this._showEfficiency((job as IJob & { efficiency?: IEfficiency | null }).efficiency);
     this._updateTicker();
     if (!wasFinal && isFinal(job.status) && this._started) {
       this._requestUsage();
     }
     for (const listener of this._jobListeners) {
       listener(job);
+    }
+  }
+
+  /** What the ended job used against what it asked for (as `seff`): only the parts present. */
+  private _showEfficiency(efficiency: IEfficiency | null | undefined): void {
+    const node = this._efficiency;
+    node.textContent = '';
+    const parts = efficiency ? efficiencyParts(this._trans, efficiency) : [];
+    const hints = (efficiency?.hints ?? []).filter(hint => typeof hint === 'string' && hint);
+    node.hidden = parts.length === 0 && hints.length === 0;
+    if (node.hidden) {
+      return;
+    }
+    const line = h('div', { class: 'jp-JobsLog-efficiencyLine' });
+    line.appendChild(h('span', { class: 'jp-JobsLog-efficiencyLabel' }, this._trans.__('Used')));
+    for (const [key, text] of parts) {
+      line.appendChild(
+        h('span', { class: 'jp-JobsLog-efficiencyPart', 'data-efficiency': key }, text)
+      );
+    }
+    node.appendChild(line);
+    for (const hint of hints) {
+      node.appendChild(h('div', { class: 'jp-JobsLog-efficiencyHint' }, hint));
     }
   }
 
@@ -571,6 +599,7 @@ export class LogViewer extends Widget {
   private _progressBar: HTMLElement;
   private _progressText: HTMLElement;
   private _usage: UsageChart;
+  private _efficiency: HTMLElement;
   private _header: HTMLElement;
   private _earlier: HTMLButtonElement;
   private _text: HTMLElement;

@@ -19,12 +19,12 @@ describe('arguments and environment', () => {
   });
 
   it('refuses an unclosed quote', () => {
-    expect(() => splitArgs('"open')).toThrow(/unclosed/);
+    expect(() => splitArgs('"open')).toThrow('Arguments: a " quote is not closed');
   });
 
   it('parses NAME=value lines and refuses a line without a name', () => {
     expect(parseEnv('A=1\n# comment\n\nB=x=y')).toEqual({ A: '1', B: 'x=y' });
-    expect(() => parseEnv('A=1\nnot a pair')).toThrow(/line 2/);
+    expect(() => parseEnv('A=1\nnot a pair')).toThrow('Environment: line 2 is not NAME=value');
   });
 });
 
