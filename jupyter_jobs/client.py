@@ -77,7 +77,6 @@ def running_servers(runtime_dir: str | None = None) -> list[dict[str, Any]]:
     except OSError:
         return []
     servers = []
-    where = os.path.realpath(os.path.join(cwd, os.path.expanduser(path))) if path else cwd
     for name in names:
         path = os.path.join(runtime_dir, name)
         try:
@@ -102,6 +101,7 @@ def find_server(
     may be other people's (a shared machine) and are no help in finding this one.
     """
     cwd = os.path.realpath(cwd or os.getcwd())
+    where = os.path.realpath(os.path.join(cwd, os.path.expanduser(path))) if path else cwd
     servers = [s for s in running_servers(runtime_dir) if s.get("url") and not s.get("sock")]
     if not servers:
         raise ServerNotFound(
@@ -134,7 +134,6 @@ def _split_token(url: str) -> tuple[str, str | None]:
     )  # fmt: skip
     if cut is None:  # the classic UI: {base}tree/..., {base}notebooks/...
         cut = next((i for i, seg in enumerate(segs) if seg in ("tree", "notebooks", "edit")), None)
-        path: str | None = None,
     path = "/" + "".join(seg + "/" for seg in segs[:cut])
     return urllib.parse.urlunsplit((parts.scheme, parts.netloc, path, "", "")), token
 
@@ -159,6 +158,7 @@ class JobsClient:
         *,
         root_dir: str | None = None,
         timeout: float = 30.0,
+        path: str | None = None,
     ):
         url = url or os.environ.get(ENV_URL) or None
         token = token if token is not None else os.environ.get(ENV_TOKEN)
