@@ -422,7 +422,8 @@ class Job:
         return self
 
     def wait(self, timeout: float | None = None, poll: float = 0.5) -> Job:
-        """Block until the job is final; raises :class:`JobsTimeout` after ``timeout`` seconds."""
+        """Block until the job is final and return this Job (read ``status``, ``exit_code`` on it);
+        raises :class:`JobsTimeout` after ``timeout`` seconds (the job keeps running)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         unreachable_since = None
         while True:
