@@ -272,8 +272,10 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=PROG,
         description="Background and launcher jobs of the running Jupyter server.",
-        epilog="Job IDs may be shortened to a unique prefix. `jupyter jobs kernelspec ...` manages "
-        "kernel specs for remote kernels.",
+        epilog="Options of `submit` go before a script's path (what follows it is the script's "
+        "arguments) and anywhere for a notebook: see `jupyter jobs submit --help`. Job IDs may be "
+        "shortened to a unique prefix. `jupyter jobs kernelspec ...` manages kernel specs for "
+        "remote kernels.",
     )
     parser.add_argument("--url", help="server URL (default: $JUPYTER_JOBS_URL, else discovery)")
     parser.add_argument("--token", help="server token (default: $JUPYTER_JOBS_TOKEN)")
@@ -337,6 +339,26 @@ def _split_command(argv: list[str]) -> tuple[list[str], list[str] | None]:
         return argv, None
     i = argv.index("--")
     return argv[:i], argv[i + 1 :]
+
+
+#: where a server message (neutral, as the run dialog shows it) names something the CLI spells
+#: its own way: field → (the server's words, the CLI's words)
+_CLI_SYNTAX = {
+    "path": (
+        "(run anything else as a command)",
+        f"(run anything else as a command: {PROG} submit [OPTIONS] -- CMD ARGS)",
+    ),
+    "args": ("give it parameters instead", "give it parameters with -p NAME=VALUE"),
+    "parameters": (
+        "give a script or command arguments instead",
+        "give a script its arguments after its path, a command after --",
+    ),
+}
+
+
+def _in_cli_words(e: JobsClientError) -> str:
+    words = _CLI_SYNTAX.get(e.field or "")
+    return e.message.replace(*words) if words else e.message
 
 
 # ------------------------------------------------------------------------------- commands
@@ -507,7 +529,7 @@ def cmd_cancel(client: JobsClient, a: argparse.Namespace) -> int:
             job.cancel()
             print(f"job {job.id[:8]} {job.data.get('status')}")
         except JobsClientError as e:
-            print(f"{PROG}: {job_id}: {e.message}", file=sys.stderr)
+            print(f"{PROG}: {job_id}: {_in_cli_words(e)}", file=sys.stderr)
             failed = 1
     return failed
 
@@ -534,7 +556,7 @@ def cmd_rm(client: JobsClient, a: argparse.Namespace) -> int:
                 status = job.data.get("status")
                 message = f"job {short} is {status}: cancel it first ({PROG} cancel {short})"
             else:
-                message = f"{job_id}: {e.message}"
+                message = f"{job_id}: {_in_cli_words(e)}"
             print(f"{PROG}: {message}", file=sys.stderr)
             failed = 1
     return failed
@@ -614,7 +636,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{PROG}: {e.message}", file=sys.stderr)
         return 2
     except JobsClientError as e:
-        print(f"{PROG}: error: {e.message}", file=sys.stderr)
+        print(f"{PROG}: error: {_in_cli_words(e)}", file=sys.stderr)
         return 1
     except BrokenPipeError:  # `jupyter jobs logs ID | head`
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

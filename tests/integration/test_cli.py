@@ -428,11 +428,28 @@ def test_path_outside_the_root_is_refused_before_anything_is_sent(server):
 def test_bad_input_shows_the_server_message(server):
     r = jj(server, "submit", "--memory", "lots", "train.py")
     assert r.returncode == 1
-    assert "is not a size" in r.stderr
+    assert r.stderr == "jupyter jobs: error: Memory: 'lots' is not a size (try 4G or 512M)\n"
+    r = jj(server, "submit", "--time", "soon", "train.py")
+    assert "error: Time limit: 'soon' is not a duration" in r.stderr
     r = jj(server, "submit", "missing.py")
     assert r.returncode == 1
     assert "missing.py" in r.stderr
     assert "Traceback" not in r.stderr
+
+
+def test_messages_use_the_cli_syntax(server):
+    (server.root / "data.csv").write_text("a,b\n")
+    r = jj(server, "submit", "data.csv")
+    assert r.returncode == 1
+    assert "(run anything else as a command: jupyter jobs submit [OPTIONS] -- CMD ARGS)" in r.stderr
+    r = jj(server, "submit", "-p", "alpha=1", "train.py")
+    assert r.returncode == 1
+    assert (
+        "Parameters are for notebooks; give a script its arguments after its path, a command"
+        " after --" in r.stderr
+    )
+    for text in (r.stderr, jj(server, "submit", "data.csv").stderr):
+        assert "argv" not in text and "'command'" not in text and "'args'" not in text
 
 
 def test_submit_without_path_or_command_is_a_usage_error(server):
