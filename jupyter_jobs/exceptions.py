@@ -1,10 +1,12 @@
-"""Domain errors. Handlers turn them into HTTP answers in one place (handlers.JobsHandler)."""
+"""Domain errors, one type per kind of failure. Nothing is ever told apart by its message.
+
+The HTTP answer of each type (status and JSON body) is decided in one place,
+:func:`jupyter_jobs.handlers.base.error_answer`; these classes know nothing of HTTP.
+"""
 
 
 class JobsError(Exception):
-    """Base class: ``status_code`` is the HTTP status a handler answers with."""
-
-    status_code = 500
+    """Base class: a failure with a message in the user's words."""
 
     def __init__(self, message: str, *, field: str | None = None):
         super().__init__(message)
@@ -27,40 +29,45 @@ def _utf8(text: str) -> str:
 class BadRequest(JobsError):
     """The request is invalid: the message says what to fix."""
 
-    status_code = 400
-
-
-class Forbidden(JobsError):
-    status_code = 403
-
 
 class NotFound(JobsError):
-    status_code = 404
+    """No such job, file or engine object."""
 
 
 class Conflict(JobsError):
     """The job is in a state that does not allow the operation (e.g. delete while running)."""
 
-    status_code = 409
+
+class AlreadyExists(Conflict):
+    """The engine already has an object of that name (a retried create)."""
 
 
 class PayloadTooLarge(JobsError):
-    status_code = 413
-
-
-class EngineError(JobsError):
-    """The engine (sbatch, the Kubernetes API) answered with an error that is not the user's fault."""
-
-    status_code = 502
-
-
-class EngineUnavailable(JobsError):
-    """The engine cannot be reached right now (controller down, API server unreachable)."""
-
-    status_code = 503
+    """The request body is larger than ``JobsApp.max_body_size``."""
 
 
 class UnsupportedMediaType(JobsError):
     """The body is not sent as ``application/json``."""
 
-    status_code = 415
+
+class EngineError(JobsError):
+    """The engine (sbatch, the Kubernetes API) answered with an error that is not the user's fault."""
+
+
+class EngineUnavailable(JobsError):
+    """The engine cannot be reached right now (controller down, API server unreachable)."""
+
+
+class NotInstalled(EngineUnavailable):
+    """What the backend needs is not installed on this host (``sbatch`` not on PATH, the
+    ``[kubernetes]`` extra): the backend is unavailable until an admin installs it."""
+
+
+class EngineForbidden(EngineUnavailable):
+    """The engine refused this server's own account (a Kubernetes 403: RBAC). Not the user's
+    fault and not theirs to mend: the message asks them to have an admin grant the permission;
+    the engine's own words go to the server's log."""
+
+
+class StorageFull(JobsError):
+    """The job root's filesystem (or quota) is full: nothing of the job was kept."""

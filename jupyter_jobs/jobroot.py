@@ -14,16 +14,10 @@ import shutil
 from typing import Any
 
 from . import jobfiles
-from .exceptions import JobsError
+from .exceptions import StorageFull
 from .models import Job
 
 JOB_ID_RE = re.compile(r"^[0-9a-f]{32}$")
-
-
-class StorageFull(JobsError):
-    """The job root's filesystem (or quota) is full: nothing of the job was kept."""
-
-    status_code = 507
 
 
 class JobRoot:

@@ -16,7 +16,7 @@ from tornado.websocket import WebSocketClosedError, WebSocketHandler
 from ..exceptions import JobsError
 from ..logstream import CHUNK, IDLE_WAIT, utf8_cut
 from ..wire import check_job_id, int_param
-from .base import AUTH_RESOURCE, JobsHandler, JSONErrorsMixin, json_errors
+from .base import AUTH_RESOURCE, JobsHandler, JSONErrorsMixin, error_answer, json_errors
 
 
 class LogHandler(JobsHandler):
@@ -41,18 +41,18 @@ class LogHandler(JobsHandler):
         self.finish(data)
 
 
-class LogFollowHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler):
+class LogFollowHandler(
+    JSONErrorsMixin, WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, JupyterHandler
+):
     """``GET jobs/{id}/log/follow``: parameters checked (404 job id, 400 offset) and the handshake
-    checked (400, 403, 426), all answered as JSON, before the upgrade."""
+    checked (400, 403, 426), all answered as JSON, before the upgrade. Errors and log lines are
+    every handler's (:class:`~.base.JSONErrorsMixin`: tornado's 403 from the auth decorators and
+    405 for other methods as JSON too)."""
 
     auth_resource = AUTH_RESOURCE
 
     def set_default_headers(self):
         """No JupyterHandler default headers on a websocket."""
-
-    # JSON errors (also for tornado's own: 403 from the auth decorators, 405 for other methods)
-    decode_argument = JSONErrorsMixin.decode_argument
-    write_error = JSONErrorsMixin.write_error
 
     @property
     def manager(self):
@@ -67,7 +67,9 @@ class LogFollowHandler(WebSocketMixin, WebSocketHandler, ExtensionHandlerMixin, 
             offset = int_param(self.get_query_arguments("offset", strip=False), "offset", 0)
             self.manager.get(job_id)
         except JobsError as e:
-            self._refuse(e.status_code, **e.to_dict())
+            self._jobs_error = e
+            status, body = error_answer(e)
+            self._refuse(status, **body)
             return
         if not self._handshake_ok():
             return

@@ -2,8 +2,10 @@
 
 :class:`KubeClient` makes exactly the calls the Kubernetes backend needs (Jobs create/get/delete,
 Pods get/list/watch by label, pod log with follow, Secrets) and turns failures into the domain
-errors: unreachable → :class:`EngineUnavailable`, refused (4xx) → :class:`BadRequest` with the API
-server's message, anything else → :class:`EngineError`. Responses are read raw
+errors: unreachable → :class:`EngineUnavailable`, 404 → :class:`NotFound`, 409 →
+:class:`AlreadyExists`, 403 → :class:`EngineForbidden` (this server's account lacks an RBAC
+permission: the admin's to grant, logged with the API server's words), other refusals (4xx) →
+:class:`BadRequest` with the API server's message, anything else → :class:`EngineError`. Responses are read raw
 (``_preload_content=False``) and parsed as JSON, so no model objects are built per event.
 
 :class:`PodReflector` is the one list+watch of a namespace's pods (label-selected) that the
@@ -24,7 +26,14 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Any, Callable
 
-from ..exceptions import BadRequest, EngineError, EngineUnavailable, NotFound
+from ..exceptions import (
+    AlreadyExists,
+    BadRequest,
+    EngineError,
+    EngineForbidden,
+    EngineUnavailable,
+    NotFound,
+)
 
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
@@ -58,6 +67,24 @@ def in_cluster_namespace() -> str | None:
             return f.read().strip() or None
     except OSError:
         return None
+
+
+def forbidden(op: str, message: str, body: bytes) -> EngineForbidden:
+    """A 403 of the API server: this server's account may not ``op``. The user is told to ask
+    their admin for the permission; the API server's own words are logged for the admin."""
+    log.warning("jupyter-jobs: Kubernetes refused %s (403, RBAC): %s", op, message)
+    try:
+        details = json.loads(body).get("details") or {}
+    except (ValueError, AttributeError):
+        details = {}
+    verb = op.split()[0]
+    resource = str(details.get("kind") or op.partition(" ")[2] or "it")
+    group = details.get("group")
+    what = f"{resource}.{group}" if group else resource
+    return EngineForbidden(
+        f"the Kubernetes cluster refused to {op}: this server's account may not {verb} {what}."
+        f" Ask your Kubernetes admin to grant it (RBAC); the server's log has the details"
+    )
 
 
 class KubeClient:
@@ -130,12 +157,16 @@ class KubeClient:
             message = json.loads(body).get("message") or body.decode()
         except (ValueError, AttributeError):
             message = body.decode("utf-8", "replace")
+        if resp.status == 403:
+            raise forbidden(op, message, body)
         message = f"Kubernetes refused {op}: {message}"
         if resp.status == 404:
             raise NotFound(message)
+        if resp.status == 409:
+            raise AlreadyExists(message)
         if resp.status == 410:
             raise Gone(message)
-        if resp.status in (400, 403, 409, 422):
+        if resp.status in (400, 422):
             raise BadRequest(message)
         if resp.status in (429, 502, 503, 504):
             raise EngineUnavailable(message)

@@ -27,7 +27,7 @@ from typing import Any
 from traitlets import default
 
 from .. import jobfiles
-from ..exceptions import BadRequest, EngineUnavailable
+from ..exceptions import AlreadyExists, BadRequest, EngineUnavailable, NotInstalled
 from ..models import CANCELLED, CANCELLING, FINAL_STATUSES, Job, JobUpdate
 from . import k8s_objects as objects
 from .base import LogReader, Spawner
@@ -182,7 +182,8 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
 
     def _api(self) -> KubeClient:
         if self.client is None:
-            raise EngineUnavailable(self._why_not or "the Kubernetes backend is not started")
+            why = self._why_not or "the Kubernetes backend is not started"
+            raise NotInstalled(why) if missing_extra() else EngineUnavailable(why)
         return self.client
 
     # ------------------------------------------------------------------ profiles
@@ -352,9 +353,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         name = manifest["metadata"]["name"]
         try:
             created = await api.create_job(self._ns, manifest)
-        except BadRequest as e:
-            if "already exists" not in e.message:
-                raise
+        except AlreadyExists:
             created = await api.get_job(self._ns, name) or manifest  # a retried submit
         if connection is not None:
             try:

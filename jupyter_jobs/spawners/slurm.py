@@ -31,7 +31,7 @@ from typing import Any
 from traitlets import Bool, Enum, Float, Integer, List, Unicode, default
 
 from .. import jobfiles
-from ..exceptions import BadRequest, EngineError, EngineUnavailable
+from ..exceptions import BadRequest, EngineError, EngineUnavailable, NotInstalled
 from ..models import (
     CANCELLING,
     FAILED,
@@ -247,7 +247,7 @@ class SlurmSpawner(Spawner):
                 cwd=cwd,
             )
         except FileNotFoundError:
-            raise EngineUnavailable(f"{full[0]} not found on PATH")
+            raise NotInstalled(f"{full[0]} not found on PATH") from None
         try:
             out, err = await asyncio.wait_for(proc.communicate(), self.command_timeout)
         except asyncio.TimeoutError:
@@ -395,10 +395,8 @@ class SlurmSpawner(Spawner):
         argv = script.sbatch_argv(path, job_name=job_name, job_dir=job.job_dir)
         try:
             rc, out, err = await self.run(argv, cwd=job.job_dir)
-        except EngineUnavailable as e:
-            if "not found on PATH" in e.message:
-                raise BadRequest(f"the SLURM backend is not available here: {e.message}")
-            raise
+        except NotInstalled as e:
+            raise NotInstalled(f"the SLURM backend is not available here: {e.message}") from None
         if rc != 0:
             message = _last_line(err) or _last_line(out) or f"sbatch exit code {rc}"
             if _unreachable(err):
