@@ -18,6 +18,7 @@ import jinja2
 
 from ..exceptions import BadRequest
 from ..models import format_duration
+from ..wire import label
 
 #: SLURM output file in the job directory: SLURM's own messages, kept apart from output.log
 SLURM_OUT = "slurm.out"
@@ -95,11 +96,14 @@ def extra_options(extra: dict[str, Any] | None, field: str = "resources.extra") 
     out: list[str] = []
     for key, value in (extra or {}).items():
         f = f"{field}.{key}"
+        what = label(field)  # "Extra options" (an administrator's profile: its config name)
         if not isinstance(key, str) or not _OPTION_RE.match(key):
-            raise BadRequest(f"{f}: {key!r} is not an sbatch option name", field=f)
+            raise BadRequest(f"{what}: {key!r} is not an sbatch option name", field=f)
         if key in RESERVED_OPTIONS:
             raise BadRequest(
-                f"{f}: --{key} is set by jupyter-jobs; use the resources fields instead", field=f
+                f"{what}: --{key} is set by jupyter-jobs; use the resource fields (CPUs, Memory,"
+                " Time limit, ...) instead",
+                field=f,
             )
         if value is None or value is False:
             continue
@@ -110,7 +114,8 @@ def extra_options(extra: dict[str, Any] | None, field: str = "resources.extra") 
             value = str(value)
         if not isinstance(value, str) or not _VALUE_RE.match(value):
             raise BadRequest(
-                f"{f}: {value!r} is not a valid sbatch value (letters, digits and ._:/@+,=%[]-)",
+                f"{what}: --{key}={value!r} is not a valid sbatch value"
+                " (letters, digits and ._:/@+,=%[]-)",
                 field=f,
             )
         out.append(f"--{key}={value}")
@@ -141,7 +146,7 @@ def template_vars(
     queue = resources.get("queue")
     if partition and queue and partition != queue:
         raise BadRequest(
-            f"resources.queue ({queue!r}) and resources.partition ({partition!r}) differ;"
+            f"Queue ({queue!r}) and Partition ({partition!r}) differ: they name the same thing;"
             " give one of them",
             field="resources.queue",
         )

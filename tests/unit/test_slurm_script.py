@@ -99,6 +99,7 @@ def test_user_partition_wins_over_default_and_queue_is_an_alias():
     with pytest.raises(BadRequest) as e:
         render({"queue": "a", "partition": "b"})
     assert e.value.field == "resources.queue"
+    assert e.value.message.startswith("Queue ('a') and Partition ('b') differ")
 
 
 def test_extra_options_flags_and_values():
@@ -124,6 +125,7 @@ def test_extra_options_refuse_reserved_names_and_unsafe_values(extra):
     with pytest.raises(BadRequest) as e:
         script.extra_options(extra)
     assert e.value.field.startswith("resources.extra.")
+    assert e.value.message.startswith("Extra options: ")  # the label, not the field's key
 
 
 def test_control_characters_never_reach_the_script():
