@@ -233,7 +233,7 @@ def _add_submit_options(p: argparse.ArgumentParser) -> None:
 
 def _notebook_options(a: argparse.Namespace, tail: list[str], path: str) -> None:
     """Options given after a notebook's path (it takes no arguments): parse them into ``a``."""
-    p = argparse.ArgumentParser(prog=f"{PROG} submit", add_help=False)
+    p = argparse.ArgumentParser(prog=f"{PROG} submit", usage=SUBMIT_USAGE, add_help=False)
     _add_submit_options(p)
     more, extra = p.parse_known_args(tail)
     unknown = [x for x in extra if x.startswith("-")]
@@ -608,6 +608,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"submit: a notebook takes no arguments ({' '.join(command)}): give its "
                     "parameters with -p NAME=VALUE"
                 )
+            if {"-h", "--help"} & set(a.args):
+                parser.parse_args(["submit", "--help"])  # prints submit's help and exits
             _notebook_options(a, a.args, a.path)
             a.args = []
         if a.follow and a.wait:

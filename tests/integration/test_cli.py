@@ -334,6 +334,15 @@ def test_a_notebook_takes_no_arguments(server):
     r = jj(server, "submit", "params.ipynb", "--", "x")
     assert r.returncode == 2
     assert "a notebook takes no arguments (x)" in r.stderr
+    r = jj(server, "submit", "params.ipynb", "--bogus")
+    assert r.returncode == 2
+    assert "unrecognized arguments after params.ipynb: --bogus" in r.stderr
+    r = jj(server, "submit", "params.ipynb", "--wait", "-f")
+    assert r.returncode == 2
+    assert "give -f/--follow or --wait, not both" in r.stderr
+    r = jj(server, "submit", "params.ipynb", "--help")
+    assert r.returncode == 0
+    assert "jupyter jobs submit [OPTIONS] NOTEBOOK [OPTIONS]" in r.stdout
     assert len(server.api("GET", "jobs?limit=1000")["jobs"]) == before
 
 
