@@ -43,6 +43,7 @@ from ..models import (
     JobUpdate,
     normalize_resources,
 )
+from . import slurm_limits
 from . import slurm_script as script
 from . import slurm_state as state
 from .base import Spawner
@@ -201,6 +202,13 @@ class SlurmSpawner(Spawner):
         30.0, help="Seconds a SLURM command may take before the controller counts as unreachable."
     ).tag(config=True)
 
+    limits_ttl = Float(
+        300.0,
+        help="""Seconds the cluster's limits (partitions and node sizes, from one ``scontrol
+        show partition`` and ``scontrol show node``) are kept before they are read again, when
+        next needed. Requests above them are refused at once; 0: read them for every request.""",
+    ).tag(config=True)
+
     lost_after = Integer(
         5,
         help="""Polls in a row that a job must be unknown to SLURM, with no final status from
@@ -221,6 +229,8 @@ class SlurmSpawner(Spawner):
         self._misses: dict[str, int] = {}
         self._available: tuple[float, tuple[bool, str | None, str | None]] | None = None
         self._squeue_cache: tuple[float, dict[str, state.SlurmRecord]] | None = None
+        self._limits: tuple[float, slurm_limits.ClusterLimits] | None = None
+        self._limits_lock = asyncio.Lock()
         #: number of SLURM commands run, by command name (read by the benchmark and tests)
         self.calls: dict[str, int] = {}
 
@@ -357,6 +367,41 @@ class SlurmSpawner(Spawner):
             merged["extra"] = {**base, **requested["extra"]}
         self.script_for(merged, name="check", job_dir="/check", cmd=["true"])
         return merged
+
+    # ------------------------------------------------------------------ what the cluster can give
+
+    async def cluster_limits(self) -> slurm_limits.ClusterLimits | None:
+        """The cluster's partitions and node sizes: one reading, kept ``limits_ttl`` seconds and
+        read again lazily when next needed. None when SLURM cannot be asked (the request then
+        goes to sbatch, which has the last word)."""
+        cached = self._limits
+        if cached and time.monotonic() - cached[0] < self.limits_ttl:
+            return cached[1]
+        async with self._limits_lock:
+            cached = self._limits
+            if cached and time.monotonic() - cached[0] < self.limits_ttl:
+                return cached[1]
+            try:
+                partitions = await self.run_checked(["scontrol", "show", "partition", "-o"])
+                nodes = await self.run_checked(["scontrol", "show", "node", "-o"])
+            except EngineError as e:  # EngineUnavailable too: keep what was known, if anything
+                self.log.info("jupyter-jobs: cannot read the SLURM limits: %s", e.message)
+                return cached[1] if cached else None
+            gres = self.gres_name if self.gpu_request == "gres" else "gpu"
+            limits = slurm_limits.cluster_limits(partitions, nodes, gres)
+            self._limits = (time.monotonic(), limits)
+            return limits
+
+    async def limits(self) -> dict[str, dict[str, Any]] | None:
+        found = await self.cluster_limits()
+        return found.to_dict() if found else None
+
+    async def check_request(self, resources: dict[str, Any]) -> None:
+        """Refuse what no node of the partition can ever give (it would wait forever as
+        PartitionConfig), saying the largest possible."""
+        found = await self.cluster_limits()
+        if found is not None:
+            found.check(resources, default_partition=self.req_partition)
 
     # ------------------------------------------------------------------ submit
 

@@ -10,6 +10,7 @@ import subprocess
 import nbformat
 import pytest
 
+from jupyter_jobs.exceptions import BadRequest
 from jupyter_jobs.manager import JobManager
 
 GPU_PROFILE = {
@@ -142,7 +143,7 @@ async def test_cancel_through_the_api(jobs_api):
 @pytest.mark.parametrize(
     ("resources", "field", "message"),
     [
-        ({"partition": "nosuch"}, "resources.partition", "Invalid partition name specified"),
+        ({"partition": "nosuch"}, "resources.partition", "partitions are: debug, short"),
         ({"partition": "short", "time_limit": "02:00:00"}, "resources.time_limit", "time limit"),
         ({"cpus": 8}, "resources.cpus", "more than the profile allows"),
         ({"extra": {"uid": "0"}}, "resources.extra.uid", "not an sbatch option users may set"),
@@ -189,3 +190,96 @@ async def test_server_restart_reattaches_slurm_jobs(jobs_api, manager):
             assert f.read() == "survived\n"
     finally:
         await again.stop()
+
+
+def slurm_job_ids() -> set[str]:
+    user = os.environ.get("USER") or "root"
+    out = subprocess.run(
+        ["squeue", "-h", "-u", user, "-t", "all", "-o", "%i"], capture_output=True, text=True
+    ).stdout
+    return set(out.split())
+
+
+async def test_backends_list_the_clusters_limits_per_partition(jobs_api, node_cpus):
+    r = await jobs_api.request("GET", "backends")
+    slurm = {b["name"]: b for b in json.loads(r.body)["backends"]}["slurm"]
+    limits = slurm["limits"]
+    assert set(limits) == {"debug", "short"}, limits
+    assert limits["debug"]["cpus"] == node_cpus and limits["debug"]["default"] is True
+    assert limits["debug"]["max_time_seconds"] is None
+    assert limits["short"]["max_time_seconds"] == 600
+    assert limits["debug"]["memory_bytes"] > 0 and limits["debug"]["gpus"] == 2
+
+
+@pytest.mark.parametrize(
+    ("resources", "field", "message"),
+    [
+        (
+            {"cpus": "TWICE"},
+            "resources.cpus",
+            "no node in partition debug has {twice} CPUs; the largest has {cpus}",
+        ),
+        ({"gpus": 3}, "resources.gpus", "no node in partition debug has 3 GPUs; the largest has 2"),
+        (
+            {"memory": "4T"},
+            "resources.memory",
+            "no node in partition debug has 4T of memory; the largest has",
+        ),
+        (
+            {"partition": "short", "time_limit": "00:20:00"},
+            "resources.time_limit",
+            "the time limit 00:20:00 is more than partition short allows (00:10:00)",
+        ),
+    ],
+)
+async def test_impossible_requests_are_refused_before_anything_exists(
+    jobs_api, manager, node_cpus, resources, field, message
+):
+    spawner = manager.spawners["slurm"]
+    resources = {k: (node_cpus * 2 if v == "TWICE" else v) for k, v in resources.items()}
+    message = message.format(twice=node_cpus * 2, cpus=node_cpus)
+    await spawner.cluster_limits()  # read once (it is then cached)
+    before_dirs = set(os.listdir(manager.job_root))
+    before_calls, before_ids = dict(spawner.calls), slurm_job_ids()
+    r = await jobs_api.request(
+        "POST",
+        "jobs",
+        {"command": ["true"], "backend": "slurm", "profile": "small", "resources": resources},
+    )
+    assert r.code == 400, r.body
+    body = json.loads(r.body)
+    assert message in body["message"] and body["field"] == field, body
+    # nothing was created: no job directory, no index row, no sbatch, no SLURM job
+    assert set(os.listdir(manager.job_root)) == before_dirs
+    assert json.loads((await jobs_api.request("GET", "jobs")).body)["jobs"] == []
+    assert spawner.calls.get("sbatch", 0) == before_calls.get("sbatch", 0)
+    assert slurm_job_ids() == before_ids
+
+
+async def test_a_request_that_fits_is_accepted_and_runs(jobs_api, node_cpus):
+    job = await jobs_api.submit(
+        {
+            "command": ["bash", "-c", "echo fits"],
+            "backend": "slurm",
+            "profile": "small",
+            "resources": {"cpus": node_cpus, "partition": "short", "time_limit": "00:10:00"},
+        }
+    )
+    done = await jobs_api.wait(job["id"], timeout=120)
+    assert done["status"] == "completed", done
+    assert await jobs_api.log(job["id"]) == "fits\n"
+
+
+async def test_a_remote_kernel_that_cannot_fit_is_refused_too(jobs_api, manager):
+    before_dirs = set(os.listdir(manager.job_root))
+    with pytest.raises(BadRequest) as e:
+        await manager.create_kernel_job(
+            backend="slurm",
+            profile="gpu",
+            argv=["python", "-c", "pass"],
+            name="too big a kernel",
+            resources={"memory": "4T"},
+        )
+    assert "no node in partition debug has 4T of memory" in e.value.message
+    assert e.value.field == "resources.memory"
+    assert set(os.listdir(manager.job_root)) == before_dirs

@@ -220,3 +220,16 @@ async def test_admin_template_and_prologue_reach_the_job(tmp_path):
     assert job.status == "completed", job.reason
     assert open(os.path.join(job.job_dir, "output.log")).read() == "hello-from-site 2\n"
     assert slurm_field(job.backend_ref, "Comment") == "from-admin-template"
+
+
+async def test_the_clusters_limits_are_one_cached_reading(spawner):
+    before = spawner.calls.get("scontrol", 0)
+    first = await spawner.cluster_limits()
+    assert first is not None and set(first.partitions) == {"debug", "short"}
+    assert spawner.calls["scontrol"] - before == 2  # show partition, show node
+    assert await spawner.cluster_limits() is first
+    assert spawner.calls["scontrol"] - before == 2  # cached
+    spawner.limits_ttl = 0  # stale at once: read again when next needed
+    again = await spawner.cluster_limits()
+    assert again is not first and again.to_dict() == first.to_dict()
+    assert spawner.calls["scontrol"] - before == 4
