@@ -20,6 +20,7 @@ import {
   IEfficiency
 } from './format';
 import { detailText, statusLabel } from './job-row';
+import { backendLabel, engineIdLabel, expectedStart } from './labels';
 import { JobsModel } from './model';
 import { collapseText, sgrCarry, TerminalLines } from './terminal';
 import { IJob, isFinal } from './tokens';
@@ -495,7 +496,7 @@ export class LogViewer extends Widget {
 
     const facts: [string, string][] = [
       [trans.__('Command'), formatCommand(job.command.length ? job.command : [job.path ?? ''])],
-      [trans.__('Backend'), job.profile ? `${job.backend} · ${job.profile}` : job.backend],
+      [trans.__('Backend'), backendLabel(job.backend, job.profile)],
       [trans.__('Resources'), formatResources(job.resources) || trans.__('profile defaults')],
       [trans.__('Host'), job.host ?? '—'],
       [trans.__('Submitted'), formatTime(job.created_at)],
@@ -513,11 +514,15 @@ export class LogViewer extends Widget {
     if (job.reason || job.status === 'queued') {
       facts.push([trans.__('Reason'), job.reason ?? detail]);
     }
-    if (job.expected_start && job.status === 'queued') {
-      facts.push([trans.__('Expected start'), formatTime(job.expected_start)]);
+    if (job.status === 'queued' && (job.expected_start || job.backend === 'slurm')) {
+      const start = expectedStart(job);
+      facts.push([
+        trans.__('Expected start'),
+        start ? formatTime(start.toISOString()) : trans.__('unknown')
+      ]);
     }
     if (job.backend_ref) {
-      facts.push([trans.__('Engine id'), job.backend_ref]);
+      facts.push([engineIdLabel(trans, job.backend), job.backend_ref]);
     }
     facts.push([trans.__('Log size'), formatBytes(job.log_size ?? 0)]);
     this._facts.textContent = '';
