@@ -21,6 +21,7 @@ from datetime import datetime
 from typing import Any
 
 from .client import FINAL_STATUSES, Job, JobsClient, JobsClientError, ServerNotFound
+from .units import format_duration
 
 PROG = "jupyter jobs"
 
@@ -38,7 +39,7 @@ def _local_time(iso: str | None) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
-def _duration(job: dict[str, Any]) -> str:
+def _elapsed(job: dict[str, Any]) -> str:
     start = job.get("started_at")
     if not start:
         return "-"
@@ -48,9 +49,7 @@ def _duration(job: dict[str, Any]) -> str:
         t1 = datetime.fromisoformat(end.replace("Z", "+00:00")) if end else None
     except ValueError:
         return "-"
-    seconds = int(((t1 or datetime.now(t0.tzinfo)) - t0).total_seconds())
-    h, rem = divmod(max(seconds, 0), 3600)
-    return f"{h}:{rem // 60:02d}:{rem % 60:02d}"
+    return format_duration(((t1 or datetime.now(t0.tzinfo)) - t0).total_seconds())
 
 
 def _table(rows: list[list[str]], header: list[str]) -> str:
@@ -105,7 +104,7 @@ def _describe(job: dict[str, Any]) -> str:
         ("started", _local_time(job.get("started_at")) if job.get("started_at") else None),
         ("finished", _local_time(job.get("finished_at")) if job.get("finished_at") else None),
         ("expected start", _local_time(job.get("expected_start"))),
-        ("duration", _duration(job)),
+        ("duration", _elapsed(job)),
         ("log size", f"{job.get('log_size', 0)} bytes"),
         ("outputs", "\n  ".join(job.get("outputs") or [])),
     ]
@@ -478,7 +477,7 @@ def cmd_list(client: JobsClient, a: argparse.Namespace) -> int:
             _status_text(j.data),
             str(j.data.get("backend")),
             _local_time(j.data.get("created_at")),
-            _duration(j.data),
+            _elapsed(j.data),
             "" if j.data.get("exit_code") is None else str(j.data["exit_code"]),
         ]
         for j in jobs

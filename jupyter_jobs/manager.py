@@ -916,14 +916,6 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         if update:
             self.apply_update(job.id, update)
 
-    async def signal(self, job_id: str, signum: int) -> None:
-        job = self.get(job_id)
-        if job.is_final or not job.backend_ref:
-            raise Conflict(f"job {job_id} is not running")
-        if not self.mine(job):
-            raise Conflict(f"job {job_id} belongs to another server")
-        await self.get_spawner(job.backend).signal(job, signum)
-
     async def rerun(self, job_id: str, overrides: Any) -> Job:
         old = self.get(job_id)
         if old.kind == "kernel":

@@ -16,7 +16,11 @@ from datetime import datetime, timezone
 from typing import Any
 
 from .exceptions import BadRequest
+from .units import format_bytes, format_duration
 from .wire import label
+
+#: the former name of :func:`jupyter_jobs.units.format_bytes`, until every caller uses that
+describe_memory = format_bytes
 
 PENDING = "pending"
 QUEUED = "queued"
@@ -112,10 +116,6 @@ class Job:
     @property
     def is_final(self) -> bool:
         return self.status in FINAL_STATUSES
-
-    @property
-    def is_active(self) -> bool:
-        return self.status in ACTIVE_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
         """The public JSON form (DESIGN.md's Job)."""
@@ -228,25 +228,6 @@ def parse_memory(value: Any, field: str = "resources.memory") -> int:
     return n
 
 
-def format_memory(n: int) -> str:
-    for unit in ("T", "G", "M", "K"):
-        size = _MEM_UNITS[unit]
-        if n >= size and n % size == 0:
-            return f"{n // size}{unit}"
-    if n >= 1024**3:
-        return f"{n / 1024**3:.1f}G"
-    return f"{n // 1024}K" if n >= 1024 else str(n)
-
-
-def describe_memory(n: int) -> str:
-    """Bytes for people: ``4G``, ``23.5G``, ``512M`` (one decimal when not whole)."""
-    for unit in ("T", "G", "M", "K"):
-        size = _MEM_UNITS[unit]
-        if n >= size:
-            return f"{n // size}{unit}" if n % size == 0 else f"{n / size:.1f}{unit}"
-    return f"{n} bytes"
-
-
 _TIME_RE = re.compile(r"^(?:([0-9]+)-)?(?:([0-9]+):)?(?:([0-9]+):)?([0-9]+)\Z")
 
 
@@ -296,15 +277,6 @@ def parse_time_limit(value: Any, field: str = "resources.time_limit") -> int:
     if n <= 0:
         raise BadRequest(f"{what} must be more than 0 seconds", field=field)
     return n
-
-
-def format_duration(seconds: int) -> str:
-    """Seconds → ``[D-]HH:MM:SS`` (SLURM's form)."""
-    d, rem = divmod(int(seconds), 86400)
-    h, rem = divmod(rem, 3600)
-    m, s = divmod(rem, 60)
-    core = f"{h:02d}:{m:02d}:{s:02d}"
-    return f"{d}-{core}" if d else core
 
 
 def _positive_int(value: Any, field: str) -> int:
@@ -382,7 +354,7 @@ def check_max_resources(
             limit = normalize_resources({key: maximum[key]})[key]
             if resources[key] > limit:
                 shown = {
-                    "memory": describe_memory,
+                    "memory": format_bytes,
                     "time_limit": format_duration,
                 }.get(key, str)
                 raise BadRequest(

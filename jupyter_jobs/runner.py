@@ -50,6 +50,7 @@ from .jobfiles import (
     write_json,
 )
 from .progress import ENV_JOB_DIR, ENV_JOB_ID
+from .units import format_bytes, format_duration
 
 if TYPE_CHECKING:
     import psutil
@@ -90,19 +91,6 @@ def signal_name(signum: int) -> str:
         return signal.Signals(signum).name
     except ValueError:
         return f"signal {signum}"
-
-
-def format_bytes(n: float) -> str:
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(n) < 1024 or unit == "TiB":
-            return f"{n:.0f} {unit}" if unit == "B" else f"{n:.1f} {unit}"
-        n /= 1024
-    return str(n)
-
-
-def format_duration(seconds: float) -> str:
-    s = int(seconds)
-    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
 
 
 class Runner:

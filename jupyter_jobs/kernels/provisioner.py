@@ -611,12 +611,3 @@ class _ConnFileProbe:
             if not host or not await k8s.ports_open(str(host), [int(info[p]) for p in PORTS]):
                 return None
         return info
-
-
-def describe_time_left(job: Job, now: float | None = None) -> int | None:
-    """Seconds left of the job's time limit (None when it has none or has not started)."""
-    limit = (job.resources or {}).get("time_limit")
-    if not limit or job.started_at is None:
-        return None
-    now = time.time() if now is None else now
-    return max(0, int(job.started_at.timestamp() + int(limit) - now))

@@ -2,7 +2,7 @@
 spawner supports kernels (SLURM allocations, Kubernetes pods, …).
 
 The server keeps them in ``<job_root>/kernelspecs/<host>`` and puts that directory first on its
-kernel-spec path, so "Python 3 — SLURM: GPU 1\N{MULTIPLICATION SIGN}, 8 CPUs, 32 GB, 4 h" is
+kernel-spec path, so "Python 3 — SLURM: GPU 1\N{MULTIPLICATION SIGN}, 8 CPUs, 32G, 04:00:00" is
 in the Launcher and the kernel picker with no manual step. It re-checks the backends every
 :attr:`RemoteKernelSpecs.refresh_interval` seconds: specs of a backend that became available
 appear, those of one that became unavailable (or of profiles that went away) are removed.
@@ -26,6 +26,7 @@ from traitlets.config import LoggingConfigurable
 from ..models import normalize_resources
 from ..spawners.base import Spawner
 from ..spawners.factory import SpawnerFactory
+from ..units import format_bytes, format_duration
 
 PROVISIONER_NAME = "jupyter-jobs-provisioner"
 #: marks a spec as ours (so stale ones can be removed and others are never touched)
@@ -40,24 +41,8 @@ def kernel_name(backend: str, profile: str) -> str:
     return re.sub(r"[^a-z0-9._-]+", "-", raw).strip("-")[:120]
 
 
-def _size(n: int) -> str:
-    for unit, size in (("TB", 1024**4), ("GB", 1024**3), ("MB", 1024**2)):
-        if n >= size:
-            value = n / size
-            return f"{value:.0f} {unit}" if value == int(value) else f"{value:.1f} {unit}"
-    return f"{n} B"
-
-
-def _duration(seconds: int) -> str:
-    if seconds % 3600 == 0:
-        return f"{seconds // 3600} h"
-    if seconds >= 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{max(1, seconds // 60)} min"
-
-
 def resource_summary(resources: dict[str, Any]) -> str:
-    """``GPU 1\N{MULTIPLICATION SIGN}, 8 CPUs, 32 GB, 4 h`` (empty when the profile asks for nothing)."""
+    """``GPU 1\N{MULTIPLICATION SIGN}, 8 CPUs, 32G, 04:00:00`` (empty when the profile asks for nothing)."""
     r = normalize_resources(resources or {})
     parts = []
     if r.get("gpus"):
@@ -65,16 +50,16 @@ def resource_summary(resources: dict[str, Any]) -> str:
     if r.get("cpus"):
         parts.append(f"{r['cpus']} CPU" + ("s" if r["cpus"] != 1 else ""))
     if r.get("memory"):
-        parts.append(_size(r["memory"]))
+        parts.append(format_bytes(r["memory"]))
     if r.get("time_limit"):
-        parts.append(_duration(r["time_limit"]))
+        parts.append(format_duration(r["time_limit"]))
     if r.get("partition") or r.get("queue"):
         parts.append(str(r.get("partition") or r.get("queue")))
     return ", ".join(parts)
 
 
 def display_name(language: str, backend_display: str, profile: dict[str, Any], first: bool) -> str:
-    """``Python 3 — SLURM: GPU 1\N{MULTIPLICATION SIGN}, 8 CPUs, 32 GB, 4 h``; the first
+    """``Python 3 — SLURM: GPU 1\N{MULTIPLICATION SIGN}, 8 CPUs, 32G, 04:00:00``; the first
     profile asking for nothing is plain ``Python 3 — SLURM``; otherwise the profile's name stands in for the resources."""
     summary = resource_summary(profile.get("resources") or {})
     if summary:

@@ -219,13 +219,6 @@ class KubeClient:
             "get secret", self.core.read_namespaced_secret, name, namespace
         )
 
-    async def delete_secret(self, namespace: str, name: str) -> bool:
-        try:
-            await self._json("delete secret", self.core.delete_namespaced_secret, name, namespace)
-        except NotFound:
-            return False
-        return True
-
     # ------------------------------------------------------------------ Pods
 
     async def get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:

@@ -23,7 +23,6 @@ from ..models import (
     QUEUED,
     RUNNING,
     JobUpdate,
-    format_memory,
     parse_time,
 )
 
@@ -178,10 +177,11 @@ def base_labels(user: str) -> dict[str, str]:
 
 
 def memory_quantity(n: int) -> str:
-    """Bytes as a Kubernetes quantity with binary suffix (``4Gi``), or plain bytes."""
-    text = format_memory(n)
-    if text[-1] in "KMGT" and text[:-1].isdigit():
-        return text + "i"
+    """Bytes as an exact Kubernetes quantity: the largest binary suffix that divides them
+    (``4Gi``, ``1536Mi``), else plain bytes (never rounded: the limit is what was asked)."""
+    for suffix, size in (("Ti", 1024**4), ("Gi", 1024**3), ("Mi", 1024**2), ("Ki", 1024)):
+        if n >= size and n % size == 0:
+            return f"{n // size}{suffix}"
     return str(n)
 
 

@@ -19,9 +19,10 @@ from traitlets import Float, Integer, default
 
 from .. import jobfiles
 from ..exceptions import BadRequest
-from ..models import CANCELLED, LOST, RUNNING, Job, JobUpdate, describe_memory, utcnow
+from ..models import CANCELLED, LOST, RUNNING, Job, JobUpdate, utcnow
 from ..ownership import host_id, process_alive
 from ..runner import STOP_SIGNALS
+from ..units import format_bytes
 from .base import Spawner
 
 
@@ -85,8 +86,8 @@ class LocalSpawner(Spawner):
         total = psutil.virtual_memory().total
         if resources.get("memory", 0) > total:
             raise BadRequest(
-                f"Memory: {describe_memory(resources['memory'])} is more than this machine has"
-                f" ({describe_memory(total)})",
+                f"Memory: {format_bytes(resources['memory'])} is more than this machine has"
+                f" ({format_bytes(total)})",
                 field="resources.memory",
             )
 

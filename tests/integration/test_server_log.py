@@ -20,6 +20,7 @@ import pytest
 
 from jupyter_jobs.client import JobsClient
 
+
 class Records:
     """The log records pytest captured, DEBUG included (``caplog``)."""
 

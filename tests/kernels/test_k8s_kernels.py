@@ -84,7 +84,7 @@ async def test_kernel_specs_of_kubernetes_profiles_are_offered(kernels_api):
     assert specs[DEFAULT]["spec"]["display_name"] == "Python 3 — Kubernetes"
     assert (
         specs[BIG]["spec"]["display_name"]
-        == f"Python 3 — Kubernetes: GPU 1{TIMES}, 2 CPUs, 1 GB, 10 min"
+        == f"Python 3 — Kubernetes: GPU 1{TIMES}, 2 CPUs, 1G, 00:10:00"
     )
     assert specs[BIG]["spec"]["interrupt_mode"] == "message"
     assert specs[BIG]["spec"]["metadata"]["kernel_provisioner"]["config"] == {

@@ -27,7 +27,7 @@ async def test_kernel_specs_of_kernel_profiles_are_offered_by_the_server(kernels
     specs = json.loads(r.body)["kernelspecs"]
     assert (
         specs[GPU]["spec"]["display_name"]
-        == f"Python 3 — SLURM: GPU 1{TIMES}, 2 CPUs, 1 GB, 10 min"
+        == f"Python 3 — SLURM: GPU 1{TIMES}, 2 CPUs, 1G, 00:10:00"
     )
     assert specs[GPU]["spec"]["interrupt_mode"] == "message"
     assert specs[GPU]["spec"]["metadata"]["kernel_provisioner"]["config"] == {

@@ -37,7 +37,7 @@ def slurm(profiles=PROFILES):
 def test_spec_of_a_gpu_profile_names_its_resources_and_runs_its_python():
     specs = RemoteKernelSpecs().specs({"slurm": slurm()})
     spec = specs["jupyter-jobs-slurm-gpu"]
-    assert spec["display_name"] == f"Python 3 — SLURM: GPU 1{TIMES}, 8 CPUs, 32 GB, 4 h"
+    assert spec["display_name"] == f"Python 3 — SLURM: GPU 1{TIMES}, 8 CPUs, 32G, 04:00:00"
     assert spec["argv"] == [
         "/opt/envs/ml/bin/python",
         "-m",

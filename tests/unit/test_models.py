@@ -4,9 +4,6 @@ from jupyter_jobs.exceptions import BadRequest
 from jupyter_jobs.models import (
     Job,
     check_max_resources,
-    describe_memory,
-    format_duration,
-    format_memory,
     normalize_resources,
     parse_memory,
     parse_time_limit,
@@ -46,15 +43,6 @@ def test_parse_time_limit(value, expected):
 def test_parse_time_limit_refuses(value):
     with pytest.raises(BadRequest):
         parse_time_limit(value)
-
-
-def test_formatting_round_trips():
-    assert format_memory(4 * 1024**3) == "4G"
-    assert format_memory(1536 * 1024**2) == "1536M"
-    assert describe_memory(24684084 * 1024) == "23.5G"
-    assert describe_memory(512 * 1024**2) == "512M"
-    assert format_duration(93600) == "1-02:00:00"
-    assert format_duration(59) == "00:00:59"
 
 
 def test_normalize_resources_units_and_errors():
