@@ -446,7 +446,8 @@ describe('remote kernels in the Running panel', () => {
     });
     expect(items.map(i => i.label())).toEqual(['analysis.ipynb', 'kernel without a notebook']);
     expect(items[0].detail!()).toBe('SLURM job 4242');
-    expect(items[1].detail!()).toBe('waiting for resources (Resources)');
+    expect(items[1].detail!()).toBe('queued');
+    expect(items[1].labelTitle!()).toContain('waiting for resources (Resources)');
     expect(items[1].open).toBeUndefined();
     items[0].open!();
     items[1].shutdown!();

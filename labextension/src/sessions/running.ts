@@ -1,8 +1,9 @@
 /**
  * Remote kernels in JupyterLab's Running panel (`IRunningSessionManagers`), in a "Remote kernels"
- * section: each with its notebook (click opens it), where it runs and its state — also while its
- * job waits in the queue, when JupyterLab's own Kernels section does not list it yet — and a
- * shut-down action. It follows the same model as the Jobs sidebar's Remote sessions section.
+ * section: each with its notebook (click opens it) and its SLURM job or pod, or "queued" while its
+ * job waits — when JupyterLab's own Kernels section does not list it yet; the hover says why, where
+ * and what. Each has a shut-down action. The section follows the model of the Jobs sidebar's
+ * Remote sessions section (events, no polling).
  */
 import type { IRunningSessionManagers, IRunningSessions } from '@jupyterlab/running';
 import { TranslationBundle } from '@jupyterlab/translation';
@@ -43,7 +44,7 @@ export function runningItems(
     icon: () => (s.path ? notebookIcon : kernelIcon),
     label: () => notebookText(trans, s),
     labelTitle: () => runningTitle(trans, s),
-    detail: () => (isWaiting(s) ? stateText(trans, s) : engineText(trans, s)),
+    detail: () => (isWaiting(s) ? trans.__('queued') : engineText(trans, s)),
     className: 'jp-JobsRunning-remoteKernel',
     context: s.kernel_id,
     open: s.path ? () => options.open(s) : undefined,

@@ -330,12 +330,18 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
     if (total <= 0) {
       return false; // the sidebar is closed: size it when it opens
     }
+    if (total < 2) {
+      return true; // relative sizes: the accordion restored the size the section had when closed
+    }
     this._render(); // now, to measure the rows
-    const natural = this._body.node.scrollHeight + 8;
+    let natural = 8;
+    for (const child of Array.from(this._body.node.children)) {
+      natural += (child as HTMLElement).offsetHeight;
+    }
     const wanted = Math.round(Math.min(total / 2, Math.max(MIN_HEIGHT, natural)));
     const mine = sizes[index];
-    if (mine >= Math.min(wanted, MIN_HEIGHT) + 1) {
-      return true; // the accordion gave it the size it had when it was closed
+    if (Math.abs(mine - wanted) < 2) {
+      return true;
     }
     const others = total - mine;
     const share = others > 0 ? (total - wanted) / others : 0;
