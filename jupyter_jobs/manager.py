@@ -23,7 +23,7 @@ from typing import Any, Callable
 from traitlets import Bool, Dict, Float, Instance, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from . import jobfiles
+from . import efficiency, jobfiles
 from .commands import build_argv
 from .exceptions import BadRequest, Conflict, EngineUnavailable, JobsError, NotFound
 from .jobroot import JobRoot, StorageFull
@@ -795,6 +795,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         if job.status in FINAL_STATUSES:
             if job.finished_at is None:
                 job.finished_at = utcnow()
+            if job.efficiency is None and job.started_at is not None:
+                job.efficiency = self._efficiency(job)
             self.active.pop(job.id, None)
             self._persist(job)
             self._emit("updated", job)
@@ -812,6 +814,22 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             self._persist(job)
         if any(getattr(job, f) != v for f, v in before.items()):
             self._emit("updated", job)
+
+    def _efficiency(self, job: Job) -> dict[str, Any] | None:
+        """The ended job's efficiency summary from what its runner recorded (None: unknown)."""
+        spawner = self.spawners.get(job.backend)
+        if spawner is None or not spawner.uses_runner:
+            return None
+        try:
+            return efficiency.summary(
+                job,
+                jobfiles.read_usage(job.job_dir, limit=100_000),
+                jobfiles.read_status(job.job_dir),
+                default_cores=spawner.default_cpus,
+            )
+        except Exception:  # a summary is a help: never in the way of the job's end
+            self.log.exception("jupyter-jobs: the efficiency summary of %s failed", job.id)
+            return None
 
     async def _start_waiting_logged(self, backend: str) -> None:
         try:

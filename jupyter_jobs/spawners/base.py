@@ -72,6 +72,9 @@ class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):  # type: ignore[metac
     #: ports, an IP per kernel, as pods have); otherwise the kernel writes its ports into the shared
     #: connection file and is reached on its job's node
     addresses_kernels: ClassVar[bool] = False
+    #: CPUs a job that asks for none gets (for its efficiency summary); None: not fixed (all of
+    #: the host's, or whatever the engine gives)
+    default_cpus: ClassVar[int | None] = None
 
     display_name = Unicode(help="Name shown in the UI.").tag(config=True)
 

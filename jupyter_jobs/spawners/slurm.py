@@ -111,6 +111,8 @@ class SlurmSpawner(Spawner):
     supported_resources = tuple(k for k in RESOURCE_KEYS if k != "image")
     supports_kernels = True
     uses_runner = True
+    #: sbatch's default: one task with one CPU
+    default_cpus = 1
 
     exec_prefix = List(
         Unicode(),
