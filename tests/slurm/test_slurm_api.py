@@ -283,3 +283,27 @@ async def test_a_remote_kernel_that_cannot_fit_is_refused_too(jobs_api, manager)
     assert "no node in partition debug has 4T of memory" in e.value.message
     assert e.value.field == "resources.memory"
     assert set(os.listdir(manager.job_root)) == before_dirs
+
+
+async def test_a_slurm_job_gets_its_efficiency_summary(jobs_api):
+    burn = "import time\nwhile time.process_time() < 1.0:\n    pass\n"
+    job = await jobs_api.submit(
+        {
+            "command": ["python3", "-c", burn],
+            "backend": "slurm",
+            "profile": "small",
+            "resources": {"cpus": 2, "memory": "8G", "time_limit": "04:00:00"},
+        }
+    )
+    done = await jobs_api.wait(job["id"], timeout=120)
+    assert done["status"] == "completed", done
+    eff = done["efficiency"]
+    # the runner ran inside the SLURM job: its account of the job's processes
+    assert eff["cpu"]["cores"] == 2 and 0.9 <= eff["cpu"]["used_core_seconds"] <= 2.5, eff
+    assert 0.05 <= eff["cpu"]["ratio"] <= 0.6, eff
+    assert (
+        0 < eff["memory"]["peak_bytes"] < 1024**3
+        and eff["memory"]["requested_bytes"] == 8 * 1024**3
+    )
+    assert eff["time"]["limit_seconds"] == 4 * 3600
+    assert any("of 8G of memory: next time ask for 256M" in h for h in eff["hints"]), eff
