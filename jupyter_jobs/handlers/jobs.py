@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-import functools
-
 from jupyter_server.auth.decorator import authorized
 from tornado import web
 
@@ -28,7 +26,12 @@ class JobsCollectionHandler(JobsHandler):
     @authorized
     @json_errors
     async def get(self):
-        arg = functools.partial(self.get_query_arguments, strip=False)
+        def arg(name: str) -> list[str]:
+            # as sent: tornado's get_query_arguments turns control characters into spaces
+            return [
+                self.decode_argument(v, name) for v in self.request.query_arguments.get(name, [])
+            ]
+
         self.write_json(
             self.manager.list_jobs(
                 q=search_param(arg("q"), "q"),

@@ -16,6 +16,21 @@ export interface ILogChunk {
   size: number;
 }
 
+/** What a `GET jobs` asks for; empty or missing parts mean no filter. */
+export interface IJobsQuery {
+  /** Name or path contains this, ignoring case. */
+  q?: string;
+  status?: string[];
+  backend?: string[];
+  /** The scope: page, total, counts and changes. */
+  kind?: string[];
+  /** Page size (1 to 1000; the server's default is 100). */
+  limit?: number;
+  cursor?: string | null;
+  /** A `change_token` of an earlier answer. */
+  changedSince?: string | null;
+}
+
 export class JobsClient {
   constructor(readonly serverSettings: ServerConnection.ISettings) {}
 
@@ -23,19 +38,28 @@ export class JobsClient {
     return this._request<IBackendsReply>('backends');
   }
 
-  /** Every job, newest first, following `next_cursor` up to `max` jobs. */
-  async listJobs(max = 5000): Promise<IJob[]> {
-    const jobs: IJob[] = [];
-    let cursor: string | null = null;
-    do {
-      const query: string = URLExt.objectToQueryString(
-        cursor ? { limit: 1000, cursor } : { limit: 1000 }
-      );
-      const reply: IJobsReply = await this._request<IJobsReply>(`jobs${query}`);
-      jobs.push(...reply.jobs);
-      cursor = reply.next_cursor;
-    } while (cursor && jobs.length < max);
-    return jobs;
+  /** One page of `GET jobs` (docs/CONTRACT.md, "Listing jobs"): filtered and searched by the server. */
+  listPage(query: IJobsQuery = {}): Promise<IJobsReply> {
+    const params: Record<string, string | number> = {};
+    if (query.q) {
+      params.q = query.q;
+    }
+    for (const key of ['status', 'backend', 'kind'] as const) {
+      const values = query[key];
+      if (values && values.length) {
+        params[key] = values.join(',');
+      }
+    }
+    if (query.limit) {
+      params.limit = query.limit;
+    }
+    if (query.cursor) {
+      params.cursor = query.cursor;
+    }
+    if (query.changedSince) {
+      params.changed_since = query.changedSince;
+    }
+    return this._request<IJobsReply>(`jobs${URLExt.objectToQueryString(params)}`);
   }
 
   getJob(id: string): Promise<IJob> {

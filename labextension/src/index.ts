@@ -17,7 +17,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 
 import { JobsClient } from './api';
 import { registerCommands } from './commands';
-import { EventsConnectionMonitor } from './connection';
+import { EventsSocket } from './connection';
 import { kernelSpecsPlugin } from './kernelspecs';
 import { RowAction } from './job-row';
 import { LogViewer } from './log-viewer';
@@ -84,11 +84,12 @@ const plugin: JupyterFrontEndPlugin<IJobsSidebar> = {
         .catch(reason => console.error('jupyter-jobs: cannot load settings', reason));
     }
 
-    const events = app.serviceManager.events;
+    // our own subscription to the event bus: it says when it was down (connection.ts)
+    const events = new EventsSocket(app.serviceManager.serverSettings);
     const model = new JobsModel({
       client: new JobsClient(app.serviceManager.serverSettings),
       stream: events.stream,
-      connection: new EventsConnectionMonitor(events)
+      connection: events
     });
 
     const onAction = (action: RowAction, job: IJob) => {

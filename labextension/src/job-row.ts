@@ -14,6 +14,7 @@ import {
 
 import { h } from './dom';
 import { elapsedSeconds, formatDuration } from './format';
+import { backendLabel } from './labels';
 import { IJob, isFinal } from './tokens';
 
 export type RowAction = 'log' | 'cancel' | 'rerun' | 'delete' | 'output';
@@ -63,6 +64,18 @@ export function detailText(trans: TranslationBundle, job: IJob): string {
     default:
       return job.reason ?? '';
   }
+}
+
+/**
+ * What a status icon says on hover; `lost` explains itself: the job is not known to have failed.
+ */
+export function statusTooltip(trans: TranslationBundle, job: IJob): string {
+  if (job.status === 'lost') {
+    return job.host
+      ? trans.__('Lost: the runner stopped reporting; the job may still be running on %1', job.host)
+      : trans.__('Lost: the runner stopped reporting; the job may still be running');
+  }
+  return statusLabel(trans, job.status);
 }
 
 /** The question before deleting: "Delete train.py (3fa2b1c0, completed) and its log?" */
@@ -152,15 +165,15 @@ export class JobRow {
       this.node.dataset.id = job.id;
       this.node.dataset.status = job.status;
       this._icon.dataset.status = job.status;
-      this._icon.title = statusLabel(trans, job.status);
+      this._icon.title = statusTooltip(trans, job);
       this._name.textContent = job.name;
       this._name.title = job.path ?? job.name;
-      this._where.textContent = job.profile ? `${job.backend} · ${job.profile}` : job.backend;
+      this._where.textContent = backendLabel(job.backend, job.profile);
       const detail = detailText(trans, job);
       this._detail.textContent = detail ? `· ${detail}` : '';
       this._detail.title = detail;
       // the detail is cut off in a narrow sidebar: the whole row tells it on hover
-      this.node.title = [job.name, statusLabel(trans, job.status), job.reason ?? detail]
+      this.node.title = [job.name, statusTooltip(trans, job), job.reason ?? detail]
         .filter(Boolean)
         .join(' — ');
       const fraction = job.progress?.fraction;

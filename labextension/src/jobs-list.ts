@@ -1,9 +1,12 @@
 /**
- * A windowed list of jobs: only the rows in view (plus a few) exist in the DOM, so a thousand
- * jobs scroll as smoothly as ten. Rows have a fixed height and are reused by job id.
+ * The Jobs list: JupyterLab's `WindowedList` (from @jupyterlab/ui-components, as the notebook
+ * uses) over the rows the model has loaded, with as many items as the server says match (`total`),
+ * so the scrollbar spans them all. Only the rows in view (plus a few) exist in the DOM; rows past
+ * the loaded ones show "Loading…" and ask for the next page (`onNeedMore`).
  */
 import { TranslationBundle } from '@jupyterlab/translation';
-import { Message } from '@lumino/messaging';
+import { WindowedList, WindowedListModel } from '@jupyterlab/ui-components';
+import { Message, MessageLoop } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { h } from './dom';
@@ -12,6 +15,10 @@ import { IJob } from './tokens';
 
 export const ROW_HEIGHT = 52;
 const OVERSCAN = 6;
+/** Ask for the next page when this close to the end of the loaded rows. */
+const PREFETCH = 40;
+/** Row widgets kept for reuse when scrolled away. */
+const KEEP = 200;
 
 export namespace JobsList {
   export interface IOptions {
@@ -19,38 +26,75 @@ export namespace JobsList {
     /** A row action was clicked (or the row itself: `log`). */
     onAction: (action: RowAction, job: IJob) => void;
     emptyText: string;
+    /** The rows shown reach the end of those loaded while the server has more. */
+    onNeedMore?: () => void;
   }
 }
 
-export class JobsList extends Widget {
+/** The list's model: how many items, their size, and the widget of each. */
+class JobsListModel extends WindowedListModel {
+  constructor(private _render: (index: number) => Widget) {
+    super({ count: 0, overscanCount: OVERSCAN });
+  }
+
+  estimateWidgetSize = (): number => ROW_HEIGHT;
+
+  widgetRenderer = (index: number): Widget => this._render(index);
+}
+
+/** One row: a Lumino widget around a JobRow. */
+class RowWidget extends Widget {
+  constructor(readonly row: JobRow) {
+    super({ node: row.node });
+  }
+}
+
+export class JobsList extends WindowedList<JobsListModel> {
   constructor(options: JobsList.IOptions) {
-    super();
+    let render: (index: number) => Widget = () => new Widget();
+    super({ model: new JobsListModel(index => render(index)) });
+    render = index => this._widgetAt(index);
     this._options = options;
     this.addClass('jp-JobsList');
-    this.node.setAttribute('role', 'list');
-    this._spacer = h('div', { class: 'jp-JobsList-spacer' });
+    this.outerNode.setAttribute('role', 'list');
     this._empty = h('div', { class: 'jp-JobsList-empty' }, options.emptyText);
-    // rows live in their own host, kept in list order (for screen readers and tests)
-    this._host = h('div', { class: 'jp-JobsList-rows' });
-    this.node.append(this._spacer, this._empty, this._host);
-    this.node.addEventListener('scroll', this._schedule, { passive: true });
+    this.node.appendChild(this._empty);
     this.node.addEventListener('click', this._onClick);
     this.node.addEventListener('keydown', this._onKeydown);
   }
 
-  /** The rows to show, in order. */
-  setJobs(jobs: IJob[]): void {
+  /** The rows loaded, in order; `total` is how many exist (more than loaded: placeholders). */
+  setJobs(jobs: readonly IJob[], total: number = jobs.length, hasMore = false): void {
     this._jobs = jobs;
-    this._schedule();
+    this._hasMore = hasMore;
+    const count = hasMore ? Math.max(total, jobs.length + 1) : jobs.length;
+    this._empty.hidden = count > 0;
+    if (this.viewModel.widgetCount !== count) {
+      this.viewModel.widgetCount = count; // re-renders
+    } else {
+      this.update();
+    }
   }
 
   get jobs(): readonly IJob[] {
     return this._jobs;
   }
 
-  /** Number of row elements in the DOM (for tests: stays small with many jobs). */
+  /** Items in the list: the rows loaded, and placeholders for those the server has beyond. */
+  get itemCount(): number {
+    return this.viewModel.widgetCount;
+  }
+
+  /** Number of item widgets in the DOM (for tests: stays small with many jobs). */
   get renderedRowCount(): number {
-    return this._rows.size;
+    return this.layout.widgets.length;
+  }
+
+  /** The row widgets in the DOM now (for tests). */
+  get renderedJobs(): IJob[] {
+    return this.layout.widgets
+      .map(w => (w instanceof RowWidget ? w.row.job : null))
+      .filter((j): j is IJob => j !== null);
   }
 
   setEmptyText(text: string): void {
@@ -59,101 +103,154 @@ export class JobsList extends Widget {
 
   /** Render now (normally batched to the next animation frame). */
   render(): void {
-    this._frame = 0;
-    const jobs = this._jobs;
-    this._spacer.style.height = `${jobs.length * ROW_HEIGHT}px`;
-    this._empty.hidden = jobs.length > 0;
-    const viewport = this.node.clientHeight || 600;
-    const first = Math.max(0, Math.floor(this.node.scrollTop / ROW_HEIGHT) - OVERSCAN);
-    const last = Math.min(
-      jobs.length,
-      Math.ceil((this.node.scrollTop + viewport) / ROW_HEIGHT) + OVERSCAN
-    );
-    const keep = new Set<string>();
-    const now = Date.now();
-    for (let i = first; i < last; i++) {
-      const job = jobs[i];
-      keep.add(job.id);
-      let row = this._rows.get(job.id);
-      if (!row) {
-        row = this._spare.pop() ?? new JobRow(this._options.trans);
-        row.job = null;
-        this._rows.set(job.id, row);
-      }
-      const at = this._host.children[i - first] ?? null;
-      if (at !== row.node) {
-        this._host.insertBefore(row.node, at);
-      }
-      row.update(job, now);
-      row.node.style.transform = `translateY(${i * ROW_HEIGHT}px)`;
-      row.node.setAttribute('aria-posinset', String(i + 1));
-      row.node.setAttribute('aria-setsize', String(jobs.length));
-    }
-    for (const [id, row] of this._rows) {
-      if (!keep.has(id)) {
-        this._rows.delete(id);
-        row.node.remove();
-        if (this._spare.length < 50) {
-          this._spare.push(row);
+    MessageLoop.sendMessage(this, Widget.Msg.UpdateRequest);
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    // the accordion resizes sections without telling their children: watch the size
+    if (typeof ResizeObserver !== 'undefined' && !this._resizeObserver) {
+      this._resizeObserver = new ResizeObserver(() => {
+        if (this.isAttached) {
+          MessageLoop.sendMessage(this, Widget.ResizeMessage.UnknownSize);
         }
-      }
+      });
+      this._resizeObserver.observe(this.node);
     }
-    this._updateTicker();
-  }
-
-  protected onAfterShow(msg: Message): void {
-    super.onAfterShow(msg);
-    this._schedule();
-  }
-
-  protected onResize(msg: Widget.ResizeMessage): void {
-    super.onResize(msg);
-    this._schedule();
+    this._startTicker();
   }
 
   protected onBeforeDetach(msg: Message): void {
     window.clearInterval(this._ticker);
     this._ticker = 0;
+    this._resizeObserver?.disconnect();
+    this._resizeObserver = null;
     super.onBeforeDetach(msg);
+  }
+
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this.update();
   }
 
   dispose(): void {
     window.clearInterval(this._ticker);
-    if (this._frame) {
-      cancelAnimationFrame(this._frame);
+    window.clearTimeout(this._pruneTimer);
+    this._resizeObserver?.disconnect();
+    for (const widget of this._rows.values()) {
+      widget.dispose();
     }
+    this._rows.clear();
+    for (const widget of this._placeholders.values()) {
+      widget.dispose();
+    }
+    this._placeholders.clear();
     super.dispose();
   }
 
-  /** Tick elapsed times once a second while a visible row is running. */
-  private _updateTicker(): void {
-    const anyRunning = Array.from(this._rows.values()).some(
-      r => r.job && (r.job.status === 'running' || r.job.status === 'cancelling')
-    );
-    if (anyRunning && !this._ticker) {
-      this._ticker = window.setInterval(() => {
-        const now = Date.now();
-        for (const row of this._rows.values()) {
-          if (row.job && !row.job.finished_at && row.job.started_at) {
-            row.tick(now);
-          }
-        }
-      }, 1000);
-    } else if (!anyRunning && this._ticker) {
-      window.clearInterval(this._ticker);
-      this._ticker = 0;
+  /** The widget of item `index`: the job's row (reused by job id), or a placeholder. */
+  private _widgetAt(index: number): Widget {
+    const jobs = this._jobs;
+    if (this._hasMore && index >= jobs.length - PREFETCH) {
+      this._needMore();
+    }
+    if (index >= jobs.length) {
+      let placeholder = this._placeholders.get(index);
+      if (!placeholder) {
+        placeholder = new Widget({
+          node: h(
+            'div',
+            { class: 'jp-JobsRow jp-JobsRow-placeholder', role: 'listitem' },
+            this._options.trans.__('Loading…')
+          )
+        });
+        this._placeholders.set(index, placeholder);
+      }
+      this._schedulePrune();
+      return placeholder;
+    }
+    const job = jobs[index];
+    let widget = this._rows.get(job.id);
+    if (!widget) {
+      widget = new RowWidget(new JobRow(this._options.trans));
+      this._rows.set(job.id, widget);
+    }
+    widget.row.update(job);
+    widget.node.setAttribute('aria-posinset', String(index + 1));
+    widget.node.setAttribute('aria-setsize', String(this.viewModel.widgetCount));
+    this._schedulePrune();
+    this._startTicker();
+    return widget;
+  }
+
+  private _needMore(): void {
+    if (this._moreAsked) {
+      return;
+    }
+    this._moreAsked = true;
+    // after this render: the model answers with setJobs
+    requestAnimationFrame(() => {
+      this._moreAsked = false;
+      this._options.onNeedMore?.();
+    });
+  }
+
+  /** After the render that asks for widgets (a widget it is about to insert is not attached yet). */
+  private _schedulePrune(): void {
+    if (!this._pruneTimer && (this._rows.size > KEEP || this._placeholders.size > KEEP)) {
+      this._pruneTimer = window.setTimeout(() => {
+        this._pruneTimer = 0;
+        this._prune();
+      }, 0);
     }
   }
 
-  private _schedule = (): void => {
-    if (!this._frame) {
-      this._frame = requestAnimationFrame(() => this.render());
+  /** Dispose row widgets scrolled away, beyond a few kept. */
+  private _prune(): void {
+    if (this._rows.size > KEEP) {
+      const live = new Set(this._jobs.map(j => j.id));
+      for (const [id, widget] of this._rows) {
+        if (!widget.isAttached && (!live.has(id) || this._rows.size > KEEP / 2)) {
+          this._rows.delete(id);
+          widget.dispose();
+        }
+      }
     }
-  };
+    if (this._placeholders.size > KEEP) {
+      for (const [index, widget] of this._placeholders) {
+        if (!widget.isAttached) {
+          this._placeholders.delete(index);
+          widget.dispose();
+        }
+      }
+    }
+  }
+
+  /** Tick elapsed times once a second while a row in the DOM is running. */
+  private _startTicker(): void {
+    if (this._ticker || !this.isAttached) {
+      return;
+    }
+    this._ticker = window.setInterval(() => {
+      const now = Date.now();
+      let running = false;
+      for (const widget of this.layout.widgets) {
+        const row = widget instanceof RowWidget ? widget.row : null;
+        if (row?.job && !row.job.finished_at && row.job.started_at) {
+          row.tick(now);
+          running = true;
+        }
+      }
+      if (!running) {
+        window.clearInterval(this._ticker);
+        this._ticker = 0;
+      }
+    }, 1000);
+  }
 
   private _rowOf(target: EventTarget | null): { row: HTMLElement; job: IJob } | null {
     const row = (target as HTMLElement | null)?.closest?.('.jp-JobsRow') as HTMLElement | null;
-    const job = row?.dataset.id ? this._rows.get(row.dataset.id)?.job : null;
+    const job = row?.dataset.id ? this._rows.get(row.dataset.id)?.row.job : null;
     return row && job ? { row, job } : null;
   }
 
@@ -183,26 +280,20 @@ export class JobsList extends Widget {
       event.preventDefault();
       const index = this._jobs.indexOf(hit.job) + (event.key === 'ArrowDown' ? 1 : -1);
       if (index >= 0 && index < this._jobs.length) {
-        const top = index * ROW_HEIGHT;
-        if (
-          top < this.node.scrollTop ||
-          top + ROW_HEIGHT > this.node.scrollTop + this.node.clientHeight
-        ) {
-          this.node.scrollTop = top;
-        }
-        this.render();
-        this._rows.get(this._jobs[index].id)?.node.focus();
+        const id = this._jobs[index].id;
+        void this.scrollToItem(index, 'auto').then(() => this._rows.get(id)?.node.focus());
       }
     }
   };
 
   private _options: JobsList.IOptions;
-  private _jobs: IJob[] = [];
-  private _rows = new Map<string, JobRow>();
-  private _spare: JobRow[] = [];
-  private _spacer: HTMLElement;
-  private _host: HTMLElement;
+  private _jobs: readonly IJob[] = [];
+  private _hasMore = false;
+  private _moreAsked = false;
+  private _rows = new Map<string, RowWidget>();
+  private _placeholders = new Map<number, Widget>();
   private _empty: HTMLElement;
-  private _frame = 0;
   private _ticker = 0;
+  private _pruneTimer = 0;
+  private _resizeObserver: ResizeObserver | null = null;
 }

@@ -4,6 +4,7 @@
  */
 import { ITranslator, nullTranslator, TranslationBundle } from '@jupyterlab/translation';
 import { PanelWithToolbar, refreshIcon, SidePanel, ToolbarButton } from '@jupyterlab/ui-components';
+import { Message } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 
 import { h } from './dom';
@@ -29,9 +30,39 @@ function statusFilters(trans: TranslationBundle): [string, string, string[]][] {
     ['running', trans.__('Running'), ['running']],
     ['queued', trans.__('Queued'), ['pending', 'queued']],
     ['completed', trans.__('Completed'), ['completed']],
-    ['failed', trans.__('Failed'), ['failed', 'lost']],
+    ['failed', trans.__('Failed'), ['failed']],
+    ['lost', trans.__('Lost'), ['lost']],
     ['cancelled', trans.__('Cancelled'), ['cancelled', 'cancelling']]
   ];
+}
+
+/** Milliseconds the search box waits after a keystroke before it asks the server. */
+export const SEARCH_DELAY = 250;
+
+/**
+ * "10000 jobs · 2 running · 1 queued" (the status bar's counts: running includes cancelling,
+ * queued includes pending), or "1000 of 10000 jobs" under a filter — all from the server's counts.
+ */
+export function summaryText(trans: TranslationBundle, model: JobsModel): string {
+  const counts = model.counts;
+  if (!counts) {
+    return '';
+  }
+  const all = model.size;
+  const f = model.filter;
+  if (model.opened && (f.search || f.backend || (f.statuses ?? []).length)) {
+    return model.loading ? '' : trans.__('%1 of %2 jobs', model.total, all);
+  }
+  const running = (counts.running ?? 0) + (counts.cancelling ?? 0);
+  const queued = (counts.queued ?? 0) + (counts.pending ?? 0);
+  let text = trans._n('%1 job', '%1 jobs', all);
+  if (running) {
+    text += ' · ' + trans._n('%1 running', '%1 running', running);
+  }
+  if (queued) {
+    text += ' · ' + trans._n('%1 queued', '%1 queued', queued);
+  }
+  return text;
 }
 
 /** The jobs section: filters on top, the windowed list below. */
@@ -67,8 +98,8 @@ export class JobsSection extends PanelWithToolbar {
     this._search = h('input', {
       type: 'search',
       class: 'jp-mod-styled jp-JobsFilter-search',
-      placeholder: trans.__('Search by name'),
-      'aria-label': trans.__('Search jobs by name')
+      placeholder: trans.__('Search by name or path'),
+      'aria-label': trans.__('Search jobs by name or path')
     });
     this._summary = h('div', { class: 'jp-JobsFilter-summary', 'aria-live': 'polite' });
     const filters = new Widget({
@@ -80,14 +111,25 @@ export class JobsSection extends PanelWithToolbar {
         this._summary
       )
     });
-    this._status.addEventListener('change', () => this.update());
-    this._backend.addEventListener('change', () => this.update());
-    this._search.addEventListener('input', () => this.update());
+    // the server answers filters and search; typing waits for a pause before it asks
+    this._status.addEventListener('change', () => this._applyFilter());
+    this._backend.addEventListener('change', () => this._applyFilter());
+    this._search.addEventListener('input', () => {
+      window.clearTimeout(this._searchTimer);
+      this._searchTimer = window.setTimeout(() => this._applyFilter(), SEARCH_DELAY);
+    });
+    this._search.addEventListener('keydown', event => {
+      if (event.key === 'Enter') {
+        window.clearTimeout(this._searchTimer);
+        this._applyFilter();
+      }
+    });
 
     this._list = new JobsList({
       trans,
       onAction: options.onAction,
-      emptyText: trans.__('No jobs yet. Right-click a script or notebook → Run as Background Job.')
+      emptyText: trans.__('No jobs yet. Right-click a script or notebook → Run as Background Job.'),
+      onNeedMore: () => void this._model.loadMore()
     });
     this.addWidget(filters);
     this.addWidget(this._list);
@@ -108,27 +150,56 @@ export class JobsSection extends PanelWithToolbar {
     };
   }
 
+  /** The first time the section shows: the list's first page (and the backends for the menu). */
+  protected onAfterShow(msg: Message): void {
+    super.onAfterShow(msg);
+    this._open();
+  }
+
+  protected onAfterAttach(msg: Message): void {
+    super.onAfterAttach(msg);
+    if (this.isVisible) {
+      this._open(); // restored open at start: attached while visible, never "shown"
+    }
+  }
+
+  private _open(): void {
+    if (!this._model.opened) {
+      void this._model.open();
+      this._model.client
+        .backends()
+        .then(reply => {
+          this._knownBackends = reply.backends.map(b => b.name);
+          this.update();
+        })
+        .catch(() => undefined); // the menu still lists the backends seen on jobs
+    }
+  }
+
   protected onUpdateRequest(): void {
     this._syncBackends();
-    const all = this._model.jobs.filter(j => j.kind !== 'kernel');
-    const jobs = this._model.filtered(this.filter).filter(j => j.kind !== 'kernel');
-    this._list.setJobs(jobs);
+    const model = this._model;
+    this._list.setJobs(model.jobs, model.total, model.hasMore);
+    this._summary.textContent = summaryText(this._trans, model);
     const trans = this._trans;
-    const running = all.filter(j => j.status === 'running').length;
-    this._summary.textContent =
-      jobs.length === all.length
-        ? trans._n('%1 job', '%1 jobs', all.length) +
-          (running ? ' · ' + trans._n('%1 running', '%1 running', running) : '')
-        : trans.__('%1 of %2 jobs', jobs.length, all.length);
     this._list.setEmptyText(
-      all.length === 0
-        ? trans.__('No jobs yet. Right-click a script or notebook → Run as Background Job.')
-        : trans.__('No job matches the filter.')
+      model.loading || !model.opened
+        ? trans.__('Loading…')
+        : model.lastError && model.jobs.length === 0
+          ? trans.__('Cannot load the jobs: %1', model.lastError.message)
+          : model.size === 0
+            ? trans.__('No jobs yet. Right-click a script or notebook → Run as Background Job.')
+            : trans.__('No job matches the filter.')
     );
   }
 
+  private _applyFilter(): void {
+    void this._model.setFilter(this.filter);
+    this.update();
+  }
+
   private _syncBackends(): void {
-    const backends = this._model.backends;
+    const backends = Array.from(new Set([...this._knownBackends, ...this._model.backends])).sort();
     const key = backends.join('\n');
     if (key === this._backendsKey) {
       return;
@@ -150,6 +221,8 @@ export class JobsSection extends PanelWithToolbar {
   private _backend: HTMLSelectElement;
   private _search: HTMLInputElement;
   private _summary: HTMLElement;
+  private _searchTimer = 0;
+  private _knownBackends: string[] = [];
   /** null until the menu is first filled (with "All backends" even when there are no jobs) */
   private _backendsKey: string | null = null;
 }

@@ -38,19 +38,11 @@ export class JobsStatusItem extends Widget {
 
   private _render(): void {
     const trans = this._trans;
-    // remote kernels are kernel jobs: the Remote sessions section shows them, not this count
-    let running = 0;
-    let waiting = 0;
-    for (const job of this._model.jobs) {
-      if (job.kind === 'kernel') {
-        continue;
-      }
-      if (job.status === 'running' || job.status === 'cancelling') {
-        running++;
-      } else if (job.status === 'pending' || job.status === 'queued') {
-        waiting++;
-      }
-    }
+    // the server's counts for the whole store, as the sidebar's summary shows them; remote
+    // kernels are kernel jobs: the Remote sessions section shows them, not this count
+    const counts = this._model.counts ?? {};
+    const running = (counts.running ?? 0) + (counts.cancelling ?? 0);
+    const waiting = (counts.pending ?? 0) + (counts.queued ?? 0);
     let text = trans._n('%1 job running', '%1 jobs running', running);
     if (waiting) {
       text += ' · ' + trans._n('%1 queued', '%1 queued', waiting);

@@ -120,9 +120,21 @@ export interface IBackendsReply {
   default_backend?: string;
 }
 
+/** `GET jobs` (docs/CONTRACT.md, "Listing jobs"). */
 export interface IJobsReply {
+  /** Newest first; with `changed_since`, the jobs of the scope changed after it. */
   jobs: IJob[];
   next_cursor: string | null;
+  /** Jobs matching `kind`, `q`, `status` and `backend`, over all pages. */
+  total: number;
+  /** Jobs of the scope (`kind`) in each status. */
+  counts: Record<JobStatus, number>;
+  /** Pass as `changed_since` to get what changed after this answer. */
+  change_token: string;
+  /** With `changed_since`: ids deleted after it. */
+  deleted: string[];
+  /** The `changed_since` token was too old: `jobs` is the first page; replace what you hold. */
+  reload: boolean;
 }
 
 /** Body of `POST jobs`. */

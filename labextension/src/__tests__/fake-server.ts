@@ -5,7 +5,7 @@
  */
 import { ServerConnection } from '@jupyterlab/services';
 
-import { IJob } from '../tokens';
+import { IJob, STATUSES } from '../tokens';
 
 export interface IRecorded {
   method: string;
@@ -71,6 +71,82 @@ export class FakeJobsServer {
     } as any);
   }
 
+  /** `GET jobs` as the contract says (docs/CONTRACT.md, "Listing jobs"), over `jobs`. */
+  listJobs(query: URLSearchParams): Record<string, unknown> {
+    const list = (name: string) =>
+      query
+        .getAll(name)
+        .flatMap(v => v.split(','))
+        .filter(Boolean);
+    const kinds = list('kind');
+    const statuses = list('status');
+    const backends = list('backend');
+    const q = (query.get('q') ?? '').toLowerCase();
+    const limit = Number(query.get('limit') ?? 100);
+    const inScope = (j: IJob) => !kinds.length || kinds.includes(j.kind);
+    const narrowed = (j: IJob) =>
+      inScope(j) &&
+      (!statuses.length || statuses.includes(j.status)) &&
+      (!backends.length || backends.includes(j.backend)) &&
+      (!q || `${j.name}\n${j.path ?? ''}`.toLowerCase().includes(q));
+    const sorted = [...this.jobs].sort((a, b) =>
+      a.created_at !== b.created_at ? (a.created_at < b.created_at ? 1 : -1) : a.id < b.id ? 1 : -1
+    );
+    const counts: Record<string, number> = {};
+    for (const s of STATUSES) {
+      counts[s] = 0;
+    }
+    for (const j of sorted.filter(inScope)) {
+      counts[j.status]++;
+    }
+    const since = query.get('changed_since');
+    const sinceSeq = since !== null ? Number(since.split('-')[1]) : null;
+    const reload = sinceSeq !== null && (!since!.startsWith(this.epoch) || sinceSeq < this.floor);
+    let rows: IJob[];
+    let deleted: string[] = [];
+    if (sinceSeq !== null && !reload) {
+      rows = sorted.filter(j => inScope(j) && (this.changedAt.get(j.id) ?? 0) > sinceSeq);
+      deleted = this.deletions.filter(([seq]) => seq > sinceSeq).map(([, id]) => id);
+    } else {
+      rows = sorted.filter(narrowed);
+    }
+    const cursor = query.get('cursor');
+    if (cursor) {
+      rows = rows.slice(Number(cursor));
+    }
+    const page = rows.slice(0, limit);
+    const offset = Number(cursor ?? 0);
+    return {
+      jobs: page,
+      next_cursor: rows.length > limit ? String(offset + limit) : null,
+      total: sorted.filter(narrowed).length,
+      counts,
+      change_token: `${this.epoch}-${this.seq}`,
+      deleted,
+      reload
+    };
+  }
+
+  /** Record a change of the store (as the index does): `changed_since` answers with it. */
+  touch(id: string): void {
+    this.seq++;
+    this.changedAt.set(id, this.seq);
+  }
+
+  /** Delete a job as another client would: the next `changed_since` reports it. */
+  forget(id: string): void {
+    this.jobs = this.jobs.filter(j => j.id !== id);
+    this.seq++;
+    this.deletions.push([this.seq, id]);
+  }
+
+  epoch = 'abcd0123';
+  seq = 0;
+  /** Tokens older than this get `reload`. */
+  floor = 0;
+  changedAt = new Map<string, number>();
+  deletions: [number, string][] = [];
+
   count(method: string, path: string): number {
     return this.requests.filter(r => r.method === method && r.path === path).length;
   }
@@ -100,7 +176,7 @@ export class FakeJobsServer {
       return json(200, { default: 'python3', kernelspecs: { ...this.kernelspecs } });
     }
     if (method === 'GET' && path === 'jobs') {
-      return json(200, { jobs: this.jobs, next_cursor: null });
+      return json(200, this.listJobs(url.searchParams));
     }
     if (method === 'GET' && path === 'backends') {
       return json(200, this.backends);
@@ -113,6 +189,7 @@ export class FakeJobsServer {
       }
       const job = makeJob({ id: `job${this.jobs.length + 1}`, name: body.name, path: body.path });
       this.jobs.unshift(job);
+      this.touch(job.id);
       return json(201, job);
     }
     const m = /^jobs\/([^/]+)(?:\/(\w+))?$/.exec(path);
@@ -121,7 +198,7 @@ export class FakeJobsServer {
       return json(404, { message: `no job ${m[1]}` });
     }
     if (job && method === 'DELETE' && !m![2]) {
-      this.jobs = this.jobs.filter(j => j !== job);
+      this.forget(job.id);
       return new Response(null, { status: 204 });
     }
     if (job && method === 'GET' && m![2] === 'log') {
@@ -136,6 +213,7 @@ export class FakeJobsServer {
     if (job && method === 'POST' && m![2] === 'cancel') {
       const cancelled = { ...job, status: 'cancelled' as const };
       this.jobs = this.jobs.map(j => (j === job ? cancelled : j));
+      this.touch(job.id);
       return json(202, cancelled);
     }
     if (job && method === 'GET' && !m![2]) {

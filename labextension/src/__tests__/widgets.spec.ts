@@ -16,6 +16,13 @@ import { FakeJobsServer, makeJob } from './fake-server';
 
 const trans = nullTranslator.load('jupyter_jobs');
 
+/** After the WindowedList's next render (it batches to animation frames). */
+async function rendered(list: JobsList): Promise<void> {
+  list.render();
+  await framePromise();
+  await framePromise();
+}
+
 function connected() {
   const c: any = { connected: true, dispose: () => undefined };
   c.connectionChanged = new Signal(c);
@@ -218,13 +225,13 @@ describe('Jobs list', () => {
     Widget.attach(list, document.body);
     const jobs = Array.from({ length: 1000 }, () => makeJob());
     list.setJobs(jobs);
-    list.render();
+    await rendered(list);
     expect(list.renderedRowCount).toBeGreaterThan(0);
     expect(list.renderedRowCount).toBeLessThan(60);
     list.dispose();
   });
 
-  it('shows status, backend/profile, queue reason and exit codes, and routes actions', () => {
+  it('shows status, backend/profile, queue reason and exit codes, and routes actions', async () => {
     const actions: [string, string][] = [];
     const list = new JobsList({
       trans,
@@ -245,7 +252,7 @@ describe('Jobs list', () => {
       outputs: ['out.ipynb']
     });
     list.setJobs([queued, failed]);
-    list.render();
+    await rendered(list);
     const row = (job: IJob) =>
       list.node.querySelector(`.jp-JobsRow[data-id="${job.id}"]`) as HTMLElement;
     expect(row(queued).textContent).toContain('slurm · gpu');
@@ -265,19 +272,19 @@ describe('Jobs list', () => {
     list.dispose();
   });
 
-  it('deletes with the trash icon and names the job, its short id and status', () => {
+  it('deletes with the trash icon and names the job, its short id and status', async () => {
     const list = new JobsList({ trans, onAction: () => undefined, emptyText: '' });
     Widget.attach(list, document.body);
     const done = makeJob({ id: '3fa2b1c0d4e5', name: 'train.py', status: 'completed' });
     list.setJobs([done]);
-    list.render();
+    await rendered(list);
     const button = list.node.querySelector('[data-action="delete"]') as HTMLElement;
     expect(button.querySelector('svg')!.getAttribute('data-icon')).toBe('ui-components:delete');
     expect(deleteQuestion(trans, done)).toBe('Delete train.py (3fa2b1c0, completed) and its log?');
     list.dispose();
   });
 
-  it('shows a server queue reason once, and the full reason as the row tooltip', () => {
+  it('shows a server queue reason once, and the full reason as the row tooltip', async () => {
     const list = new JobsList({ trans, onAction: () => undefined, emptyText: '' });
     Widget.attach(list, document.body);
     const waiting = makeJob({
@@ -287,7 +294,7 @@ describe('Jobs list', () => {
     });
     const bare = makeJob({ status: 'pending', reason: 'Priority' });
     list.setJobs([waiting, bare]);
-    list.render();
+    await rendered(list);
     const row = (job: IJob) =>
       list.node.querySelector(`.jp-JobsRow[data-id="${job.id}"]`) as HTMLElement;
     const detail = row(waiting).querySelector('.jp-JobsRow-detail')!.textContent;
@@ -324,41 +331,125 @@ describe('Jobs section and status bar', () => {
     model.dispose();
   });
 
-  it('follow the model live and filter by search', async () => {
-    const server = new FakeJobsServer();
-    server.jobs = [
-      makeJob({ name: 'alpha', status: 'running' }),
-      makeJob({ name: 'beta', status: 'completed' })
-    ];
-    const stream = new Stream<any, any>({});
-    const model = new JobsModel({
-      client: new JobsClient(server.settings()),
-      stream,
-      connection: connected()
+  it('opens with one page, says "N jobs · R running · Q queued", and asks the server to search', async () => {
+    jest.useFakeTimers({ doNotFake: ['requestAnimationFrame', 'cancelAnimationFrame'] });
+    try {
+      const server = new FakeJobsServer();
+      server.jobs = [
+        ...Array.from({ length: 250 }, (_, i) =>
+          makeJob({
+            name: `old ${i}`,
+            status: i % 10 === 3 ? 'failed' : 'completed',
+            created_at: new Date(Date.UTC(2026, 0, 1, 0, i)).toISOString()
+          })
+        ),
+        makeJob({ name: 'alpha', status: 'running', created_at: '2027-01-01T00:00:00Z' }),
+        makeJob({ name: 'waiting', status: 'queued', created_at: '2027-01-02T00:00:00Z' })
+      ];
+      const stream = new Stream<any, any>({});
+      const model = new JobsModel({
+        client: new JobsClient(server.settings()),
+        stream,
+        connection: connected()
+      });
+      await model.ready;
+      const section = new JobsSection({ model, onAction: () => undefined });
+      const status = new JobsStatusItem(model, () => undefined);
+      const summary = () => section.node.querySelector('.jp-JobsFilter-summary')!.textContent;
+      const pages = () => server.requests.filter(r => r.path === 'jobs' && !r.query.has('status'));
+      expect(pages()).toHaveLength(0); // nothing but the counts before the sidebar shows
+      expect(status.node.textContent).toBe('1 job running · 1 queued');
+      Widget.attach(section, document.body);
+      Widget.attach(status, document.body);
+      await jest.advanceTimersByTimeAsync(0);
+      await model.open();
+      await framePromise();
+      expect(pages()).toHaveLength(1);
+      expect(summary()).toBe('252 jobs · 1 running · 1 queued');
+      expect(section.list.jobs.map(j => j.name).slice(0, 2)).toEqual(['waiting', 'alpha']);
+
+      const gamma = makeJob({
+        name: 'gamma',
+        status: 'running',
+        created_at: '2027-02-01T00:00:00Z'
+      });
+      server.jobs.push(gamma);
+      stream.emit({ schema_id: EVENT_SCHEMA_ID, action: 'created', job_id: gamma.id, job: gamma });
+      expect(section.list.jobs[0].name).toBe('gamma');
+      expect(status.node.textContent).toBe('2 jobs running · 1 queued');
+      await framePromise();
+      expect(summary()).toBe('253 jobs · 2 running · 1 queued');
+
+      // typing waits for a pause, then one request with q
+      const search = section.node.querySelector('.jp-JobsFilter-search') as HTMLInputElement;
+      for (const text of ['o', 'ol', 'old 4']) {
+        search.value = text;
+        search.dispatchEvent(new Event('input'));
+        await jest.advanceTimersByTimeAsync(50);
+      }
+      await jest.advanceTimersByTimeAsync(300);
+      const asked = server.requests.filter(r => r.query.has('q'));
+      expect(asked.map(r => r.query.get('q'))).toEqual(['old 4']);
+      await jest.advanceTimersByTimeAsync(0);
+      await framePromise();
+      expect(summary()).toBe(`${model.total} of 253 jobs`);
+      expect(section.list.jobs.every(j => j.name.includes('old 4'))).toBe(true);
+      // the status filter: the exact count from the server
+      search.value = '';
+      search.dispatchEvent(new Event('input'));
+      const select = section.node.querySelector('.jp-JobsFilter-status') as HTMLSelectElement;
+      select.value = 'failed';
+      select.dispatchEvent(new Event('change'));
+      await jest.advanceTimersByTimeAsync(0);
+      await jest.advanceTimersByTimeAsync(0);
+      await framePromise();
+      expect(summary()).toBe('25 of 253 jobs');
+      section.dispose();
+      status.dispose();
+      model.dispose();
+    } finally {
+      jest.useRealTimers();
+    }
+  });
+});
+
+describe('Lost jobs and paging in the list', () => {
+  it('a lost job has its own icon state and says what lost means', async () => {
+    const list = new JobsList({ trans, onAction: () => undefined, emptyText: '' });
+    Widget.attach(list, document.body);
+    const lost = makeJob({ status: 'lost', host: 'node7', reason: 'the runner stopped reporting' });
+    const failed = makeJob({ status: 'failed', exit_code: 1 });
+    list.setJobs([lost, failed]);
+    await rendered(list);
+    const icon = (job: IJob) =>
+      list.node.querySelector(`.jp-JobsRow[data-id="${job.id}"] .jp-JobsRow-status`) as HTMLElement;
+    expect(icon(lost).dataset.status).toBe('lost');
+    expect(icon(lost).title).toBe(
+      'Lost: the runner stopped reporting; the job may still be running on node7'
+    );
+    expect(icon(failed).title).toBe('Failed');
+    list.dispose();
+  });
+
+  it('shows placeholders past the loaded rows and asks for more', async () => {
+    let asked = 0;
+    const list = new JobsList({
+      trans,
+      onAction: () => undefined,
+      emptyText: '',
+      onNeedMore: () => asked++
     });
-    await model.ready;
-    const section = new JobsSection({ model, onAction: () => undefined });
-    const status = new JobsStatusItem(model, () => undefined);
-    Widget.attach(section, document.body);
-    Widget.attach(status, document.body);
-    await framePromise();
-    section.list.render();
-    expect(section.list.jobs.map(j => j.name)).toEqual(['beta', 'alpha']);
-    expect(status.node.textContent).toContain('1 job running');
-
-    const gamma = makeJob({ name: 'gamma', status: 'running' });
-    stream.emit({ schema_id: EVENT_SCHEMA_ID, action: 'created', job_id: gamma.id, job: gamma });
-    await framePromise();
-    expect(section.list.jobs[0].name).toBe('gamma');
-    expect(status.node.textContent).toContain('2 jobs running');
-
-    const search = section.node.querySelector('.jp-JobsFilter-search') as HTMLInputElement;
-    search.value = 'bet';
-    search.dispatchEvent(new Event('input'));
-    await framePromise();
-    expect(section.list.jobs.map(j => j.name)).toEqual(['beta']);
-    section.dispose();
-    status.dispose();
-    model.dispose();
+    Widget.attach(list, document.body);
+    const jobs = Array.from({ length: 3 }, () => makeJob());
+    list.setJobs(jobs, 1000, true);
+    await rendered(list);
+    expect(list.itemCount).toBe(1000);
+    expect(list.node.querySelector('.jp-JobsRow-placeholder')!.textContent).toBe('Loading…');
+    expect(asked).toBeGreaterThanOrEqual(1);
+    list.setJobs(jobs, 3, false);
+    await rendered(list);
+    expect(list.itemCount).toBe(3);
+    expect(list.node.querySelector('.jp-JobsRow-placeholder')).toBeNull();
+    list.dispose();
   });
 });
