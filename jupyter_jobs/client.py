@@ -343,10 +343,11 @@ class JobsClient:
         out: list[Job] = []
         cursor = None
         while True:
+            size = min(1000, limit - len(out)) if limit is not None else 1000  # the server's max
             page = self.request(
                 "GET",
                 "jobs",
-                query={"status": status, "backend": backend, "limit": limit, "cursor": cursor},
+                query={"status": status, "backend": backend, "limit": size, "cursor": cursor},
             )
             out.extend(Job(self, d) for d in page.get("jobs", []))
             cursor = page.get("next_cursor")
