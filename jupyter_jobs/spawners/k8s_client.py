@@ -219,6 +219,13 @@ class KubeClient:
             "get secret", self.core.read_namespaced_secret, name, namespace
         )
 
+    # ------------------------------------------------------------------ Nodes
+
+    async def list_nodes(self) -> list[dict[str, Any]]:
+        """Every node (for their allocatable resources); many accounts may not (403)."""
+        body = await self._json("list nodes", self.core.list_node)
+        return list(body.get("items") or [])
+
     # ------------------------------------------------------------------ Pods
 
     async def get_pod(self, namespace: str, name: str) -> dict[str, Any] | None:

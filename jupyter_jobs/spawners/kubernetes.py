@@ -24,15 +24,17 @@ import sys
 import time
 from typing import Any
 
-from traitlets import default
+from traitlets import Float, default
 
 from .. import jobfiles
-from ..exceptions import AlreadyExists, BadRequest, EngineUnavailable, NotInstalled
+from ..exceptions import AlreadyExists, BadRequest, EngineUnavailable, JobsError, NotInstalled
 from ..models import CANCELLED, CANCELLING, FINAL_STATUSES, Job, JobUpdate
+from . import k8s_limits
 from . import k8s_objects as objects
 from .base import LogReader, Spawner
 from .k8s_client import KubeClient, PodReflector, find_config, in_cluster_namespace
 from .k8s_config import EXTRA_KEYS, MERGED_KEYS, KubernetesConfig
+from .slurm_limits import ClusterLimits
 
 #: the reason given when credentials exist but the client library is not installed
 NOT_INSTALLED = (
@@ -60,6 +62,13 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
     #: spec.json is always written: the runner uses it when the image has jupyter-jobs
     uses_runner = True
 
+    limits_ttl = Float(
+        300.0,
+        help="""Seconds the nodes' allocatable CPUs, memory and GPUs (one node list) are kept
+        before they are read again, when next needed. Requests no node can hold are refused at
+        once; when this server's account may not list nodes, nothing is checked.""",
+    ).tag(config=True)
+
     @default("display_name")
     def _default_display_name(self) -> str:
         return "Kubernetes"
@@ -84,6 +93,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         self._started = False
         self._connect_lock = asyncio.Lock()
         self._last_connect = 0.0
+        self._limits: tuple[float, ClusterLimits | None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -224,6 +234,34 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
                     field="resources.extra",
                 )
         return merged
+
+    async def cluster_limits(self) -> ClusterLimits | None:
+        """The largest node's allocatable CPUs, memory and GPUs, read at most once every
+        ``limits_ttl`` seconds; None when the node list cannot be read (RBAC: then the
+        scheduler alone decides)."""
+        cached = self._limits
+        if cached and time.monotonic() - cached[0] < self.limits_ttl:
+            return cached[1]
+        if self.client is None:
+            return None
+        try:
+            nodes = await self.client.list_nodes()
+        except JobsError as e:  # 403 (RBAC), 404, unreachable: skip the check
+            self.log.info("jupyter-jobs: no node sizes from Kubernetes: %s", e.message)
+            found = None
+        else:
+            found = k8s_limits.cluster_limits(nodes, self.gpu_resource_key)
+        self._limits = (time.monotonic(), found)
+        return found
+
+    async def limits(self) -> dict[str, dict[str, Any]] | None:
+        found = await self.cluster_limits()
+        return found.to_dict() if found else None
+
+    async def check_request(self, resources: dict[str, Any]) -> None:
+        found = await self.cluster_limits()
+        if found is not None:
+            found.check(resources)
 
     def _image_of(self, resources: dict[str, Any]) -> str | None:
         return resources.get("image") or self.image or (self._inherited or {}).get("image")

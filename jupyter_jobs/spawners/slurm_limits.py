@@ -151,16 +151,17 @@ class ClusterLimits:
                 f"there is no partition {name!r} on this cluster; the partitions are: {known}",
                 field=field,
             )
+        where = f"in partition {name}" if name else "of the cluster"
         cpus = resources.get("cpus")
         if cpus and part.cpus is not None and cpus > part.cpus:
             raise BadRequest(
-                f"no node in partition {name} has {cpus} CPUs; the largest has {part.cpus}",
+                f"no node {where} has {cpus} CPUs; the largest has {part.cpus}",
                 field="resources.cpus",
             )
         memory = resources.get("memory")
         if memory and part.memory_bytes is not None and memory > part.memory_bytes:
             raise BadRequest(
-                f"no node in partition {name} has {describe_memory(memory)} of memory;"
+                f"no node {where} has {describe_memory(memory)} of memory;"
                 f" the largest has {describe_memory(part.memory_bytes)}",
                 field="resources.memory",
             )
@@ -168,7 +169,7 @@ class ClusterLimits:
         if gpus and gpus > part.gpus:
             largest = f"the largest has {part.gpus}" if part.gpus else "none has any"
             raise BadRequest(
-                f"no node in partition {name} has {gpus} GPU{'s' if gpus != 1 else ''}; {largest}",
+                f"no node {where} has {gpus} GPU{'s' if gpus != 1 else ''}; {largest}",
                 field="resources.gpus",
             )
         limit = resources.get("time_limit")

@@ -48,6 +48,9 @@ class FakeKube(FakeCluster):
         super().__init__()
         #: validate created objects against the official schema (as admission would refuse)
         self.validate = validate
+        #: the nodes ``GET /api/v1/nodes`` lists (None: 404); ``nodes_forbidden``: 403 (RBAC)
+        self.nodes: list[dict[str, Any]] | None = None
+        self.nodes_forbidden = False
         self.port = 0
         self.server: tornado.httpserver.HTTPServer | None = None
 
@@ -64,6 +67,7 @@ class FakeKube(FakeCluster):
                 (rf"/api/v1{ns}/pods/([^/]+)/log", LogHandler, {"kube": self}),
                 (rf"/api/v1{ns}/secrets", SecretsHandler, {"kube": self}),
                 (rf"/api/v1{ns}/secrets/([^/]+)", SecretHandler, {"kube": self}),
+                (r"/api/v1/nodes", NodesHandler, {"kube": self}),
                 (r".*", NotFoundHandler, {"kube": self}),
             ]
         )
@@ -174,6 +178,21 @@ class NotFoundHandler(BaseHandler):
         self.fail(404, "NotFound", f"the server could not find {self.request.path}")
 
     post = delete = put = patch = get
+
+
+class NodesHandler(BaseHandler):
+    op = "nodes"
+
+    def get(self) -> None:
+        if self.kube.nodes_forbidden:
+            self.fail(
+                403, "Forbidden", 'nodes is forbidden: User "alice" cannot list resource "nodes"'
+            )
+        elif self.kube.nodes is None:
+            self.fail(404, "NotFound", "the server could not find the requested resource")
+        else:
+            self.send({"kind": "NodeList", "apiVersion": "v1", "metadata": {"resourceVersion": "1"},
+                       "items": self.kube.nodes})  # fmt: skip
 
 
 class JobsHandler(BaseHandler):

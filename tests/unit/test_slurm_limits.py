@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 
 from jupyter_jobs.exceptions import BadRequest
@@ -173,3 +175,28 @@ def test_time_limits(text, seconds):
 )
 def test_gpu_counts(gres, name, count):
     assert gpu_count(gres, name) == count
+
+
+def test_kubernetes_quantities_and_node_sizes():
+    from jupyter_jobs.spawners.k8s_limits import cluster_limits as k8s_limits
+    from jupyter_jobs.spawners.k8s_limits import quantity
+
+    assert quantity("3920m") == Decimal("3.92") and quantity("2") == 2
+    assert quantity("16Gi") == 16 * 1024**3 and quantity("1e3") == 1000
+    assert quantity("lots") is None and quantity(None) is None
+    nodes = [
+        {"status": {"allocatable": {"cpu": "3920m", "memory": "15Gi"}}},
+        {"status": {"allocatable": {"cpu": "8", "memory": "30Gi", "amd.com/gpu": "4"}}},
+    ]
+    limits = k8s_limits(nodes, "amd.com/gpu")
+    assert limits is not None
+    assert limits.to_dict()[""] == {
+        "cpus": 8,
+        "memory_bytes": 30 * 1024**3,
+        "gpus": 4,
+        "max_time_seconds": None,
+        "max_nodes": None,
+        "default": True,
+    }
+    assert refusal(limits, {"cpus": 9})[0] == "no node of the cluster has 9 CPUs; the largest has 8"
+    assert k8s_limits([], "nvidia.com/gpu") is None
