@@ -161,6 +161,11 @@ export class JobRow {
     const trans = this._trans;
     const changed = job !== this.job;
     this.job = job;
+    // outside the check: the label changes when the server's display names arrive
+    const where = backendLabel(job.backend, job.profile);
+    if (this._where.textContent !== where) {
+      this._where.textContent = where;
+    }
     if (changed) {
       this.node.dataset.id = job.id;
       this.node.dataset.status = job.status;
@@ -168,7 +173,6 @@ export class JobRow {
       this._icon.title = statusTooltip(trans, job);
       this._name.textContent = job.name;
       this._name.title = job.path ?? job.name;
-      this._where.textContent = backendLabel(job.backend, job.profile);
       const detail = detailText(trans, job);
       this._detail.textContent = detail ? `· ${detail}` : '';
       this._detail.title = detail;

@@ -4,20 +4,46 @@
  * the same thing.
  */
 import { TranslationBundle } from '@jupyterlab/translation';
+import { ISignal, Signal } from '@lumino/signaling';
 
 import { IBackend, IBackendsReply, IJob, IProfile } from './tokens';
 
 /** Display names of backends and their profiles, from the last `GET backends` seen. */
 const names = new Map<string, { label: string; profiles: Map<string, string> }>();
 
+/** Emits when `rememberBackends` learnt names that differ from before (labels to redraw). */
+export const backendNamesChanged: ISignal<typeof names, void> = new Signal<typeof names, void>(
+  names
+);
+
 /** Remember the display names of a `GET backends` reply (call it wherever one arrives). */
 export function rememberBackends(reply: IBackendsReply | readonly IBackend[]): void {
-  const backends = Array.isArray(reply) ? reply : (reply as IBackendsReply).backends;
-  for (const b of backends ?? []) {
-    names.set(b.name, {
+  const backends: readonly IBackend[] = Array.isArray(reply)
+    ? (reply as readonly IBackend[])
+    : ((reply as IBackendsReply).backends ?? []);
+  let changed = false;
+  for (const b of backends) {
+    const entry: { label: string; profiles: Map<string, string> } = {
       label: b.display_name || b.name,
-      profiles: new Map((b.profiles ?? []).map((p: IProfile) => [p.name, p.display_name || p.name]))
-    });
+      profiles: new Map(
+        (b.profiles ?? []).map((p: IProfile): [string, string] => [
+          p.name,
+          p.display_name || p.name
+        ])
+      )
+    };
+    const old = names.get(b.name);
+    if (
+      !old ||
+      old.label !== entry.label ||
+      JSON.stringify([...old.profiles]) !== JSON.stringify([...entry.profiles])
+    ) {
+      changed = true;
+    }
+    names.set(b.name, entry);
+  }
+  if (changed) {
+    (backendNamesChanged as Signal<typeof names, void>).emit();
   }
 }
 

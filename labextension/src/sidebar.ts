@@ -9,6 +9,7 @@ import { Widget } from '@lumino/widgets';
 
 import { h } from './dom';
 import { jobsIcon } from './icons';
+import { backendNamesChanged } from './labels';
 import { RowAction } from './job-row';
 import { JobsList } from './jobs-list';
 import { IJobsFilter, JobsModel } from './model';
@@ -134,6 +135,7 @@ export class JobsSection extends PanelWithToolbar {
     this.addWidget(filters);
     this.addWidget(this._list);
     this._model.changed.connect(() => this.update(), this);
+    backendNamesChanged.connect(() => this.update(), this); // rows say the display names
     this.update();
   }
 

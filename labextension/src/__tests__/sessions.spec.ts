@@ -4,8 +4,10 @@ import { Widget } from '@lumino/widgets';
 
 import { AccordionPanel } from '@lumino/widgets';
 
+import { JobRow } from '../job-row';
 import {
   backendLabel,
+  backendNamesChanged,
   engineIdLabel,
   expectedStart,
   expectedStartText,
@@ -396,6 +398,26 @@ describe('labels shared by rows, dialog, sessions and the Running panel', () => 
     expect(backendLabel('kubernetes', 'gpu')).toBe('Kubernetes · One GPU');
     expect(backendLabel('kubernetes', 'other')).toBe('Kubernetes · other');
     expect(backendLabel('kubernetes', null)).toBe('Kubernetes');
+  });
+
+  it('says when display names change, so job rows redraw with them', () => {
+    let emitted = 0;
+    const count = () => emitted++;
+    backendNamesChanged.connect(count);
+    const reply = [{ name: 'slurm', display_name: 'SLURM', profiles: [] } as any];
+    const row = new JobRow(trans);
+    const job = makeJob({ backend: 'slurm', profile: 'short' });
+    rememberBackends(reply);
+    row.update(job);
+    expect(row.node.querySelector('.jp-JobsRow-where')!.textContent).toBe('SLURM · short');
+    const before = emitted;
+    rememberBackends(reply); // nothing new
+    expect(emitted).toBe(before);
+    rememberBackends([{ ...reply[0], profiles: [{ name: 'short', display_name: 'Short queue' }] }]);
+    expect(emitted).toBe(before + 1);
+    row.update(job); // the same job, redrawn
+    expect(row.node.querySelector('.jp-JobsRow-where')!.textContent).toBe('SLURM · Short queue');
+    backendNamesChanged.disconnect(count);
   });
 
   it('calls the engine id what the engine calls it', () => {
