@@ -21,7 +21,8 @@ from datetime import datetime
 from typing import Any
 
 from .client import FINAL_STATUSES, Job, JobsClient, JobsClientError, ServerNotFound
-from .units import format_duration
+from .units import format_bytes, format_duration
+from .wire import label
 
 PROG = "jupyter jobs"
 
@@ -78,6 +79,24 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True))
 
 
+#: what the engine calls a job's id (the run dialog's words)
+_ENGINE_ID = {"slurm": "SLURM job", "kubernetes": "pod", "local": "process"}
+
+
+def _resources_text(resources: dict[str, Any]) -> str:
+    """``CPUs 2, Memory 4G, Time limit 01:00:00``: labels and units as the run dialog shows them."""
+    shown = []
+    for key, value in resources.items():
+        if key == "memory" and isinstance(value, int):
+            value = format_bytes(value)
+        elif key == "time_limit" and isinstance(value, (int, float)):
+            value = format_duration(value)
+        elif isinstance(value, dict):
+            value = json.dumps(value)
+        shown.append(f"{label('resources.' + key)} {value}")
+    return ", ".join(shown)
+
+
 def _describe(job: dict[str, Any]) -> str:
     """``show``: the job as ``key: value`` lines, the empty ones left out."""
     resources = job.get("resources") or {}
@@ -88,18 +107,18 @@ def _describe(job: dict[str, Any]) -> str:
         ("kind", job.get("kind")),
         ("path", job.get("path")),
         ("command", " ".join(job.get("command") or [])),
-        ("args", " ".join(job.get("args") or [])),
-        ("cwd", job.get("cwd")),
+        ("arguments", " ".join(job.get("args") or [])),
+        ("working directory", job.get("cwd")),
         ("parameters", json.dumps(job["parameters"]) if job.get("parameters") else None),
-        ("env", " ".join(f"{k}={v}" for k, v in (job.get("env") or {}).items())),
+        ("environment", " ".join(f"{k}={v}" for k, v in (job.get("env") or {}).items())),
         ("backend", f"{job.get('backend')} (profile {job.get('profile')})"),
-        ("resources", " ".join(f"{k}={v}" for k, v in resources.items())),
+        ("resources", _resources_text(resources)),
         ("status", job.get("status")),
         ("reason", job.get("reason")),
         ("exit code", job.get("exit_code")),
         ("progress", _progress_text(progress)),
         ("host", job.get("host")),
-        ("backend ref", job.get("backend_ref")),
+        (_ENGINE_ID.get(str(job.get("backend")), "engine id"), job.get("backend_ref")),
         ("created", _local_time(job.get("created_at"))),
         ("started", _local_time(job.get("started_at")) if job.get("started_at") else None),
         ("finished", _local_time(job.get("finished_at")) if job.get("finished_at") else None),
