@@ -502,6 +502,21 @@ def test_show_accepts_a_unique_id_prefix(server):
     assert "no job 'zzzz'" in r.stderr
 
 
+def test_show_names_fields_and_units_as_people_do(server):
+    job_id = submit_id(
+        server, "--cpus", "1", "--memory", "1G", "--time", "00:10:00", "--env", "GREETING=hi",
+        "train.py", "x",
+    )  # fmt: skip
+    server.wait_final(job_id)
+    lines = dict(line.split(": ", 1) for line in jj(server, "show", job_id).stdout.splitlines())
+    assert lines["arguments"].strip() == "x"
+    assert lines["environment"].strip() == "GREETING=hi"
+    assert set(lines["resources"].strip().split(", ")) == {
+        "CPUs 1", "Memory 1G", "Time limit 00:10:00",
+    }  # fmt: skip
+    assert not {"args", "cwd", "env", "backend ref"} & {k.strip() for k in lines}
+
+
 def test_logs_prints_the_whole_log(server):
     job_id = submit_id(server, "train.py", "a")
     server.wait_final(job_id)
