@@ -79,6 +79,37 @@ def _print_json(data: Any) -> None:
     print(json.dumps(data, indent=2, sort_keys=True))
 
 
+def efficiency_lines(eff: dict[str, Any] | None) -> list[tuple[str, str]]:
+    """``show``: the ended job's efficiency summary (the job JSON's ``efficiency``) as lines."""
+    if not eff:
+        return []
+    out: list[tuple[str, str]] = []
+    cpu, memory, spent = eff.get("cpu") or {}, eff.get("memory") or {}, eff.get("time") or {}
+    if "ratio" in cpu:
+        out.append(
+            (
+                "CPU efficiency",
+                f"{cpu['ratio'] * 100:.1f}% ({cpu['used_core_seconds']:.0f} CPU-seconds of"
+                f" {cpu['cores']} CPU{'s' if cpu['cores'] != 1 else ''}"
+                f" for {format_duration(cpu['wall_seconds'])})",
+            )
+        )
+    elif "used_core_seconds" in cpu:
+        out.append(("CPU time", f"{cpu['used_core_seconds']:.0f} CPU-seconds"))
+    if "peak_bytes" in memory:
+        text = format_bytes(memory["peak_bytes"])
+        if "requested_bytes" in memory:
+            text += f" of {format_bytes(memory['requested_bytes'])} ({memory['ratio'] * 100:.1f}%)"
+        out.append(("memory", text))
+    if "used_seconds" in spent:
+        text = format_duration(spent["used_seconds"])
+        if "limit_seconds" in spent:
+            text += f" of {format_duration(spent['limit_seconds'])} ({spent['ratio'] * 100:.1f}%)"
+        out.append(("time", text))
+    out += [("hint", hint) for hint in eff.get("hints") or []]
+    return out
+
+
 #: what the engine calls a job's id (the run dialog's words)
 _ENGINE_ID = {"slurm": "SLURM job", "kubernetes": "pod", "local": "process"}
 
@@ -126,6 +157,7 @@ def _describe(job: dict[str, Any]) -> str:
         ("duration", _elapsed(job)),
         ("log size", f"{job.get('log_size', 0)} bytes"),
         ("outputs", "\n  ".join(job.get("outputs") or [])),
+        *efficiency_lines(job.get("efficiency")),
     ]
     if not progress:
         fields = [f for f in fields if f[0] != "progress"]

@@ -21,7 +21,8 @@ import math
 from datetime import datetime
 from typing import Any
 
-from .models import COMPLETED, Job, describe_memory, format_duration, parse_time
+from .models import COMPLETED, Job, parse_time
+from .units import format_bytes, format_duration
 
 MiB = 1024**2
 GiB = 1024**3
@@ -139,8 +140,8 @@ def summary(
             suggest_mem = nice_memory(peak * MEMORY_HEADROOM)
             if hinted and peak < requested * WASTE and suggest_mem <= requested / 2:
                 hints.append(
-                    f"used {describe_memory(peak)} of {describe_memory(int(requested))} of"
-                    f" memory: next time ask for {describe_memory(suggest_mem)}"
+                    f"used {format_bytes(peak)} of {format_bytes(int(requested))} of"
+                    f" memory: next time ask for {format_bytes(suggest_mem)}"
                 )
         out["memory"] = memory
 

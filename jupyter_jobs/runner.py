@@ -337,12 +337,18 @@ class Runner:
         self.status.setdefault("host", host_id())
         if state == CANCELLED:
             exit_code = None
+        # what the job's processes used, all of them (reaped children and their descendants;
+        # orphans too: the runner is their subreaper): read by jupyter_jobs.efficiency
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
         self.write_status(
             state=state,
             exit_code=exit_code,
             process_exit_code=process_exit_code,
             reason=reason,
             finished_at=now_iso(),
+            cpu_seconds=round(usage.ru_utime + usage.ru_stime, 3),
+            # of the largest process; KiB on Linux, bytes on macOS
+            max_rss_bytes=usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024),
         )
 
     def claim(self) -> bool:

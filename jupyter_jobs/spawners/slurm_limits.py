@@ -16,7 +16,7 @@ import re
 from typing import Any
 
 from ..exceptions import BadRequest
-from ..models import describe_memory, format_duration
+from ..units import format_bytes, format_duration
 
 MB = 1024**2
 #: ``scontrol`` prints these for "no limit"
@@ -161,8 +161,8 @@ class ClusterLimits:
         memory = resources.get("memory")
         if memory and part.memory_bytes is not None and memory > part.memory_bytes:
             raise BadRequest(
-                f"no node {where} has {describe_memory(memory)} of memory;"
-                f" the largest has {describe_memory(part.memory_bytes)}",
+                f"no node {where} has {format_bytes(memory)} of memory;"
+                f" the largest has {format_bytes(part.memory_bytes)}",
                 field="resources.memory",
             )
         gpus = resources.get("gpus")
