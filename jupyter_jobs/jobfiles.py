@@ -204,18 +204,18 @@ def runner_update(status: dict[str, Any] | None) -> JobUpdate | None:
 
     if not status or status.get("state") not in RUNNER_STATES:
         return None
-    state = status["state"]
+    runner_state = status["state"]
     update = JobUpdate(host=status.get("host"))
     if status.get("started_at"):
         update.started_at = parse_time(status["started_at"])
-    if state in RUNNER_FINAL_STATES:
-        update.status = state
+    if runner_state in RUNNER_FINAL_STATES:
+        update.status = runner_state
         update.exit_code = status.get("exit_code")
         update.reason = status.get("reason")
         update.clear_reason = update.reason is None
         if status.get("finished_at"):
             update.finished_at = parse_time(status["finished_at"])
-    elif state == RUNNING:
+    elif runner_state == RUNNING:
         update.status = RUNNING
     return update
 

@@ -937,7 +937,9 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
     async def rerun(self, job_id: str, overrides: Any) -> Job:
         old = self.get(job_id)
         if old.kind == "kernel":
-            raise BadRequest("a kernel job cannot be rerun: start a new kernel instead")
+            raise BadRequest(
+                "a remote kernel's job cannot be rerun: start a new remote kernel instead"
+            )
         if overrides is not None and not isinstance(overrides, dict):
             raise BadRequest("the rerun body must be a JSON object of overrides")
         body: dict[str, Any] = {

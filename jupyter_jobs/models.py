@@ -118,7 +118,7 @@ class Job:
         return self.status in FINAL_STATUSES
 
     def to_dict(self) -> dict[str, Any]:
-        """The public JSON form (DESIGN.md's Job)."""
+        """The public JSON form (the Job of jupyter_jobs/openapi.json; docs/CONTRACT.md)."""
         return {
             "id": self.id,
             "name": self.name,

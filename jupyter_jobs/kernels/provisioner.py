@@ -456,7 +456,7 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                 detail = waiting() if job.status == RUNNING else None
                 await self._cancel()
                 raise KernelLaunchError(
-                    f"the kernel job{ref} did not start within {self.launch_timeout:g} s"
+                    f"the remote kernel's job{ref} did not start within {self.launch_timeout:g} s"
                     f" ({job.status}: {reason}{'; waiting for ' + detail if detail else ''});"
                     " it was cancelled. Try a smaller profile or try again later.",
                     503,
@@ -465,11 +465,14 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
 
     def _failure_message(self, job: Job | None) -> str:
         if job is None:
-            return "the kernel job disappeared before the kernel started"
+            return "the remote kernel's job disappeared before the kernel started"
         status = self._runner_status(job)
         why = job.reason or status.get("reason") or job.status
         tail = jobfiles.log_tail(job.job_dir)
-        msg = f"the kernel job {job.backend_ref or job.id} ended before the kernel started: {why}"
+        msg = (
+            f"the remote kernel's job {job.backend_ref or job.id} ended before the kernel"
+            f" started: {why}"
+        )
         if tail:
             msg += f"\n--- last lines of the job's log ---\n{tail}"
         return msg
@@ -485,7 +488,7 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
                 break
             await asyncio.sleep(0.1)
         if not host:
-            raise KernelLaunchError("the kernel job's node is unknown")
+            raise KernelLaunchError("the node of the remote kernel's job is unknown")
         try:
             infos = await asyncio.get_running_loop().getaddrinfo(
                 host, None, family=socket.AF_INET, type=socket.SOCK_STREAM

@@ -82,12 +82,12 @@ def unavailable_message(app: Any, name: str) -> str | None:
     manager = getattr(app, "manager", None)
     spawners = getattr(manager, "spawners", {}) or {}
     refresher = getattr(app, "jupyter_jobs_specs_refresher", None)
-    state = getattr(refresher, "state", {}) or {}
+    reasons = getattr(refresher, "unavailable", {}) or {}
     for backend, spawner in spawners.items():
         if not spawner.supports_kernels or not name.startswith(kernel_name(backend, "") + "-"):
             continue
         label = spawner.display_name or backend
-        why = state.get(backend)
+        why = reasons.get(backend)
         if why:
             return (
                 f"The remote kernel {name} cannot start now: the {label} backend is not"
@@ -170,7 +170,7 @@ class SpecsRefresher:
         self.log = app.log
         self.writer = RemoteKernelSpecs(parent=app, config=app.config)
         #: backend → why it is unavailable (None: available), as of the last check
-        self.state: dict[str, str | None] = {}
+        self.unavailable: dict[str, str | None] = {}
         self.specs: dict[str, dict[str, Any]] | None = None
         self.task: asyncio.Task | None = None
 
@@ -198,13 +198,13 @@ class SpecsRefresher:
         for (name, spawner), (ok, reason) in zip(backends.items(), answers):
             if ok:
                 available[name] = spawner
-            if name not in self.state or (self.state[name] is None) != ok:
+            if name not in self.unavailable or (self.unavailable[name] is None) != ok:
                 if ok:
-                    if name in self.state:
+                    if name in self.unavailable:
                         self.log.info("jupyter-jobs: %s is available now", name)
                 else:
                     self.log.info("jupyter-jobs: no %s kernels: %s", name, reason)
-            self.state[name] = None if ok else (reason or "unavailable")
+            self.unavailable[name] = None if ok else (reason or "unavailable")
         try:
             specs = self.writer.specs(available)
         except Exception as e:  # e.g. a profile hook that raises: keep what we offered

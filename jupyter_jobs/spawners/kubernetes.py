@@ -667,7 +667,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         info = jobfiles.read_json(path) if path.startswith(root + os.sep) else None
         if not isinstance(info, dict) or not info.get("key"):
             raise BadRequest(
-                "a kernel job needs its connection file (with its key) under the job root",
+                "a remote kernel needs its connection file (with its key) under the job root",
                 field="command",
             )
         return info

@@ -43,9 +43,8 @@ from ..models import (
     JobUpdate,
     normalize_resources,
 )
-from . import slurm_limits
+from . import slurm_limits, slurm_state
 from . import slurm_script as script
-from . import slurm_state as state
 from .base import Spawner
 
 #: stderr of SLURM commands that means "the controller is not there" (not the user's fault)
@@ -230,7 +229,7 @@ class SlurmSpawner(Spawner):
         self._accounting_mode: str | None = None
         self._misses: dict[str, int] = {}
         self._available: tuple[float, tuple[bool, str | None, str | None]] | None = None
-        self._squeue_cache: tuple[float, dict[str, state.SlurmRecord]] | None = None
+        self._squeue_cache: tuple[float, dict[str, slurm_state.SlurmRecord]] | None = None
         self._limits: tuple[float, slurm_limits.ClusterLimits] | None = None
         self._limits_lock = asyncio.Lock()
         #: number of SLURM commands run, by command name (read by the benchmark and tests)
@@ -464,16 +463,16 @@ class SlurmSpawner(Spawner):
 
     # ------------------------------------------------------------------ status
 
-    async def squeue(self) -> dict[str, state.SlurmRecord]:
+    async def squeue(self) -> dict[str, slurm_state.SlurmRecord]:
         """One call: every job of the user SLURM still knows (pending, running, recently ended)."""
         out = await self.run_checked(
-            ["squeue", "-h", "-u", self.slurm_user, "-t", "all", "-o", state.SQUEUE_FORMAT]
+            ["squeue", "-h", "-u", self.slurm_user, "-t", "all", "-o", slurm_state.SQUEUE_FORMAT]
         )
-        rows = {k: v for k, v in state.parse_squeue(out).items() if v.user == self.slurm_user}
+        rows = {k: v for k, v in slurm_state.parse_squeue(out).items() if v.user == self.slurm_user}
         self._squeue_cache = (time.monotonic(), rows)
         return rows
 
-    async def sacct(self, refs: list[str]) -> dict[str, state.SlurmRecord]:
+    async def sacct(self, refs: list[str]) -> dict[str, slurm_state.SlurmRecord]:
         """One call for the final records of jobs that left ``squeue`` (when accounting runs)."""
         if not refs:
             return {}
@@ -490,7 +489,7 @@ class SlurmSpawner(Spawner):
             "-j",
             ",".join(refs),
             "-o",
-            state.SACCT_FIELDS,
+            slurm_state.SACCT_FIELDS,
         ]
         if mode == "jobcomp":
             argv.insert(1, "-c")
@@ -499,16 +498,16 @@ class SlurmSpawner(Spawner):
         except EngineError as e:
             self.log.warning("jupyter-jobs: %s", e.message)
             return {}
-        return {k: v for k, v in state.parse_sacct(out).items() if v.user == self.slurm_user}
+        return {k: v for k, v in slurm_state.parse_sacct(out).items() if v.user == self.slurm_user}
 
-    async def scontrol(self, ref: str) -> state.SlurmRecord | None:
+    async def scontrol(self, ref: str) -> slurm_state.SlurmRecord | None:
         """The last resort for one job: ``scontrol show job`` (kept for SLURM's MinJobAge)."""
         rc, out, err = await self.run(["scontrol", "show", "job", "-o", ref])
         if rc != 0:
             if _unreachable(err):
                 raise EngineUnavailable(f"slurmctld not answering: {_last_line(err)}")
             return None
-        rec = state.parse_scontrol(out)
+        rec = slurm_state.parse_scontrol(out)
         return rec if rec and rec.user == self.slurm_user else None
 
     def _files_update(self, job: Job, update: JobUpdate) -> JobUpdate:
@@ -525,17 +524,17 @@ class SlurmSpawner(Spawner):
         return await self._updates(by_ref, await self.squeue())
 
     async def _updates(
-        self, by_ref: dict[str, Job], rows: dict[str, state.SlurmRecord]
+        self, by_ref: dict[str, Job], rows: dict[str, slurm_state.SlurmRecord]
     ) -> dict[str, JobUpdate]:
         updates: dict[str, JobUpdate] = {}
         gone: list[Job] = []
-        ended: dict[str, state.SlurmRecord] = {}
+        ended: dict[str, slurm_state.SlurmRecord] = {}
         for ref, job in by_ref.items():
             rec = rows.get(ref)
             if rec is None:
                 gone.append(job)
                 continue
-            update = state.active_update(rec)
+            update = slurm_state.active_update(rec)
             if update is None:
                 ended[ref] = rec
                 continue
@@ -561,7 +560,7 @@ class SlurmSpawner(Spawner):
                 or bool(job.state.get("cancel_requested"))
                 or jobfiles.cancel_requested(job.job_dir)
             )
-            update = state.final_update(rec, status, cancel)
+            update = slurm_state.final_update(rec, status, cancel)
             if update is None:
                 update = self._not_settled(job, rec)
                 if update is None:
@@ -572,7 +571,7 @@ class SlurmSpawner(Spawner):
             updates[job.id] = update
         return updates
 
-    def _not_settled(self, job: Job, rec: state.SlurmRecord | None) -> JobUpdate | None:
+    def _not_settled(self, job: Job, rec: slurm_state.SlurmRecord | None) -> JobUpdate | None:
         """A job that ended without a final word: wait a few polls, then say what is known."""
         ref = job.backend_ref or ""
         misses = self._misses.get(ref, 0) + 1
@@ -584,7 +583,7 @@ class SlurmSpawner(Spawner):
             return JobUpdate(
                 status=FAILED,
                 exit_code=rec.exit_code,
-                reason=f"SLURM job {ref} ended ({rec.state}) without a status from the runner"
+                reason=f"SLURM job {ref} ended ({rec.slurm_state}) without a status from the runner"
                 + (f": {tail}" if tail else f"; see {script.SLURM_OUT} in the job directory"),
             )
         return JobUpdate(
@@ -617,7 +616,10 @@ class SlurmSpawner(Spawner):
         return (
             rec is not None
             and rec.user == self.slurm_user
-            and (rec.state in state.PENDING_STATES or rec.state in state.RUNNING_STATES)
+            and (
+                rec.slurm_state in slurm_state.PENDING_STATES
+                or rec.slurm_state in slurm_state.RUNNING_STATES
+            )
         )
 
     async def cancel(self, job: Job) -> JobUpdate | None:

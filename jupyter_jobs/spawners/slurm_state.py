@@ -72,7 +72,8 @@ class SlurmRecord:
     """What one SLURM command said about one job."""
 
     job_id: str
-    state: str
+    #: SLURM's job state (``PENDING``, ``RUNNING``, ``TIMEOUT``…), not a job status
+    slurm_state: str
     reason: str = ""
     nodes: str = ""
     start: str = ""
@@ -97,7 +98,7 @@ def parse_squeue(text: str) -> dict[str, SlurmRecord]:
         job_id, state, reason, nodes, start, user = parts[:6]
         out[job_id] = SlurmRecord(
             job_id=job_id,
-            state=state.strip().split(" ")[0],
+            slurm_state=state.strip().split(" ")[0],
             reason=_none(reason),
             nodes=_none(nodes),
             start=_none(start),
@@ -126,7 +127,7 @@ def parse_sacct(text: str) -> dict[str, SlurmRecord]:
         code, sig = _exit_code(exit_code)
         out[job_id] = SlurmRecord(
             job_id=job_id,
-            state=state.strip().split(" ")[0],  # "CANCELLED by 1000"
+            slurm_state=state.strip().split(" ")[0],  # "CANCELLED by 1000"
             nodes=_none(nodes),
             start=_none(start),
             end=_none(end),
@@ -148,7 +149,7 @@ def parse_scontrol(text: str) -> SlurmRecord | None:
     user = fields.get("UserId", "").split("(", 1)[0]
     return SlurmRecord(
         job_id=fields["JobId"],
-        state=fields.get("JobState", ""),
+        slurm_state=fields.get("JobState", ""),
         reason=_none(fields.get("Reason", "")),
         nodes=_none(fields.get("NodeList", "")),
         start=_none(fields.get("StartTime", "")),
@@ -182,17 +183,17 @@ def queue_reason(reason: str) -> str:
 
 def active_update(rec: SlurmRecord) -> JobUpdate | None:
     """The update for a job SLURM still has pending or running; None if it is finished."""
-    if rec.state in PENDING_STATES:
+    if rec.slurm_state in PENDING_STATES:
         start = slurm_time(rec.start)
         reason = queue_reason(rec.reason)
-        if rec.state == "SUSPENDED":
+        if rec.slurm_state == "SUSPENDED":
             reason = "suspended by SLURM"
         return JobUpdate(
             status=QUEUED,
             reason=reason,
             expected_start=isoformat(start) if start else None,
         )
-    if rec.state in RUNNING_STATES:
+    if rec.slurm_state in RUNNING_STATES:
         return JobUpdate(
             status=RUNNING,
             host=rec.nodes or None,
@@ -221,7 +222,7 @@ def final_update(
             update.started_at = parse_time(status["started_at"])
         if status.get("finished_at"):
             update.finished_at = parse_time(status["finished_at"])
-    slurm_state = rec.state if rec else ""
+    slurm_state = rec.slurm_state if rec else ""
     if rec is not None:
         update.host = rec.nodes or update.host  # the node as SLURM names it
         update.finished_at = update.finished_at or slurm_time(rec.end)

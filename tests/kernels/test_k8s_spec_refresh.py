@@ -67,7 +67,7 @@ async def test_kubernetes_specs_appear_when_credentials_do_and_follow_the_api_se
     app = jobs_app(jp_serverapp)
     await kernels_api.ready()
     assert await offered() == set()
-    state = app.jupyter_jobs_specs_refresher.state["kubernetes"]
+    state = app.jupyter_jobs_specs_refresher.unavailable["kubernetes"]
     assert "no Kubernetes credentials" in (state or ""), state
 
     os.makedirs(kubeconfig_path.parent)

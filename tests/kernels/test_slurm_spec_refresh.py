@@ -115,7 +115,7 @@ async def test_a_check_that_raises_does_not_stop_the_refresh_loop(
     await kernels_api.ready()
     refresher = app.jupyter_jobs_specs_refresher
     assert app.remote_kernel_specs == []
-    assert "PermissionError" in (refresher.state["slurm"] or ""), refresher.state
+    assert "PermissionError" in (refresher.unavailable["slurm"] or ""), refresher.unavailable
     await asyncio.sleep(REFRESH * 4)  # several rounds, each raising
     assert refresher.task is not None and not refresher.task.done()
 

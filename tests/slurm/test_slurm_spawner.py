@@ -188,7 +188,7 @@ async def test_final_state_after_slurm_forgot_the_job_comes_from_accounting(spaw
     await poll_until(spawner, job, FINAL)
     # a job past MinJobAge is not in squeue any more: sacct (jobcomp here) still has it
     records = await spawner.sacct([job.backend_ref])
-    assert records[job.backend_ref].state == "COMPLETED"
+    assert records[job.backend_ref].slurm_state == "COMPLETED"
     os.unlink(os.path.join(job.job_dir, "status.json"))
     job.status = "running"
     sp = SlurmSpawner(lost_after=1)

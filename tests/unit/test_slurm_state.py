@@ -46,7 +46,9 @@ def test_parse_sacct_skips_steps_and_reads_exit_code_and_signal():
     )
     rows = st.parse_sacct(text)
     assert set(rows) == {"7", "8"}
-    assert rows["7"].state == "CANCELLED" and rows["7"].signal == 15 and rows["7"].user == "bob"
+    assert (
+        rows["7"].slurm_state == "CANCELLED" and rows["7"].signal == 15 and rows["7"].user == "bob"
+    )
 
 
 def test_parse_scontrol_one_line():
@@ -55,7 +57,7 @@ def test_parse_scontrol_one_line():
         "Reason=None ExitCode=2:0 StartTime=2026-11-24T22:10:17 EndTime=2026-11-24T22:10:18 "
         "NodeList=localhost"
     )
-    assert rec.job_id == "3" and rec.user == "carol" and rec.state == "COMPLETED"
+    assert rec.job_id == "3" and rec.user == "carol" and rec.slurm_state == "COMPLETED"
     assert rec.exit_code == 2 and rec.nodes == "localhost"
     assert st.parse_scontrol("slurm_load_jobs error: Invalid job id specified") is None
 
@@ -71,7 +73,7 @@ RUNNER_FAILED = {
 
 
 def rec(state, code=None, sig=None):
-    return st.SlurmRecord(job_id="1", state=state, nodes="n1", exit_code=code, signal=sig)
+    return st.SlurmRecord(job_id="1", slurm_state=state, nodes="n1", exit_code=code, signal=sig)
 
 
 def test_completed_allocation_takes_the_command_exit_code_from_the_runner():
