@@ -83,14 +83,16 @@ def summary(
     job: Job,
     samples: list[dict[str, Any]],
     status: dict[str, Any] | None,
-    default_cores: int | None = None,
+    defaults: dict[str, Any] | None = None,
 ) -> dict[str, Any] | None:
     """The efficiency of the ended ``job`` (None when nothing is known: it never ran).
 
     ``samples``: its ``usage.jsonl``; ``status``: its runner's ``status.json``;
-    ``default_cores``: the CPUs the backend gives a job that asks for none (SLURM: 1)."""
+    ``defaults``: what the backend gives a job for what it does not ask for (SLURM: 1 CPU,
+    the partition's default time limit)."""
     status = status or {}
     resources = job.resources or {}
+    defaults = defaults or {}
     started = status.get("started_at") or job.started_at
     finished = status.get("finished_at") or job.finished_at
     wall = _seconds_between(started, finished)
@@ -105,7 +107,7 @@ def summary(
         start = parse_time(started) if isinstance(started, str) else started
         used = integrate_cpu(samples, start.timestamp() if start else None)
     asked_cpus = resources.get("cpus")
-    cores = asked_cpus or default_cores
+    cores = asked_cpus or defaults.get("cpus")
     if used is not None:
         cpu: dict[str, Any] = {"used_core_seconds": round(float(used), 3)}
         if cores:
@@ -145,7 +147,7 @@ def summary(
                 )
         out["memory"] = memory
 
-    limit = resources.get("time_limit")
+    limit = resources.get("time_limit") or defaults.get("time_limit")
     time_part: dict[str, Any] = {"used_seconds": round(wall, 3)}
     if limit:
         time_part["limit_seconds"] = int(limit)

@@ -825,7 +825,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 job,
                 jobfiles.read_usage(job.job_dir, limit=100_000),
                 jobfiles.read_status(job.job_dir),
-                default_cores=spawner.default_cpus,
+                defaults=spawner.resource_defaults(job.resources),
             )
         except Exception:  # a summary is a help: never in the way of the job's end
             self.log.exception("jupyter-jobs: the efficiency summary of %s failed", job.id)

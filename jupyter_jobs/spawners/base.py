@@ -148,6 +148,12 @@ class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):  # type: ignore[metac
         run dialog; requests above them are refused by :meth:`check_request`. Default: unknown."""
         return None
 
+    def resource_defaults(self, resources: dict[str, Any]) -> dict[str, Any]:
+        """What the engine gives a job with these resources for the keys it does not name
+        (``cpus``, ``time_limit``), as far as known without asking the engine: for the job's
+        efficiency summary. Default: :attr:`default_cpus`."""
+        return {"cpus": self.default_cpus} if self.default_cpus else {}
+
     async def check_request(self, resources: dict[str, Any]) -> None:
         """Raise BadRequest for checked resources the engine can never give (read from the
         engine, e.g. no node is that large). Called before anything of the job is created."""

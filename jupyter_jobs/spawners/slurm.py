@@ -397,6 +397,16 @@ class SlurmSpawner(Spawner):
         found = await self.cluster_limits()
         return found.to_dict() if found else None
 
+    def resource_defaults(self, resources: dict[str, Any]) -> dict[str, Any]:
+        """One CPU, and the partition's DefaultTime (else its MaxTime) from the cached limits."""
+        out = super().resource_defaults(resources)
+        cached = self._limits
+        part = cached[1].partition_of(resources, self.req_partition) if cached else None
+        limit = part and (part.default_time_seconds or part.max_time_seconds)
+        if limit:
+            out["time_limit"] = limit
+        return out
+
     async def check_request(self, resources: dict[str, Any]) -> None:
         """Refuse what no node of the partition can ever give (it would wait forever as
         PartitionConfig), saying the largest possible."""

@@ -104,6 +104,8 @@ class PartitionLimits:
     max_time_seconds: int | None = None
     max_nodes: int | None = None
     default: bool = False
+    #: the partition's DefaultTime (what a job that asks for no time limit gets)
+    default_time_seconds: int | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -129,6 +131,16 @@ class ClusterLimits:
 
     def to_dict(self) -> dict[str, dict[str, Any]]:
         return {name: p.to_dict() for name, p in self.partitions.items()}
+
+    def partition_of(
+        self, resources: dict[str, Any], default_partition: str = ""
+    ) -> PartitionLimits | None:
+        """The partition a job with these resources goes to (None: unknown, or several)."""
+        name = resources.get("partition") or resources.get("queue") or default_partition
+        name = name or self.default_partition
+        if name is None or "," in name:
+            return None
+        return self.partitions.get(name)
 
     def check(self, resources: dict[str, Any], default_partition: str = "") -> None:
         """Raise BadRequest when no node of the job's partition can ever run ``resources``
@@ -216,5 +228,6 @@ def cluster_limits(partitions_text: str, nodes_text: str, gres_name: str = "gpu"
             max_time_seconds=parse_time_limit(rec.get("MaxTime")),
             max_nodes=_number(rec.get("MaxNodes")),
             default=rec.get("Default", "").upper() == "YES",
+            default_time_seconds=parse_time_limit(rec.get("DefaultTime")),
         )
     return ClusterLimits(out)

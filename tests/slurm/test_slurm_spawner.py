@@ -233,3 +233,11 @@ async def test_the_clusters_limits_are_one_cached_reading(spawner):
     again = await spawner.cluster_limits()
     assert again is not first and again.to_dict() == first.to_dict()
     assert spawner.calls["scontrol"] - before == 4
+
+
+async def test_what_a_job_gets_unasked_for_its_efficiency(spawner):
+    assert spawner.resource_defaults({}) == {"cpus": 1}  # limits not read yet: sbatch's CPU
+    await spawner.cluster_limits()
+    # short: no DefaultTime, MaxTime 10 min; debug (the default partition) has neither
+    assert spawner.resource_defaults({"partition": "short"}) == {"cpus": 1, "time_limit": 600}
+    assert spawner.resource_defaults({}) == {"cpus": 1}

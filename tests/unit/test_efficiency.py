@@ -81,7 +81,7 @@ def test_unknown_parts_are_left_out():
     eff = summary(job(seconds=10), [], {})
     assert eff == {"time": {"used_seconds": 10.0}, "hints": []}
     # SLURM's default of one CPU counts when none was asked for
-    eff = summary(job(seconds=10), [], runner_status(cpu_seconds=5.0, seconds=10), 1)
+    eff = summary(job(seconds=10), [], runner_status(cpu_seconds=5.0, seconds=10), {"cpus": 1})
     assert eff is not None and eff["cpu"] == {
         "used_core_seconds": 5.0,
         "cores": 1,
@@ -116,3 +116,15 @@ def test_suggestions_round_up_with_headroom():
     assert nice_memory(4 * GiB) == 4 * GiB
     assert nice_time(1) == 900 and nice_time(3601) == 7200 and nice_time(50000) == 86400
     assert nice_time(3 * 86400 - 1) == 3 * 86400
+
+
+def test_the_backends_default_time_limit_counts_when_none_was_asked_for():
+    eff = summary(
+        job({"cpus": 1}, seconds=180),
+        [],
+        runner_status(cpu_seconds=170.0, seconds=180),
+        {"cpus": 1, "time_limit": 4 * 3600},
+    )
+    assert eff is not None
+    assert eff["time"] == {"used_seconds": 180.0, "limit_seconds": 14400, "ratio": 0.013}
+    assert eff["hints"] == ["used 00:03:00 of a 04:00:00 time limit: 00:15:00 would do"]

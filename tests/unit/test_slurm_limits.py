@@ -40,7 +40,7 @@ BIG_PARTITIONS = (
     " Nodes=c[01-02] MaxMemPerNode=UNLIMITED\n"
     "PartitionName=gpu Default=NO MaxNodes=UNLIMITED MaxTime=1-00:00:00 MaxCPUsPerNode=16"
     " Nodes=g01 MaxMemPerNode=65536\n"
-    "PartitionName=tiny Default=NO MaxTime=30 MaxCPUsPerNode=UNLIMITED Nodes=c01"
+    "PartitionName=tiny Default=NO MaxTime=30 DefaultTime=10 MaxCPUsPerNode=UNLIMITED Nodes=c01"
     " MaxMemPerCPU=1024\n"
 )
 BIG_NODES = (
@@ -134,6 +134,11 @@ def test_caps_and_several_node_sizes():
     )
     # MaxMemPerCPU times the CPUs; a bare MaxTime is minutes
     assert (tiny.cpus, tiny.memory_bytes, tiny.max_time_seconds) == (8, 8 * 1024 * 1024**2, 1800)
+    assert tiny.default_time_seconds == 600 and cpu.default_time_seconds is None
+    assert limits.partition_of({"partition": "tiny"}) is tiny
+    assert limits.partition_of({}) is cpu and limits.partition_of({}, "gpu") is gpu
+    assert limits.partition_of({"partition": "cpu,gpu"}) is None
+    assert limits.partition_of({"queue": "nosuch"}) is None
     assert refusal(limits, {"gpus": 1}) == (
         "no node in partition cpu has 1 GPU; none has any",
         "resources.gpus",
