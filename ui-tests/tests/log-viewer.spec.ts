@@ -155,6 +155,27 @@ test('a tqdm log shows one final line per bar; the usage chart has axes, a limit
   await page.mouse.move(0, 0);
   await expect(tooltip).toBeHidden();
 
+  // the efficiency summary in the header, when the server reports one (docs/CONTRACT.md)
+  const job = await page.evaluate(async name => {
+    const r = await fetch('/jupyter-jobs/api/jobs?limit=50');
+    return (await r.json()).jobs.find((j: any) => j.name === name);
+  }, 'tqdm bars');
+  const efficiency = viewer.locator('.jp-JobsLog-efficiency');
+  if (job.efficiency) {
+    await expect(efficiency).toBeVisible();
+    if (job.efficiency.memory?.peak_bytes !== undefined) {
+      await expect(efficiency.locator('[data-efficiency="memory"]')).toContainText(
+        job.efficiency.memory.requested_bytes ? 'of 512 MiB' : 'memory'
+      );
+    }
+    for (const hint of job.efficiency.hints ?? []) {
+      await expect(efficiency).toContainText(hint);
+    }
+  } else {
+    test.info().annotations.push({ type: 'note', description: 'the server gave no efficiency' });
+    await expect(efficiency).toBeHidden();
+  }
+
   // opened again, the log of the ended job asks for its usage once
   await page
     .locator('.lm-DockPanel-tabBar .lm-TabBar-tab.lm-mod-current .lm-TabBar-tabCloseIcon')

@@ -30,7 +30,7 @@ test.describe('Run as Background Job', () => {
     const r = row(page, 'stream me');
     await expect(r).toHaveAttribute('data-status', /pending|queued|running/);
     await expect(r).toHaveAttribute('data-status', 'running');
-    await expect(r.locator('.jp-JobsRow-where')).toHaveText('local · default');
+    await expect(r.locator('.jp-JobsRow-where')).toHaveText('This server · Default');
 
     await r.click();
     const viewer = page.locator('.jp-JobsLogViewer').last();
@@ -208,7 +208,8 @@ test.describe('Run as Background Job', () => {
     await page.locator('.jp-Dialog-footer button:has-text("Run")').click();
     const error = dialog.locator('.jp-JobsDialog-error[data-field="resources.cpus"]');
     await expect(error).toBeVisible();
-    await expect(error).toContainText('cpus');
+    // in the user's words, not the request's field name
+    await expect(error).toContainText('CPUs: 64');
     await expect(dialog).toBeVisible();
     await page.screenshot({ path: screenshotPath('run-dialog-error.png') });
     // fixing the field submits
@@ -219,6 +220,39 @@ test.describe('Run as Background Job', () => {
     await expect(row(page, 'fixed cpus')).toBeVisible();
   });
 
+  test('a bad memory value is refused in the user’s words at the Memory field', async ({
+    page,
+    tmpPath
+  }) => {
+    await upload(page, `${tmpPath}/lots.py`, script(1, 0.1));
+    await openJobs(page);
+    const dialog = await openRunDialog(page, 'lots.py');
+    await dialog.locator('input[name="resources.memory"]').fill('lots');
+    await page.locator('.jp-Dialog-footer button:has-text("Run")').click();
+    const error = dialog.locator('.jp-JobsDialog-error[data-field="resources.memory"]');
+    await expect(error).toHaveText("Memory: 'lots' is not a size (try 4G or 512M)");
+    // at the Memory field, not at the top nor another field
+    const field = dialog.locator(
+      '.jp-JobsDialog-resource:has(.jp-JobsDialog-error[data-field="resources.memory"])'
+    );
+    await expect(field.locator('input[name="resources.memory"]')).toHaveAttribute(
+      'aria-invalid',
+      'true'
+    );
+    await expect(field).toContainText('Memory');
+    await expect(dialog.locator('.jp-JobsDialog-error[data-field=""]')).toBeHidden();
+    await expect(dialog).toBeVisible();
+    // the dialog's own checks are worded the same way, at their field
+    await dialog.locator('input[name="resources.memory"]').fill('512M');
+    await dialog.locator('input[name="args"]').fill('--name "unclosed');
+    await page.locator('.jp-Dialog-footer button:has-text("Run")').click();
+    await expect(dialog.locator('.jp-JobsDialog-error[data-field="args"]')).toHaveText(
+      /^Arguments: a " quote is not closed/
+    );
+    await expect(error).toBeHidden();
+    await page.locator('.jp-Dialog-footer button:has-text("Cancel")').click();
+  });
+
   test('unavailable backends are listed greyed out with the reason', async ({ page, tmpPath }) => {
     await upload(page, `${tmpPath}/where.py`, script(1, 0.1));
     const dialog = await openRunDialog(page, 'where.py');
@@ -227,6 +261,16 @@ test.describe('Run as Background Job', () => {
     const unavailable = dialog.locator('select[name="backend"] option[disabled]');
     expect(await unavailable.count()).toBeGreaterThan(0);
     await expect(unavailable.first()).toContainText('unavailable');
+    // a short reason in the menu, the detail (or the reason again) on hover
+    const reasons = dialog.locator('.jp-JobsDialog-backendReason');
+    await expect(reasons.first()).toBeVisible();
+    expect(await reasons.count()).toBe(await unavailable.count());
+    for (let i = 0; i < (await reasons.count()); i++) {
+      const reason = reasons.nth(i);
+      expect((await reason.getAttribute('title'))!.length).toBeGreaterThan(0);
+      // short: the tool's raw output is not in the menu
+      expect(((await reason.textContent()) ?? '').length).toBeLessThan(120);
+    }
     await page.locator('.jp-Dialog-footer button:has-text("Cancel")').click();
   });
 
