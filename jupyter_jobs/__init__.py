@@ -4,14 +4,16 @@ Inside a job or a notebook::
 
     import jupyter_jobs
     jupyter_jobs.progress(0.5, "half way")          # inside a running job
+    jupyter_jobs.record(loss=0.1, acc=0.9)          # inside a run: its results table
     job = jupyter_jobs.submit("train.py", args=["--epochs", "3"])   # from a notebook
-    job.wait(); print(job.status, job.log())
+    job.wait(); print(job.status, job.log(), job.results())
 
 This module imports nothing from the server at import time: jobs import it cheaply.
 """
 
 from ._version import __version__
 from .progress import progress
+from .results import record
 
 
 def submit(*args, **kwargs):
@@ -31,4 +33,4 @@ def _jupyter_labextension_paths():
     return [{"src": "labextension", "dest": "jupyter-jobs"}]
 
 
-__all__ = ["__version__", "progress", "submit"]
+__all__ = ["__version__", "progress", "record", "submit"]

@@ -12,6 +12,9 @@ wherever the job runs (this machine, a compute node, a pod with the volume). It 
                  ``finished_at``, ``exit_code``, ``process_exit_code``, ``reason``.
 ``output.log``   stdout and stderr of the command. ``usage.jsonl``: CPU/memory samples.
 ``progress.json``  ``fraction, message, source (api|log|notebook), t``.
+``results.json``  what the run recorded (``jupyter_jobs.record``): ``{name: scalar}``, merged
+                 and replaced atomically by the job's own processes; the owner copies it into
+                 ``job.json`` (``results``) when the job ends.
 ``cancel.json``  a cancel request (``by``, ``at``), written by whichever server the user asked;
                  the owner and the runner both act on it.
 ``restart.json`` (kernel jobs) a restart of the kernel inside the same job: ``mode`` ``restart`` (the
@@ -32,6 +35,7 @@ from __future__ import annotations
 
 import errno
 import json
+import math
 import os
 import socket
 import time
@@ -46,6 +50,7 @@ STATUS = "status.json"
 LOG = "output.log"
 USAGE = "usage.jsonl"
 PROGRESS = "progress.json"
+RESULTS = "results.json"
 RUNNER_LOG = "runner.log"
 CANCEL = "cancel.json"
 RESTART = "restart.json"
@@ -153,6 +158,31 @@ def read_progress(job_dir: str) -> dict[str, Any] | None:
     if not isinstance(data, dict) or "fraction" not in data:
         return None
     return {"fraction": data.get("fraction"), "message": data.get("message")}
+
+
+#: the largest ``results.json`` read (bytes); ``jupyter_jobs.record`` writes at most 1 MiB
+MAX_RESULTS_BYTES = 1 << 20
+
+
+def read_results(job_dir: str) -> dict[str, Any] | None:
+    """What the run recorded (``results.json``: ``{name: scalar}``), or None when nothing is
+    (or the file is not such a mapping, or larger than :data:`MAX_RESULTS_BYTES`). Only scalars
+    are kept, and only finite numbers."""
+    try:
+        with open(os.path.join(job_dir, RESULTS), "rb") as f:
+            raw = f.read(MAX_RESULTS_BYTES + 1)
+        data = json.loads(raw) if len(raw) <= MAX_RESULTS_BYTES else None
+    except (OSError, ValueError):
+        return None
+    if not isinstance(data, dict):
+        return None
+    return {
+        str(k): v
+        for k, v in data.items()
+        if v is None
+        or isinstance(v, (bool, int, str))
+        or (isinstance(v, float) and math.isfinite(v))
+    }
 
 
 def log_size(job_dir: str) -> int:

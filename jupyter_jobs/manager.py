@@ -23,7 +23,7 @@ from typing import Any, Callable
 from traitlets import Bool, Dict, Float, Instance, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from . import efficiency, jobfiles
+from . import efficiency, jobfiles, results
 from .commands import build_argv
 from .exceptions import BadRequest, Conflict, EngineUnavailable, JobsError, NotFound
 from .jobroot import JobRoot, StorageFull
@@ -797,6 +797,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 job.finished_at = utcnow()
             if job.efficiency is None and job.started_at is not None:
                 job.efficiency = self._efficiency(job)
+            if not job.results and job.job_dir:
+                job.results = jobfiles.read_results(job.job_dir) or {}
             self.active.pop(job.id, None)
             self._persist(job)
             self._emit("updated", job)
@@ -990,3 +992,23 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
     def usage(self, job_id: str) -> list[dict[str, Any]]:
         job = self.get(job_id)
         return jobfiles.read_usage(job.job_dir)
+
+    def results_table(self, job_id: str) -> dict[str, Any]:
+        """``GET jobs/{id}/results``: the job's results table (one row; a sweep: one per child).
+        A job that has not ended is read from its ``results.json`` as it is now."""
+
+        def results_of(job: Job) -> dict[str, Any] | None:
+            if job.is_final or not job.job_dir:
+                return job.results
+            return jobfiles.read_results(job.job_dir) or job.results
+
+        job = self.get(job_id)
+        if job.kind == "sweep":
+            children = []
+            for child_id in getattr(job, "children", None) or []:
+                try:
+                    children.append(self.get(child_id))
+                except NotFound:  # a child deleted on its own: no row
+                    continue
+            return results.table(children, sweep=True, results_of=results_of)
+        return results.table([job], results_of=results_of)

@@ -112,6 +112,8 @@ class Job:
     owner: str | None = None
     #: what the ended job used against what it asked for (:mod:`jupyter_jobs.efficiency`)
     efficiency: dict[str, Any] | None = None
+    #: what the run recorded (``jupyter_jobs.record``), copied from ``results.json`` at its end
+    results: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def is_final(self) -> bool:
@@ -145,6 +147,7 @@ class Job:
             "outputs": list(self.outputs),
             "expected_start": self.expected_start,
             "efficiency": copy.deepcopy(self.efficiency),
+            "results": dict(self.results or {}),
         }
 
     def to_record(self) -> dict[str, Any]:

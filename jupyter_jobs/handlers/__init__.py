@@ -1,7 +1,7 @@
 """The REST API's handlers and its route table (docs/CONTRACT.md, ``openapi.json``).
 
 - :mod:`.base` — the handler base class, ``AUTH_RESOURCE``, the error mapping, the API prefix;
-- :mod:`.jobs` — ``jobs``, ``jobs/{id}`` and the job's actions, log size and usage;
+- :mod:`.jobs` — ``jobs``, ``jobs/{id}`` and the job's actions, log size, usage and results;
 - :mod:`.backends` — ``backends``;
 - :mod:`.logs` — ``jobs/{id}/log`` and the ``jobs/{id}/log/follow`` websocket;
 - :mod:`.sessions` — ``remote-sessions`` (remote kernels with their jobs);
@@ -15,7 +15,14 @@ from __future__ import annotations
 
 from .backends import BackendsHandler
 from .base import API_PREFIX, AUTH_RESOURCE, JOB_ID
-from .jobs import CancelHandler, JobHandler, JobsCollectionHandler, RerunHandler, UsageHandler
+from .jobs import (
+    CancelHandler,
+    JobHandler,
+    JobsCollectionHandler,
+    RerunHandler,
+    ResultsHandler,
+    UsageHandler,
+)
 from .logs import LogFollowHandler, LogHandler
 from .openapi import NotFoundHandler, OpenAPIHandler
 from .sessions import SessionsHandler
@@ -33,6 +40,7 @@ def default_handlers() -> list[tuple[str, type]]:
         (f"{base}/jobs/{JOB_ID}/log", LogHandler),
         (f"{base}/jobs/{JOB_ID}/log/follow", LogFollowHandler),
         (f"{base}/jobs/{JOB_ID}/usage", UsageHandler),
+        (f"{base}/jobs/{JOB_ID}/results", ResultsHandler),
         (f"{base}/remote-sessions", SessionsHandler),
         (f"{base}/openapi.json", OpenAPIHandler),
         (f"{base}/.*", NotFoundHandler),  # last: what no route above matched

@@ -1,5 +1,6 @@
-"""``jobs`` (list, submit), ``jobs/{id}`` (get, delete), its actions (``cancel``, ``rerun``) and
-``jobs/{id}/usage``. Each handler calls one :class:`~jupyter_jobs.manager.JobManager` method."""
+"""``jobs`` (list, submit), ``jobs/{id}`` (get, delete), its actions (``cancel``, ``rerun``),
+``jobs/{id}/usage`` and ``jobs/{id}/results``. Each handler calls one
+:class:`~jupyter_jobs.manager.JobManager` method."""
 
 from __future__ import annotations
 
@@ -105,3 +106,13 @@ class UsageHandler(JobsHandler):
     @json_errors
     async def get(self, job_id):
         self.write_json({"samples": self.manager.usage(check_job_id(job_id))})
+
+
+class ResultsHandler(JobsHandler):
+    """``GET jobs/{id}/results``: the results table (docs/CONTRACT.md, "Results")."""
+
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def get(self, job_id):
+        self.write_json(self.manager.results_table(check_job_id(job_id)))

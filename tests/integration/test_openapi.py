@@ -471,6 +471,19 @@ async def test_log_and_usage_answer_as_documented(contract):
     await contract.call("get", "/jobs/{job_id}/usage", 404, job_id=NO_SUCH_JOB)
 
 
+@covers("getJobResults", 200, 404)
+async def test_results_answer_as_documented(contract):
+    code = "import jupyter_jobs; jupyter_jobs.record(loss=0.25, label='x', ok=True, none=None)"
+    job = await finished_job(contract, code=code)
+    assert job["status"] == "completed", job
+    assert job["results"] == {"loss": 0.25, "label": "x", "ok": True, "none": None}
+    table = await contract.call("get", "/jobs/{job_id}/results", 200, job_id=job["id"])
+    assert table["columns"] == ["id", "status", "duration_seconds", "loss", "label", "ok", "none"]
+    assert table["rows"][0][:2] == [job["id"], "completed"]
+    assert table["rows"][0][3:] == [0.25, "x", True, None]
+    await contract.call("get", "/jobs/{job_id}/results", 404, job_id=NO_SUCH_JOB)
+
+
 HANDSHAKE = {
     "Upgrade": "websocket",
     "Connection": "Upgrade",
@@ -563,6 +576,7 @@ ANONYMOUS_CASES = {
     "rerunJob": {"job_id": NO_SUCH_JOB},
     "readJobLog": {"job_id": NO_SUCH_JOB},
     "getJobUsage": {"job_id": NO_SUCH_JOB},
+    "getJobResults": {"job_id": NO_SUCH_JOB},
     "getOpenAPI": {},
     "listSessions": {},
 }
@@ -577,6 +591,7 @@ ANONYMOUS_CASES = {
 @covers("rerunJob", 403)
 @covers("readJobLog", 403)
 @covers("getJobUsage", 403)
+@covers("getJobResults", 403)
 @covers("getOpenAPI", 403)
 @covers("listSessions", 403)
 async def test_refusals_answer_with_the_documented_error(contract):
