@@ -24,6 +24,7 @@ from traitlets.config import LoggingConfigurable
 
 from ..exceptions import BadRequest
 from ..models import Job, JobUpdate, check_max_resources, normalize_resources
+from ..wire import label
 
 Notify = Callable[[str, JobUpdate], None]
 
@@ -207,7 +208,8 @@ class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):  # type: ignore[metac
         for key in requested:
             if key not in self.supported_resources:
                 raise BadRequest(
-                    f"the {self.name} backend does not support resource {key!r}"
+                    f"{label('resources.' + key)}: the {self.name} backend does not support"
+                    f" resource {key!r}"
                     f" (it supports: {', '.join(self.supported_resources) or 'none'})",
                     field=f"resources.{key}",
                 )

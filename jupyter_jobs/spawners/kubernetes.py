@@ -217,7 +217,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
                 for key in extra:
                     if key not in self.user_extra_keys:
                         raise BadRequest(
-                            f"resources.extra.{key} cannot be set by users on this server",
+                            f"Extra options: {key} cannot be set by users on this server",
                             field="resources.extra",
                         )
             image = overrides.get("image")

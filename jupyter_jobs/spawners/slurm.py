@@ -358,7 +358,7 @@ class SlurmSpawner(Spawner):
             if key not in self.user_sbatch_options:
                 allowed = ", ".join(self.user_sbatch_options) or "none"
                 raise BadRequest(
-                    f"resources.extra.{key}: not an sbatch option users may set here"
+                    f"Extra options: --{key} is not an sbatch option users may set here"
                     f" (allowed: {allowed})",
                     field=f"resources.extra.{key}",
                 )
