@@ -5,8 +5,14 @@ import type { TranslationBundle } from '@jupyterlab/translation';
 
 import { IJob } from './tokens';
 
-/** Seconds → `1:02:03` / `2:03` / `5s`. */
-export function formatDuration(seconds: number): string {
+/**
+ * Seconds → `1:02:03` / `2:03` / `5s`; `–` for an unknown duration (null). The one duration
+ * formatter of the frontend: rows, the log viewer, the dialog, the chart and remote sessions.
+ */
+export function formatDuration(seconds: number | null | undefined): string {
+  if (seconds === null || seconds === undefined || !isFinite(seconds)) {
+    return '–';
+  }
   const s = Math.max(0, Math.floor(seconds));
   const h = Math.floor(s / 3600);
   const m = Math.floor((s % 3600) / 60);
@@ -34,7 +40,7 @@ export function elapsedSeconds(job: IJob, now: number = Date.now()): number | nu
   return Math.max(0, (end - start) / 1000);
 }
 
-/** Bytes → `1.5 GiB`. */
+/** Bytes → `1.5 GiB` (binary units, as SLURM and Kubernetes count). The one byte formatter. */
 export function formatBytes(n: number): string {
   const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
   let value = n;

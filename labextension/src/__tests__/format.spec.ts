@@ -21,6 +21,9 @@ describe('one duration formatter', () => {
     expect(formatDuration(3600)).toBe('1:00:00');
     expect(formatDuration(3723)).toBe('1:02:03');
     expect(formatDuration(-4)).toBe('0s');
+    // a duration not known (a remote kernel's time left without a limit)
+    expect(formatDuration(null)).toBe('–');
+    expect(formatDuration(4 * 3600 + 30)).toBe('4:00:30');
   });
 
   it('is what resources and elapsed times use', () => {
