@@ -18,7 +18,6 @@ import {
   IRemoteSession,
   KERNELSPECS_SCHEMA_ID,
   RemoteSessionsModel,
-  formatSpan,
   ticking
 } from '../sessions/sessions-model';
 import {
@@ -114,8 +113,8 @@ describe('RemoteSessionsPanel', () => {
     expect(field('job')).toBe('SLURM job 4242');
     expect(field('host')).toBe('on node07');
     expect(field('state')).toBe('idle');
-    expect(field('elapsed')).toBe('elapsed 1m 5s');
-    expect(field('time-left')).toBe('left 3h 58m');
+    expect(field('elapsed')).toMatch(/^elapsed 1:0[5-9]$/);
+    expect(field('time-left')).toMatch(/^left 3:58:[0-3]\d$/);
     panel.dispose();
   });
 
@@ -190,12 +189,6 @@ describe('remote session helpers', () => {
     const s = session({ elapsed: 10, time_left: 5 });
     expect(ticking(s, 1000, 4000)).toEqual({ elapsed: 13, timeLeft: 2 });
     expect(ticking(s, 1000, 60000).timeLeft).toBe(0);
-  });
-
-  it('formats spans for a narrow sidebar', () => {
-    expect(formatSpan(null)).toBe('–');
-    expect(formatSpan(40)).toBe('40s');
-    expect(formatSpan(3600 * 4)).toBe('4h 0m');
   });
 
   it('does not say "queued" twice when the reason already says it waits', () => {

@@ -270,23 +270,6 @@ export namespace RemoteSessionsModel {
   }
 }
 
-/** Seconds → `3h 59m`, `12m 5s`, `40s`. */
-export function formatSpan(seconds: number | null): string {
-  if (seconds === null || seconds === undefined) {
-    return '–';
-  }
-  const s = Math.max(0, Math.floor(seconds));
-  const h = Math.floor(s / 3600);
-  const m = Math.floor((s % 3600) / 60);
-  if (h > 0) {
-    return `${h}h ${m}m`;
-  }
-  if (m > 0) {
-    return `${m}m ${s % 60}s`;
-  }
-  return `${s}s`;
-}
-
 /** Elapsed and time left at `now`, counted on from what the server said at `fetchedAt`. */
 export function ticking(
   session: IRemoteSession,

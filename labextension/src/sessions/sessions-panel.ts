@@ -10,10 +10,10 @@ import type { Message } from '@lumino/messaging';
 import { AccordionPanel, Widget } from '@lumino/widgets';
 
 import { h } from '../dom';
-import { basename } from '../format';
+import { basename, formatDuration } from '../format';
 import { backendLabel, backendName, engineIdLabel, expectedStartText } from '../labels';
 import { IBackend } from '../tokens';
-import { IRemoteSession, RemoteSessionsModel, formatSpan, ticking } from './sessions-model';
+import { IRemoteSession, RemoteSessionsModel, ticking } from './sessions-model';
 
 export type SessionAction = 'open' | 'interrupt' | 'shutdown';
 
@@ -259,8 +259,8 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
         : h(
             'div',
             { class: 'jp-JobsSessions-detail' },
-            h('span', { 'data-field': 'elapsed' }, t.__('elapsed %1', formatSpan(elapsed))),
-            h('span', { 'data-field': 'time-left' }, t.__('left %1', formatSpan(timeLeft)))
+            h('span', { 'data-field': 'elapsed' }, t.__('elapsed %1', formatDuration(elapsed))),
+            h('span', { 'data-field': 'time-left' }, t.__('left %1', formatDuration(timeLeft)))
           ),
       h(
         'div',
