@@ -126,7 +126,7 @@ REFUSAL = (
 )
 
 
-class TestKubernetesForbidden:
+class TestKubernetesErrors:
     @pytest.fixture
     def jobs_config(self, kube, tmp_path, monkeypatch):
         monkeypatch.setenv("KUBECONFIG", kube.write_kubeconfig(str(tmp_path / "kubeconfig")))
@@ -148,13 +148,7 @@ class TestKubernetesForbidden:
             handler.finish(json.dumps(status))
 
         monkeypatch.setattr(fake_api.JobsHandler, "post", refuse)
-        spawner = manager.spawners["kubernetes"]
-        if spawner.client is None:
-            await manager.start()
-        for _ in range(100):
-            if spawner.client is not None:
-                break
-            await asyncio.sleep(0.05)
+        await connected(manager)
         r = await jobs_api.request("POST", "jobs", {"command": ["true"], "backend": "kubernetes"})
         assert r.code == 503, r.body
         message = json.loads(r.body)["message"]
@@ -164,3 +158,27 @@ class TestKubernetesForbidden:
         assert detail.levelno == logging.WARNING and "403" in detail.getMessage()
         assert json.loads((await jobs_api.request("GET", "jobs")).body)["jobs"] == []
         assert not kube.jobs
+
+    async def test_a_retried_create_takes_the_job_that_exists(self, kube, jobs_api, manager):
+        """The API server's 409 is AlreadyExists: a second submit of the same job (a retry after
+        a lost answer) takes the Kubernetes Job that is there instead of failing."""
+        spawner = await connected(manager)
+        created = await jobs_api.submit({"command": ["true"], "backend": "kubernetes"})
+        job = manager.get(created["id"])
+        before = len(kube.jobs)
+        again = await spawner.submit(job)
+        assert again.backend_ref == job.backend_ref and again.status == "queued"
+        assert len(kube.jobs) == before  # nothing new was made
+
+
+async def connected(manager):
+    """The Kubernetes spawner once it has a client (pytest-jupyter runs no start hooks)."""
+    spawner = manager.spawners["kubernetes"]
+    if spawner.client is None:
+        await manager.start()
+    for _ in range(100):
+        if spawner.client is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert spawner.client is not None, spawner._why_not
+    return spawner
