@@ -379,6 +379,21 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("backends", help="list the backends and their profiles")
     p.add_argument("--json", action="store_true", help="print JSON")
 
+    # -- results (issue 13): what runs recorded with jupyter_jobs.record(...)
+    p = sub.add_parser(
+        "results",
+        help="show what a run (or each run of a sweep) recorded",
+        description="The results table of a job: its id, status, duration, parameters and the"
+        " values it recorded with jupyter_jobs.record(name=value, ...); a sweep has one row per"
+        " run. A running job shows what it recorded so far.",
+    )
+    p.add_argument("id", metavar="ID")
+    fmt = p.add_mutually_exclusive_group()
+    fmt.add_argument("--csv", action="store_true", help="print CSV (full ids, no alignment)")
+    fmt.add_argument(
+        "--json", action="store_true", help='print JSON: {"columns": [...], "rows": [...]}'
+    )
+
     sub.add_parser("kernelspec", help="manage kernel specs for remote kernels", add_help=False)
     return parser
 
@@ -628,6 +643,20 @@ def cmd_backends(client: JobsClient, a: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_results(client: JobsClient, a: argparse.Namespace) -> int:
+    """``results ID [--csv|--json]``: the job's results table (``GET jobs/{id}/results``)."""
+    from .results import format_csv, format_text
+
+    table = client.job(a.id).results_table()
+    if a.json:
+        _print_json(table)
+    elif a.csv:
+        sys.stdout.write(format_csv(table))
+    else:
+        print(format_text(table))
+    return 0
+
+
 def _kernelspec(argv: list[str]) -> int:
     """``jupyter jobs kernelspec ...`` belongs to the remote-kernels module when it is there."""
     try:
@@ -682,6 +711,7 @@ def main(argv: list[str] | None = None) -> int:
             "rm": cmd_rm,
             "delete": cmd_rm,
             "backends": cmd_backends,
+            "results": cmd_results,
         }[a.command]
         return handler(client, a)
     except ServerNotFound as e:

@@ -32,6 +32,7 @@ from .api_paths import API_PREFIX
 from .client_errors import RECONNECT_PATIENCE, JobsClientError, JobsTimeout, ServerNotFound
 from .client_errors import transient as _transient
 from .models import FINAL_STATUSES  # light: models imports nothing from the server
+from .results import rows_as_dicts as _rows_as_dicts
 
 LOG_CHUNK = 1 << 20  # bytes per GET jobs/{id}/log
 ENV_URL = "JUPYTER_JOBS_URL"
@@ -374,6 +375,29 @@ class JobsClient:
                 ) from None
             raise JobsClientError(f"no job {job_id!r}", status=404, field="id") from None
 
+    def contents(self, path: str) -> dict[str, Any]:
+        """Jupyter's contents API (``GET api/contents/{path}``): a notebook's model with its
+        ``content``; ``path`` is a server path (relative to the root)."""
+        quoted = urllib.parse.quote(path.strip("/"), safe="/")
+        url = f"{self.url}api/contents/{quoted}?type=notebook&content=1"
+        req = urllib.request.Request(url, headers=self.headers(), method="GET")
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                return json.loads(resp.read())
+        except urllib.error.HTTPError as e:
+            if e.code == 404:
+                raise JobsClientError(
+                    f"{path} is not there any more (moved or deleted?)", status=404, field="path"
+                ) from None
+            raise self._http_error(e, "GET", f"api/contents/{path}") from None
+        except (urllib.error.URLError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise ServerNotFound(
+                f"cannot reach the Jupyter server at {self.url}: {reason}. Is it still running?"
+            ) from None
+        except ValueError:
+            raise JobsClientError(f"{path}: the server answered something not JSON") from None
+
     def read_log(self, job_id: str, offset: int = 0, limit: int = LOG_CHUNK) -> tuple[bytes, int]:
         """Bytes of ``output.log`` from ``offset`` (at most ``limit``) and the log's size."""
         _s, headers, raw = self.request_raw(
@@ -481,6 +505,79 @@ class Job:
 
     def usage(self) -> list[dict[str, Any]]:
         return self.client.request("GET", f"jobs/{self.id}/usage").get("samples", [])
+
+    # -- results -------------------------------------------------------------------------
+
+    def results_table(self) -> dict[str, Any]:
+        """``GET jobs/{id}/results``: ``{"columns": [...], "rows": [[...]]}`` (one row for a run,
+        one per child for a sweep; a running job's values as recorded so far)."""
+        return self.client.request("GET", f"jobs/{self.id}/results")
+
+    def results(self) -> dict[str, Any] | list[dict[str, Any]]:
+        """What the run recorded with ``jupyter_jobs.record(...)``: ``{name: value}``.
+
+        For a sweep, one dict per child (``index``, ``id``, ``status``, ``duration_seconds``, its
+        parameters and its values). While the job runs, the values recorded so far::
+
+            job = jupyter_jobs.submit("train.py"); job.wait(); job.results()["loss"]
+        """
+        if self.kind == "sweep":
+            return _rows_as_dicts(self.results_table())
+        if self.status in FINAL_STATUSES:  # asks the server unless it knew the job final
+            return dict(self.data.get("results") or {})
+        rows = _rows_as_dicts(self.results_table())
+        if not rows:
+            return {}
+        # one run: the recorded values are the columns after id, status, duration, parameters
+        items = list(rows[0].items())
+        skip = 3 + len(self.data.get("parameters") or {})
+        earlier = {name for name, _ in items[:skip]}
+        return {
+            name[len("result.") :]
+            if name.startswith("result.") and name[len("result.") :] in earlier
+            else name: value
+            for name, value in items[skip:]
+        }
+
+    def results_frame(self) -> Any:
+        """The results table as a pandas DataFrame (one row; a sweep: one row per child).
+
+        pandas is not a dependency of jupyter-jobs: install it (``pip install pandas``) to use
+        this; :meth:`results` gives the same as plain dicts."""
+        try:
+            import pandas
+        except ImportError as e:
+            raise ImportError(
+                "Job.results_frame() needs pandas, which is not installed here: pip install pandas"
+                " (or use job.results(), which gives the same values as plain dicts)"
+            ) from e
+        table = self.results_table()
+        return pandas.DataFrame(table.get("rows") or [], columns=table.get("columns") or [])
+
+    def notebook(self) -> Any:
+        """The executed notebook of a notebook job, as an ``nbformat`` NotebookNode (read through
+        the server's contents API; while the job runs, the cells executed so far)."""
+        if self.kind != "notebook":
+            raise JobsClientError(
+                f"job {self.id[:8]} is a {self.kind} job; only notebook jobs have an executed"
+                " notebook",
+                field="id",
+            )
+        outputs = [p for p in self.outputs if p.endswith(".ipynb")]
+        if not outputs:
+            raise JobsClientError(
+                f"job {self.id[:8]} has no executed notebook"
+                f" ({self.data.get('status')}: {self.data.get('reason') or 'nothing was written'})",
+                status=404,
+                field="id",
+            )
+        import nbformat
+
+        model = self.client.contents(outputs[0])
+        content = model.get("content")
+        if not isinstance(content, dict):
+            raise JobsClientError(f"{outputs[0]}: the server did not answer a notebook")
+        return nbformat.from_dict(content)
 
 
 # ------------------------------------------------------------------------- module helpers
