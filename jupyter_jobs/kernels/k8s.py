@@ -8,6 +8,11 @@ KubernetesSpawner` copies the key into a Secret owned by the Job, with its fixed
 an API call: the pod running with an IP, as the spawner's one watch saw it
 (``spawner.kernel_connection_info(job)``), then the kernel's ports accepting a connection from
 the server (the container runs before ipykernel has bound its sockets).
+
+A server that takes such a kernel up again after a restart (:mod:`.resume`) does the same: the pod
+IP from its own watch, the key from the connection file. Without a server, the kernel's guard
+(:data:`~jupyter_jobs.spawners.k8s_objects.KERNEL_GUARD`) ends a kernel nobody has been connected
+to for ``server_grace`` seconds.
 """
 
 from __future__ import annotations
