@@ -19,9 +19,6 @@ from .exceptions import BadRequest
 from .units import format_bytes, format_duration
 from .wire import label
 
-#: the former name of :func:`jupyter_jobs.units.format_bytes`, until every caller uses that
-describe_memory = format_bytes
-
 PENDING = "pending"
 QUEUED = "queued"
 RUNNING = "running"

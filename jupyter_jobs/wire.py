@@ -1,6 +1,6 @@
 """What arrives over HTTP, parsed strictly before anything else sees it.
 
-The handlers (``handlers.py``, ``logstream.py``) pass every body, query parameter and path parameter
+The handlers (:mod:`jupyter_jobs.handlers`) pass every body, query parameter and path parameter
 through these functions; the manager only ever sees what they let through:
 
 - bodies: ``Content-Type: application/json`` (415 otherwise, unless the body is empty), strict

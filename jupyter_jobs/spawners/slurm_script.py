@@ -17,7 +17,7 @@ from typing import Any
 import jinja2
 
 from ..exceptions import BadRequest
-from ..models import format_duration
+from ..units import format_duration
 from ..wire import label
 
 #: SLURM output file in the job directory: SLURM's own messages, kept apart from output.log

@@ -63,7 +63,7 @@ def test_a_duration_reads_back_as_itself(seconds):
 
 def test_no_other_module_defines_a_formatter_of_its_own():
     """Sizes and durations are spelled by units.py only: no other module of the package
-    defines a function named like a byte or duration formatter."""
+    defines (or aliases) a function named like a byte or duration formatter."""
     names = ("format_bytes", "format_duration", "format_memory", "describe_memory", "_size",
              "_duration", "format_size", "human_size", "describe_time_left")  # fmt: skip
     found = []
@@ -73,4 +73,10 @@ def test_no_other_module_defines_a_formatter_of_its_own():
         for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name in names:
                 found.append(f"{path.relative_to(PACKAGE)}:{node.lineno} {node.name}")
+            if isinstance(node, ast.Assign):
+                found += [
+                    f"{path.relative_to(PACKAGE)}:{node.lineno} {t.id} ="
+                    for t in node.targets
+                    if isinstance(t, ast.Name) and t.id in names
+                ]
     assert not found, found
