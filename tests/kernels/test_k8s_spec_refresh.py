@@ -123,6 +123,23 @@ async def test_a_kernel_whose_backend_went_away_is_refused_with_why_not_a_500(
     assert json.loads(r.body) == []  # nothing was created
     r = await jp_fetch("api", "kernels")
     assert json.loads(r.body) == []
+    # a notebook on a local kernel switched to the vanished one: refused the same way
+    r = await post(
+        "api",
+        "sessions",
+        body={"path": "analysis.ipynb", "type": "notebook", "kernel": {"name": "python3"}},
+    )
+    assert r.code == 201, r.body
+    session = json.loads(r.body)
+    r = await jp_fetch(
+        "api", "sessions", session["id"], method="PATCH",
+        body=json.dumps({"kernel": {"name": name}}), raise_error=False,
+    )  # fmt: skip
+    assert r.code == 503, (r.code, r.body)
+    assert "the Kubernetes backend is not available" in json.loads(r.body)["message"]
+    r = await jp_fetch("api", "sessions", session["id"])
+    assert json.loads(r.body)["kernel"]["id"] == session["kernel"]["id"]  # it kept its kernel
+    await jp_fetch("api", "sessions", session["id"], method="DELETE")
     # a kernel that was never ours is still jupyter_server's own answer
     r = await post("api", "kernels", body={"name": "no-such-kernel"})
     assert r.code != 503
