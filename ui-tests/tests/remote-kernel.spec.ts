@@ -36,8 +36,9 @@ test.describe('Remote kernel on SLURM', () => {
 
     const sidebar = await openJobs(page);
     const session = sidebar.locator('.jp-JobsSessions-row').first();
-    await expect(session.locator('[data-field="job"]')).toHaveText(`job ${jobId}`);
-    await expect(session.locator('[data-field="backend"]')).toHaveText('slurm/default');
+    await expect(session.locator('[data-field="job"]')).toHaveText(`SLURM job ${jobId}`);
+    await expect(session.locator('[data-field="backend"]')).toHaveText('SLURM · Cluster defaults');
+    await expect(session.locator('[data-field="notebook"]')).toHaveText(/^Untitled\d*\.ipynb$/);
     await expect(session).toHaveAttribute('data-status', 'running');
     await page.screenshot({ path: screenshotPath('remote-session.png') });
 
