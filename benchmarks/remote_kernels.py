@@ -18,6 +18,10 @@ Prints, in one run, each figure next to a local-ipykernel baseline measured in t
     again; from the new server answering ``api/status`` to the kernel answering an execute on its
     websocket with its state (``x`` set before the restart); target ≤ 2 s. Baseline: the same
     execute on the kernel before the restart.
+(g) The same reconnect for a Kubernetes kernel (a pod), on the loopback fake Kubernetes API whose
+    kubelet stand-in runs the pod's container for real (tests/k8s/cluster_thread.py): the new
+    server re-attaches through its pod watch and reaches the pod's IP. Baseline: the same execute
+    before the restart.
 
 Needs a cluster: ``JUPYTER_JOBS_SLURM_BASE=DIR`` (``scripts/slurm-up.sh DIR``) or ``SLURM_CONF``.
 Usage: ``python benchmarks/remote_kernels.py [--rounds N] [--quick] [--json out.json]``.
@@ -39,6 +43,7 @@ from datetime import datetime
 from typing import Any
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(1, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))  # tests.k8s
 
 from _server import (
     Row,
@@ -52,6 +57,19 @@ from _server import (
 )
 
 SLURM_KERNEL = "jupyter-jobs-slurm-default"
+K8S_KERNEL = "jupyter-jobs-kubernetes-default"
+K8S_CONFIG = {
+    "JobManager": {"enabled_backends": ["kubernetes"]},
+    "KubernetesSpawner": {
+        "image": "python:3.12-slim",
+        "user": "bench",
+        "inherit_server_pod": False,
+        "retry_delay": 0.05,
+        "max_retry_delay": 0.2,
+        "poll_interval": 0.2,
+        "profiles": [{"name": "default", "display_name": "Default", "kernels": True}],
+    },
+}
 LOCAL_KERNEL = "python3"
 
 
@@ -201,14 +219,20 @@ def standalone_start(env: dict[str, str], kernel: str, job_root: str) -> tuple[f
     return whole, data["ready"] - started.timestamp()
 
 
-async def restart_rounds(server: ServerProcess, rounds: int, res: dict[str, list[float]]) -> None:
-    _, kernel, _ = await request(server, "POST", "api/kernels", {"name": SLURM_KERNEL}, expect=201)
+async def restart_rounds(
+    server: ServerProcess,
+    rounds: int,
+    res: dict[str, list[float]],
+    kernel_name: str = SLURM_KERNEL,
+    prefix: str = "",
+) -> None:
+    _, kernel, _ = await request(server, "POST", "api/kernels", {"name": kernel_name}, expect=201)
     kid = kernel["id"]
     await ws_execute(server, kid, "x = 42")
     for _ in range(rounds):
         t0 = time.monotonic()
         await ws_execute(server, kid, "x")
-        res["execute"].append(time.monotonic() - t0)
+        res[prefix + "execute"].append(time.monotonic() - t0)
         server.stop()
         server.start()
         t0 = time.monotonic()
@@ -218,8 +242,34 @@ async def restart_rounds(server: ServerProcess, rounds: int, res: dict[str, list
             await asyncio.sleep(0.05)
         if (await ws_execute(server, kid, "x", timeout=60)) != "42":
             raise RuntimeError("the kernel lost its state across the restart")
-        res["reconnect"].append(time.monotonic() - t0)
+        res[prefix + "reconnect"].append(time.monotonic() - t0)
     await request(server, "DELETE", f"api/kernels/{kid}", expect=204)
+
+
+async def k8s_restart_rounds(rounds: int, res: dict[str, list[float]]) -> None:
+    """(g): a Kubernetes kernel's reconnect, on the fake API (on a thread of its own)."""
+    from tests.k8s.cluster_thread import ClusterThread
+
+    workdir = tempfile.mkdtemp(prefix="jj-k8s-kernels-")
+    cluster = ClusterThread(os.path.join(workdir, "k8s")).start()
+    try:
+        server = ServerProcess(
+            config=K8S_CONFIG,
+            env={"KUBECONFIG": cluster.kubeconfig},
+            workdir=os.path.join(workdir, "server"),
+        )
+        with server:
+            deadline = time.monotonic() + 60
+            while K8S_KERNEL not in (await request(server, "GET", "api/kernelspecs"))[1].get(
+                "kernelspecs", {}
+            ):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the Kubernetes kernel spec was never offered")
+                await asyncio.sleep(0.2)
+            await restart_rounds(server, rounds, res, K8S_KERNEL, "k8s_")
+    finally:
+        cluster.stop()
+        shutil.rmtree(workdir, ignore_errors=True)
 
 
 async def run(args: argparse.Namespace) -> list[Row]:
@@ -252,6 +302,8 @@ async def run(args: argparse.Namespace) -> list[Row]:
             "standalone_after_running",
             "execute",
             "reconnect",
+            "k8s_execute",
+            "k8s_reconnect",
         )
     }
     workdir = tempfile.mkdtemp(prefix="jj-remote-kernels-")  # kept over the restarts of (f)
@@ -273,6 +325,7 @@ async def run(args: argparse.Namespace) -> list[Row]:
             res["standalone_local"].append(standalone_start(senv, LOCAL_KERNEL, tmp)[0])
             after = standalone_start(senv, SLURM_KERNEL, os.path.join(tmp, "job-root"))[1]
             res["standalone_after_running"].append(after)
+    await k8s_restart_rounds(args.rounds, res)
     local_start = median(res["local_start"])
     local_shutdown = median(res["local_shutdown"])
     n = f"median of {args.rounds}"
@@ -336,6 +389,16 @@ async def run(args: argparse.Namespace) -> list[Row]:
             2.0,
             "ours",
             [f"{n}; baseline: the same execute before the restart"],
+        ),
+        Row(
+            "g",
+            "server restart → a Kubernetes kernel answers with its state",
+            median(res["k8s_reconnect"]),
+            median(res["k8s_execute"]),
+            "s",
+            2.0,
+            "ours",
+            [f"{n}; fake Kubernetes API, the pod's kernel run for real; baseline as (f)"],
         ),
     ]
 
