@@ -316,18 +316,18 @@ class SlurmSpawner(Spawner):
         now = time.monotonic()
         if self._available and now - self._available[0] < 5.0:
             return self._available[1]
-        tool = self.command(["scontrol"])[0]
         if not self.exec_prefix and shutil.which("sbatch") is None:
             answer: tuple[bool, str | None, str | None] = (
                 False,
                 "SLURM is not installed on this host",
                 "sbatch not found on PATH",
             )
-        elif shutil.which(tool) is None:
-            answer = (False, f"{tool} is not installed on this host", f"{tool} not found on PATH")
         else:
             try:
                 rc, out, err = await self.run(["scontrol", "ping"])
+            except NotInstalled as e:  # scontrol, or exec_prefix's program (ssh), is missing
+                tool = self.command(["scontrol"])[0]
+                answer = (False, f"{tool} is not installed on this host", e.message)
             except EngineUnavailable as e:
                 answer = (False, "SLURM's controller does not answer", e.message)
             else:
