@@ -9,7 +9,7 @@ from jupyter_server.auth.decorator import authorized
 from tornado import web
 
 from ..exceptions import NotFound
-from ..kernels import kernel_jobs
+from ..kernels import job_of_kernel
 from ..kernels.sessions import session_row
 from .base import JobsHandler, json_errors
 
@@ -30,7 +30,7 @@ class SessionsHandler(JobsHandler):
                 sessions[kid] = s
         now = time.time()
         rows = []
-        for kernel_id, job_id in list(kernel_jobs.items()):
+        for kernel_id, job_id in list(job_of_kernel.items()):
             try:
                 job = self.manager.get(job_id)
             except NotFound:

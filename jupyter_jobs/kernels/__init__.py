@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 _manager: JobManager | None = None
 #: kernel id → job id of the job that runs it now (filled by the provisioner)
-kernel_jobs: dict[str, str] = {}
+job_of_kernel: dict[str, str] = {}
 #: kernel id → job id of a kernel being taken up again after a server restart (:mod:`.resume`)
 resuming: dict[str, str] = {}
 
@@ -31,7 +31,7 @@ def set_manager(manager: JobManager | None) -> None:
     global _manager
     _manager = manager
     if manager is None:
-        kernel_jobs.clear()
+        job_of_kernel.clear()
 
 
 def get_manager() -> JobManager | None:

@@ -37,7 +37,7 @@ from traitlets import Bool, Float, Integer, List, Unicode
 from .. import jobfiles
 from ..exceptions import Conflict, JobsError, NotFound
 from ..models import CANCELLING, FINAL_STATUSES, RUNNING, normalize_resources
-from . import get_manager, k8s, kernel_jobs, resuming
+from . import get_manager, job_of_kernel, k8s, resuming
 from . import tunnel as tunnels
 from .host import Host, standalone_host
 
@@ -341,7 +341,7 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         self.job_id = job.id
         self._exit_code = None
         if self.kernel_id:
-            kernel_jobs[self.kernel_id] = job.id
+            job_of_kernel[self.kernel_id] = job.id
             await host.call(
                 host.manager.note_kernel,
                 job.id,
@@ -390,7 +390,7 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         if km is not None:  # the kernel signs with the key it was started with
             km.session.key = str(saved["key"]).encode()
         if self.kernel_id:
-            kernel_jobs[self.kernel_id] = str(self.job_id)
+            job_of_kernel[self.kernel_id] = str(self.job_id)
         spawner = await self._spawner_of_job()
         if spawner is not None and k8s.addresses_kernels(spawner):
             probe = k8s.PodProbe(spawner)
@@ -570,9 +570,9 @@ class JobKernelProvisioner(KernelProvisionerBase):  # type: ignore[misc]
         if self.conn_dir:
             shutil.rmtree(self.conn_dir, ignore_errors=True)
             self.conn_dir = None
-        if self.kernel_id and kernel_jobs.get(self.kernel_id) == self.job_id:
+        if self.kernel_id and job_of_kernel.get(self.kernel_id) == self.job_id:
             if not restart:
-                kernel_jobs.pop(self.kernel_id, None)
+                job_of_kernel.pop(self.kernel_id, None)
         self.job_id = None
 
     async def get_provisioner_info(self) -> dict[str, Any]:

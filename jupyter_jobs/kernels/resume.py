@@ -23,7 +23,7 @@ from typing import Any
 
 from ..exceptions import NotFound
 from ..models import CANCELLED, JobUpdate
-from . import kernel_jobs, resuming
+from . import job_of_kernel, resuming
 
 SNAPSHOT_INTERVAL = 5.0
 #: seconds to keep trying to take a kernel up again (its kernel spec may come with its backend)
@@ -48,7 +48,7 @@ async def snapshot(app: Any) -> None:
     """Record each remote kernel's sessions in its job (what a restarted server restores)."""
     manager = app.manager
     sessions = await _sessions_by_kernel(app)
-    for kernel_id, job_id in list(kernel_jobs.items()):
+    for kernel_id, job_id in list(job_of_kernel.items()):
         try:
             job = manager.get(job_id)
         except NotFound:
@@ -98,7 +98,7 @@ async def detach(app: Any) -> list[str]:
     with contextlib.suppress(Exception):
         await snapshot(app)
     detached = []
-    for kernel_id, job_id in list(kernel_jobs.items()):
+    for kernel_id, job_id in list(job_of_kernel.items()):
         try:
             job = app.manager.get(job_id)
         except NotFound:

@@ -182,9 +182,9 @@ def kernels_api(jp_fetch, jp_serverapp):
 
 def job_of(manager, kernel_id):
     """The job that runs kernel ``kernel_id``."""
-    from jupyter_jobs.kernels import kernel_jobs
+    from jupyter_jobs.kernels import job_of_kernel
 
-    return manager.get(kernel_jobs[kernel_id])
+    return manager.get(job_of_kernel[kernel_id])
 
 
 async def check_interrupt_keeps_the_kernel(kernels_api, manager, kernel_name: str) -> None:
