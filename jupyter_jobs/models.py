@@ -111,6 +111,12 @@ class Job:
     efficiency: dict[str, Any] | None = None
     #: what the run recorded (``jupyter_jobs.record``), copied from ``results.json`` at its end
     results: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: the job definition whose run this job is (:mod:`jupyter_jobs.definitions`), or None
+    definition_id: str | None = None
+    #: a definition's run: the occurrence it was fired for (ISO UTC; None for "run now") and
+    #: its attempt (1, then 2… for retries after a failure)
+    scheduled_for: str | None = None
+    attempt: int | None = None
 
     @property
     def is_final(self) -> bool:
@@ -145,6 +151,9 @@ class Job:
             "expected_start": self.expected_start,
             "efficiency": copy.deepcopy(self.efficiency),
             "results": dict(self.results or {}),
+            "definition_id": self.definition_id,
+            "scheduled_for": self.scheduled_for,
+            "attempt": self.attempt,
         }
 
     def to_record(self) -> dict[str, Any]:

@@ -70,11 +70,18 @@ MIGRATIONS: list[str] = [
     CREATE INDEX jobs_kind_status ON jobs (kind, status);
     CREATE INDEX jobs_updated ON jobs (updated_seq);
     """,
+    # issue 12: the runs of a job definition (GET jobs?definition=<id>)
+    """
+    ALTER TABLE jobs ADD COLUMN definition_id TEXT;
+    CREATE INDEX jobs_definition_sort ON jobs (definition_id, sort_key);
+    """,
 ]
 #: the migration after which existing rows get their sort_key from their record
 SORT_KEY_VERSION = 4
 #: the migration after which existing rows get their updated_seq and search text
 CHANGES_VERSION = 5
+#: the migration after which existing rows get their definition_id from their record
+DEFINITION_VERSION = 6
 #: tombstones kept (the newest); a change token older than the oldest one gets ``reload``
 MAX_TOMBSTONES = 10_000
 #: a change token: this index's epoch (8 hex digits, new with each index file) and a sequence
@@ -224,6 +231,14 @@ class JobStore:
                             "UPDATE jobs SET updated_seq = ?, search = ? WHERE id = ?",
                             (n, search_text(job), row["id"]),
                         )
+                if version + 1 == DEFINITION_VERSION:
+                    for row in self.db.execute("SELECT id, record FROM jobs").fetchall():
+                        definition_id = json.loads(row["record"]).get("definition_id")
+                        if definition_id:
+                            self.db.execute(
+                                "UPDATE jobs SET definition_id = ? WHERE id = ?",
+                                (definition_id, row["id"]),
+                            )
             if self.get_meta("epoch") is None:
                 self.set_meta("epoch", os.urandom(4).hex())
             if current != SCHEMA_VERSION:
@@ -244,8 +259,8 @@ class JobStore:
         record = json.dumps(job.to_record())
         self.db.execute(
             f"""INSERT INTO jobs (id, status, backend, name, created_at, kind, record, sort_key,
-               search, updated_seq)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, {_NEXT_SEQ})
+               search, definition_id, updated_seq)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_NEXT_SEQ})
                ON CONFLICT(id) DO UPDATE SET status=excluded.status, name=excluded.name,
                record=excluded.record, search=excluded.search, updated_seq=excluded.updated_seq
                WHERE jobs.record IS NOT excluded.record""",
@@ -259,6 +274,7 @@ class JobStore:
                 record,
                 sort_key(job),
                 search_text(job),
+                job.definition_id,
             ),
         )
         # after the row took its sequence: a job indexed again is no longer reported deleted
@@ -342,6 +358,7 @@ class JobStore:
         limit: int = 100,
         cursor: int | None = None,
         changed_since: str | None = None,
+        definition: builtins.list[str] | None = None,
     ) -> Page:
         """One page, newest first (by creation time, the same order on every host's index); the
         cursor is the last row's ``sort_key``. ``kind`` is the scope of the whole answer (page,
@@ -353,7 +370,9 @@ class JobStore:
         without ``changed_since``. All in one read transaction, so the token matches the page."""
         self.db.execute("BEGIN")
         try:
-            return self._page(q, status, backend, kind, limit, cursor, changed_since)
+            return self._page(
+                q, status, backend, kind, limit, cursor, changed_since, definition=definition
+            )
         finally:
             self.db.execute("COMMIT")
 
@@ -366,6 +385,8 @@ class JobStore:
         limit: int,
         cursor: int | None,
         changed_since: str | None,
+        *,
+        definition: builtins.list[str] | None = None,
     ) -> Page:
         epoch = self.get_meta("epoch") or ""
         now = int(self.db.execute(f"SELECT {_NEXT_SEQ}").fetchone()[0]) - 1
@@ -374,6 +395,9 @@ class JobStore:
         if kind:
             scope.append(f"kind IN ({','.join('?' * len(kind))})")
             scope_params.extend(kind)
+        if definition:  # the runs of job definitions: a scope, as kind is
+            scope.append(f"definition_id IN ({','.join('?' * len(definition))})")
+            scope_params.extend(definition)
         narrow: builtins.list[str] = []
         narrow_params: builtins.list[Any] = []
         for column, values in (("status", status), ("backend", backend)):
@@ -404,7 +428,7 @@ class JobStore:
 
         # the page walks jobs_sort newest first and stops at limit + 1: "+kind" keeps SQLite from
         # sorting every job of the scope through jobs_kind_sort instead (most jobs are in it)
-        page_where = [f"+{clause}" for clause in scope]
+        page_where = [f"+{clause}" if clause.startswith("kind") else clause for clause in scope]
         page_params = [*scope_params]
         if since is not None:
             page_where.append("updated_seq > ?")

@@ -180,7 +180,7 @@ def test_a_v4_index_upgrades_with_change_sequences_and_search_text(tmp_path):
     db.close()
 
     store = JobStore(path)
-    assert store.version == SCHEMA_VERSION == 5
+    assert store.version == SCHEMA_VERSION
     seqs = [r[0] for r in store.db.execute("SELECT updated_seq FROM jobs ORDER BY seq")]
     assert seqs == [1, 2]
     # search: name or path, ignoring case (Unicode case folding)
