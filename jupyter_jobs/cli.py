@@ -85,17 +85,19 @@ def efficiency_lines(eff: dict[str, Any] | None) -> list[tuple[str, str]]:
         return []
     out: list[tuple[str, str]] = []
     cpu, memory, spent = eff.get("cpu") or {}, eff.get("memory") or {}, eff.get("time") or {}
+    used = cpu.get("used_core_seconds")
+    used_text = "" if used is None else f"{used:.1f}" if used < 10 else f"{used:.0f}"
     if "ratio" in cpu:
         out.append(
             (
                 "CPU efficiency",
-                f"{cpu['ratio'] * 100:.1f}% ({cpu['used_core_seconds']:.0f} CPU-seconds of"
+                f"{cpu['ratio'] * 100:.1f}% ({used_text} CPU-seconds of"
                 f" {cpu['cores']} CPU{'s' if cpu['cores'] != 1 else ''}"
                 f" for {format_duration(cpu['wall_seconds'])})",
             )
         )
     elif "used_core_seconds" in cpu:
-        out.append(("CPU time", f"{cpu['used_core_seconds']:.0f} CPU-seconds"))
+        out.append(("CPU time", f"{used_text} CPU-seconds"))
     if "peak_bytes" in memory:
         text = format_bytes(memory["peak_bytes"])
         if "requested_bytes" in memory:

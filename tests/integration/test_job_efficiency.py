@@ -79,3 +79,5 @@ def test_show_renders_the_summary():
     ]
     assert efficiency_lines({"time": {"used_seconds": 3.0}, "hints": []}) == [("time", "00:00:03")]
     assert efficiency_lines(None) == []
+    short = {"cpu": {"used_core_seconds": 1.528, "wall_seconds": 5.8}, "hints": []}
+    assert efficiency_lines(short) == [("CPU time", "1.5 CPU-seconds")]
