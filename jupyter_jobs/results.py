@@ -9,8 +9,9 @@ Kubernetes pod that runs the runner)::
 merges the values into ``<job_dir>/results.json`` (:data:`jupyter_jobs.jobfiles.RESULTS`) with
 an atomic replace (temp file + rename, as ``status.json`` is written: safe on NFS and sshfs).
 The job dir comes from ``JUPYTER_JOBS_DIR``, which the runner sets for the job's processes (and
-a notebook's kernel inherits). Outside a job ``record()`` warns once and records nothing, so the
-same notebook runs interactively too.
+a notebook's kernel inherits). Outside a job (and in a remote kernel, whose notebook is an
+interactive session) ``record()`` warns once and records nothing, so the same notebook runs
+interactively too.
 
 Values are scalars: ``int``, ``float`` (finite), ``bool``, ``str``, ``None`` (NumPy scalars are
 taken as their Python value). Names are Python identifiers of at most :data:`MAX_NAME`
@@ -31,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Union
 
-from .jobfiles import RESULTS, read_results, write_json
+from .jobfiles import RECORD, RESULTS, read_json, read_results, write_json
 from .progress import ENV_JOB_DIR
 
 if TYPE_CHECKING:
@@ -112,6 +113,17 @@ def check_values(values: Mapping[str, Any]) -> dict[str, Scalar]:
     return {check_name(name): _scalar(name, value) for name, value in values.items()}
 
 
+_kinds: dict[str, Any] = {}
+
+
+def _is_kernel_job(job_dir: str) -> bool:
+    """Whether ``job_dir`` is a remote kernel's job (its record says kind ``kernel``)."""
+    if job_dir not in _kinds:
+        data = read_json(os.path.join(job_dir, RECORD))
+        _kinds[job_dir] = data.get("kind") if isinstance(data, dict) else None
+    return _kinds[job_dir] == "kernel"
+
+
 def record(**values: Any) -> bool:
     """Record named results of this run: ``record(loss=0.1, acc=0.9, label="x")``.
 
@@ -125,7 +137,8 @@ def record(**values: Any) -> bool:
     """
     checked = check_values(values)
     job_dir = os.environ.get(ENV_JOB_DIR)
-    if not job_dir or not os.path.isdir(job_dir):
+    if not job_dir or not os.path.isdir(job_dir) or _is_kernel_job(job_dir):
+        # a remote kernel runs as a job too, but its notebook is an interactive session
         global _warned_outside
         if not _warned_outside:
             _warned_outside = True

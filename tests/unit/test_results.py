@@ -232,3 +232,11 @@ def test_the_text_table_aligns_columns_and_shortens_ids_and_csv_is_plain():
         f'0,{children[0].id},completed,3.0,0.1,0.5,"a,b",',
         f"1,{children[1].id},failed,10.0,0.01,,,false",
     ]
+
+
+def test_a_remote_kernel_is_no_run_record_warns_and_records_nothing(job_dir, monkeypatch):
+    monkeypatch.setattr(results, "_warned_outside", False)
+    (job_dir / "job.json").write_text(json.dumps({"id": "k", "kind": "kernel"}))
+    with pytest.warns(UserWarning, match="not running as a job"):
+        assert results.record(loss=0.1) is False
+    assert not (job_dir / "results.json").exists()
