@@ -57,6 +57,8 @@ UNREACHABLE_MARKS = (
     "Communication connection failure",
     "slurm_load_jobs error: Slurm backup controller in standby mode",
 )
+#: a request the cached limits refuse is checked again on a reading at most this old (seconds)
+LIMITS_RECHECK_AGE = 5.0
 #: signals the runner handles (it stops the whole job on each); anything else would kill it
 FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
 
@@ -371,16 +373,19 @@ class SlurmSpawner(Spawner):
 
     # ------------------------------------------------------------------ what the cluster can give
 
-    async def cluster_limits(self) -> slurm_limits.ClusterLimits | None:
-        """The cluster's partitions and node sizes: one reading, kept ``limits_ttl`` seconds and
-        read again lazily when next needed. None when SLURM cannot be asked (the request then
-        goes to sbatch, which has the last word)."""
+    async def cluster_limits(
+        self, max_age: float | None = None
+    ) -> slurm_limits.ClusterLimits | None:
+        """The cluster's partitions and node sizes: one reading, kept ``limits_ttl`` seconds (or
+        ``max_age``) and read again lazily when next needed. None when SLURM cannot be asked (the
+        request then goes to sbatch, which has the last word)."""
+        ttl = self.limits_ttl if max_age is None else min(max_age, self.limits_ttl)
         cached = self._limits
-        if cached and time.monotonic() - cached[0] < self.limits_ttl:
+        if cached and time.monotonic() - cached[0] < ttl:
             return cached[1]
         async with self._limits_lock:
             cached = self._limits
-            if cached and time.monotonic() - cached[0] < self.limits_ttl:
+            if cached and time.monotonic() - cached[0] < ttl:
                 return cached[1]
             try:
                 partitions = await self.run_checked(["scontrol", "show", "partition", "-o"])
@@ -411,8 +416,17 @@ class SlurmSpawner(Spawner):
         """Refuse what no node of the partition can ever give (it would wait forever as
         PartitionConfig), saying the largest possible."""
         found = await self.cluster_limits()
-        if found is not None:
+        if found is None:
+            return
+        try:
             found.check(resources, default_partition=self.req_partition)
+        except BadRequest:
+            # before refusing, make sure the cluster did not change since the reading (a new
+            # partition, a larger node): read again unless the reading is a few seconds old
+            fresh = await self.cluster_limits(max_age=LIMITS_RECHECK_AGE)
+            if fresh is None or fresh is found:
+                raise
+            fresh.check(resources, default_partition=self.req_partition)
 
     # ------------------------------------------------------------------ submit
 

@@ -241,3 +241,22 @@ async def test_what_a_job_gets_unasked_for_its_efficiency(spawner):
     # short: no DefaultTime, MaxTime 10 min; debug (the default partition) has neither
     assert spawner.resource_defaults({"partition": "short"}) == {"cpus": 1, "time_limit": 600}
     assert spawner.resource_defaults({}) == {"cpus": 1}
+
+
+async def test_a_refusal_is_checked_again_on_a_fresh_reading(spawner):
+    """A partition added (or a node grown) since the cached reading is not refused for long."""
+    import time
+
+    from jupyter_jobs.exceptions import BadRequest
+    from jupyter_jobs.spawners.slurm_limits import ClusterLimits, PartitionLimits
+
+    old = ClusterLimits({"debug": PartitionLimits(name="debug", cpus=1, default=True)})
+    spawner._limits = (time.monotonic() - 60, old)  # a minute old, as if the cluster changed
+    await spawner.check_request({"partition": "short", "cpus": 2})  # read again: it fits
+    assert spawner._limits[1] is not old
+    with pytest.raises(BadRequest, match="no node in partition short has 64 CPUs"):
+        await spawner.check_request({"partition": "short", "cpus": 64})
+    before = spawner.calls.get("scontrol", 0)
+    with pytest.raises(BadRequest):  # the reading is fresh: refused without asking again
+        await spawner.check_request({"partition": "short", "cpus": 64})
+    assert spawner.calls.get("scontrol", 0) == before
