@@ -134,3 +134,18 @@ def test_the_client_does_not_import_the_server():
 @pytest.mark.parametrize("name", sorted(modules(PACKAGE)))
 def test_every_module_imports(name):
     importlib.import_module(name)
+
+
+def test_only_the_server_extension_imports_the_handlers():
+    """The handlers are the top layer: manager, spawners, kernels, client... never import them
+    (a reader goes from a handler down to its manager method, spawner and runner)."""
+    graph = import_graph(PACKAGE)
+    importers = {
+        name
+        for name, targets in graph.items()
+        if any(
+            t == "jupyter_jobs.handlers" or t.startswith("jupyter_jobs.handlers.") for t in targets
+        )
+        and not name.startswith("jupyter_jobs.handlers")
+    }
+    assert importers == {"jupyter_jobs.app"}, importers
