@@ -25,6 +25,7 @@ from traitlets.config import LoggingConfigurable
 
 from . import efficiency, jobfiles, results
 from .commands import build_argv
+from .definitions import JobDefinitions
 from .exceptions import BadRequest, Conflict, EngineUnavailable, JobsError, NotFound
 from .jobroot import JobRoot, StorageFull
 from .kernel_jobs import KernelJobsMixin
@@ -128,6 +129,12 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         the short-lived manager of a standalone kernel client).""",
     ).tag(config=True)
 
+    fires_definitions = Bool(
+        True,
+        help="""Whether this manager fires the job definitions of backends whose schedules need a
+        running server (False for the short-lived manager of a standalone kernel client).""",
+    ).tag(config=True)
+
     lease_timeout = Float(
         20.0,
         help="""Seconds after which a server on another host that stopped renewing its lease is
@@ -167,6 +174,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         self._listeners: list[Callable[[str, Job], None]] = []
         self._next_scan = 0.0
         self._next_renew = 0.0
+        #: job definitions (schedules) of the job root, and their firing (docs/CONTRACT.md)
+        self.definitions = JobDefinitions(parent=self, manager=self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -212,8 +221,11 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         for name in self.spawners:
             self._tasks.append(asyncio.ensure_future(self._poll_loop(name)))
         self._tasks.append(asyncio.ensure_future(self._sync_loop()))
+        if self.fires_definitions:
+            await self.definitions.start()
 
     async def stop(self) -> None:
+        await self.definitions.stop()
         try:
             await self.cancel_kernel_jobs("the Jupyter server stopped")
         except Exception:
@@ -511,6 +523,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         limit: int = 100,
         cursor: int | None = None,
         changed_since: str | None = None,
+        definition: list[str] | None = None,
     ) -> dict[str, Any]:
         """``GET jobs``: one page from the index, as the answer's JSON (docs/CONTRACT.md,
         "Listing jobs"). The arguments were checked at the boundary (``wire.py``)."""
@@ -522,6 +535,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             limit=limit,
             cursor=cursor,
             changed_since=changed_since,
+            definition=definition,
         )
         jobs = []
         for r in page.records:
@@ -562,6 +576,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                     "reason": reason,
                     "detail": detail,
                     "supports_kernels": spawner.supports_kernels,
+                    "schedules": spawner.schedule_capability(),
                     "default_profile": profiles[0]["name"] if profiles else None,
                     "profiles": profiles,
                     "limits": limits,
@@ -577,6 +592,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                         "reason": err,
                         "detail": None,
                         "supports_kernels": False,
+                        "schedules": "server",
                         "default_profile": None,
                         "profiles": [],
                         "limits": None,
@@ -590,8 +606,16 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         """Check a ``POST jobs`` body, store the job and hand it to its backend."""
         return await self.submit(parse_request(body, self.root_dir))
 
-    async def submit(self, req: JobRequest) -> Job:
-        """Store a checked request's job and hand it to its backend."""
+    async def submit(
+        self,
+        req: JobRequest,
+        *,
+        definition_id: str | None = None,
+        scheduled_for: str | None = None,
+        attempt: int | None = None,
+    ) -> Job:
+        """Store a checked request's job and hand it to its backend (a job definition's run
+        names the definition, the occurrence and the attempt)."""
         spawner = self.get_spawner(req.backend)
         available, reason = await spawner.check_available()
         if not available:
@@ -613,6 +637,9 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             cwd=req.cwd,
             resources=resources,
             parameters=req.parameters,
+            definition_id=definition_id,
+            scheduled_for=scheduled_for,
+            attempt=attempt,
         )
         job.argv = build_argv(job, req, spawner, profile, self.root_dir, self.output_dir)
         return await self.add(job, req.abs_cwd, spawner)

@@ -66,6 +66,14 @@ FIELD_LABELS = {
     "resources.qos": "QoS",
     "resources.image": "Image",
     "resources.extra": "Extra options",
+    # job definitions (issue 12)
+    "schedule": "Schedule",
+    "timezone": "Time zone",
+    "active": "Active",
+    "overlap": "Overlap",
+    "retries": "Retries",
+    "retry_delay": "Retry delay",
+    "max_history": "History limit",
 }
 
 

@@ -5,6 +5,7 @@
 - :mod:`.backends` — ``backends``;
 - :mod:`.logs` — ``jobs/{id}/log`` and the ``jobs/{id}/log/follow`` websocket;
 - :mod:`.sessions` — ``remote-sessions`` (remote kernels with their jobs);
+- :mod:`.definitions` — ``job-definitions`` (schedules) and their actions;
 - :mod:`.openapi` — ``openapi.json`` and the JSON 404 for any other URL under the API.
 
 Every route module imports :mod:`.base` and the layers below (manager, wire, models); nothing
@@ -15,6 +16,12 @@ from __future__ import annotations
 
 from .backends import BackendsHandler
 from .base import API_PREFIX, AUTH_RESOURCE, JOB_ID
+from .definitions import (
+    DEFINITION_ID,
+    DefinitionHandler,
+    DefinitionRunHandler,
+    DefinitionsCollectionHandler,
+)
 from .jobs import (
     CancelHandler,
     JobHandler,
@@ -42,6 +49,9 @@ def default_handlers() -> list[tuple[str, type]]:
         (f"{base}/jobs/{JOB_ID}/usage", UsageHandler),
         (f"{base}/jobs/{JOB_ID}/results", ResultsHandler),
         (f"{base}/remote-sessions", SessionsHandler),
+        (f"{base}/job-definitions", DefinitionsCollectionHandler),
+        (f"{base}/job-definitions/{DEFINITION_ID}", DefinitionHandler),
+        (f"{base}/job-definitions/{DEFINITION_ID}/run", DefinitionRunHandler),
         (f"{base}/openapi.json", OpenAPIHandler),
         (f"{base}/.*", NotFoundHandler),  # last: what no route above matched
     ]

@@ -39,6 +39,7 @@ class JobsCollectionHandler(JobsHandler):
                 status=self.list_arg("status", STATUSES),
                 backend=self.list_arg("backend"),
                 kind=self.list_arg("kind", KINDS),
+                definition=self.list_arg("definition"),
                 limit=self.int_arg("limit", 100, minimum=1, maximum=MAX_PAGE) or 100,
                 cursor=self.int_arg("cursor", None, maximum=MAX_CURSOR),
                 changed_since=token_param(

@@ -104,6 +104,7 @@ async def _start_manager() -> JobManager:
         emit=None,
     )
     manager.takes_over = False  # a short-lived client: the job root's servers take jobs over
+    manager.fires_definitions = False  # schedules are fired by the job root's servers
     manager.load_spawners()
     await manager.start()
     manager.log.info(

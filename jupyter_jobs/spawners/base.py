@@ -294,6 +294,30 @@ class Spawner(LoggingConfigurable, metaclass=SpawnerMeta):  # type: ignore[metac
         lease lapsed) that the engine knows (``backend_ref`` set); default: one :meth:`poll`."""
         return (await self.poll([job])).get(job.id)
 
+    # ------------------------------------------------------------------ job definitions (schedules)
+
+    def schedule_capability(self) -> str:
+        """Who fires this backend's job definitions (docs/CONTRACT.md, "Job definitions"):
+        ``"server"`` — a running Jupyter server of the job root does (the default, and the
+        local backend's answer); ``"engine"`` — the engine does with no server running (SLURM's
+        ``--begin``, a Kubernetes CronJob), and the spawner implements :meth:`arrange_next_run`
+        and :meth:`withdraw_runs`. ``GET backends`` reports it as ``schedules``."""
+        return "server"
+
+    async def arrange_next_run(self, definition: dict[str, Any], occurrence: Any) -> None:
+        """``"engine"`` backends: make the engine fire ``definition`` (its public JSON, with
+        ``id``, ``revision``, the job fields, ``schedule``, ``timezone``, ``overlap``…) at
+        ``occurrence`` (an aware UTC ``datetime``), e.g. a job held with ``--begin``, or a
+        CronJob. Called when a definition is created, edited or resumed (after
+        :meth:`withdraw_runs`); what runs then is a job with ``definition_id``,
+        ``scheduled_for`` and ``attempt`` in its record, and arranges the one after itself."""
+        raise NotImplementedError(f"the {self.name} backend's definitions are fired by the server")
+
+    async def withdraw_runs(self, definition: dict[str, Any]) -> None:
+        """``"engine"`` backends: remove what the engine holds for ``definition`` that has not
+        started (a held job, a CronJob). Called when it is paused, edited or deleted, from any
+        server of the job root; running runs are left alone."""
+
     async def recover(self, job: Job) -> JobUpdate | None:
         """A job taken over from a server that died while starting it (no ``backend_ref``): an
         update with ``backend_ref`` if the engine has it after all, else None (the manager then

@@ -614,3 +614,133 @@ def _anonymous(ws_fetch):
         return ws_fetch(*parts, headers={"Authorization": ""}, **kwargs)
 
     return fetch
+
+
+# ---------------------------------------------------------------- job definitions (issue 12)
+
+SCHEDULED = {"schedule": "0 6 * * 1-5", "timezone": "Europe/Berlin"}
+
+
+@covers("listJobDefinitions", 200)
+@covers("createJobDefinition", 201, 400, 404, 413, 415)
+@covers("getJobDefinition", 200, 404)
+@covers("listJobs", 200)
+async def test_job_definitions_create_list_get_answer_as_documented(contract):
+    d = await contract.call(
+        "post", "/job-definitions", 201, body={"command": python("pass"), **SCHEDULED}
+    )
+    assert d["schedule_description"] == "every weekday at 06:00" and d["next_run_at"]
+    listed = await contract.call("get", "/job-definitions", 200)
+    assert [x["id"] for x in listed["definitions"]] == [d["id"]]
+    got = await contract.call("get", "/job-definitions/{definition_id}", 200, definition_id=d["id"])
+    assert got["revision"] == 1
+    runs = await contract.call("get", "/jobs", 200, definition=d["id"])
+    assert runs["jobs"] == [] and runs["total"] == 0
+    for bad in (
+        {"command": python("pass"), "schedule": "61 * * * *"},
+        {"command": python("pass"), "schedule": "0 6 * * *", "timezone": "Nowhere/Land"},
+        {"command": python("pass")},
+    ):
+        error = await contract.call("post", "/job-definitions", 400, body=bad)
+        assert error["field"] in ("schedule", "timezone"), error
+    error = await contract.call(
+        "post", "/job-definitions", 404, body={"path": "missing.py", **SCHEDULED}
+    )
+    assert error["field"] == "path"
+    big = {"command": python("pass"), "name": "x" * (1 << 20), **SCHEDULED}
+    await contract.call("post", "/job-definitions", 413, body=big)
+    text = {"Content-Type": "text/plain"}
+    body = json.dumps({"command": python("pass"), **SCHEDULED})
+    await contract.call("post", "/job-definitions", 415, body=body, headers=text)
+    await contract.call(
+        "get", "/job-definitions/{definition_id}", 404, definition_id="0000nosuchdefinition"
+    )
+
+
+@covers("createJobDefinition", 201)
+@covers("updateJobDefinition", 200, 400, 404, 409, 413, 415)
+@covers("deleteJobDefinition", 204, 404)
+async def test_job_definitions_change_and_delete_answer_as_documented(contract):
+    d = await contract.call(
+        "post", "/job-definitions", 201, body={"command": python("pass"), **SCHEDULED}
+    )
+    url = "/job-definitions/{definition_id}"
+    paused = await contract.call(
+        "patch", url, 200, definition_id=d["id"], body={"active": False, "revision": 1}
+    )
+    assert paused["active"] is False and paused["next_run_at"] is None
+    error = await contract.call(
+        "patch", url, 409, definition_id=d["id"], body={"active": True, "revision": 1}
+    )
+    assert error["field"] == "revision"
+    error = await contract.call(
+        "patch", url, 400, definition_id=d["id"], body={"overlap": "sometimes"}
+    )
+    assert error["field"] == "overlap"
+    await contract.call("patch", url, 413, definition_id=d["id"], body={"name": "x" * (1 << 20)})
+    await contract.call(
+        "patch",
+        url,
+        415,
+        definition_id=d["id"],
+        body="{}",
+        headers={"Content-Type": "text/plain"},
+    )
+    await contract.call("patch", url, 404, definition_id=NO_SUCH_JOB, body={"active": True})
+    await contract.call("delete", url, 204, definition_id=d["id"])
+    await contract.call("delete", url, 404, definition_id=d["id"])
+
+
+@covers("createJobDefinition", 201)
+@covers("runJobDefinition", 201, 400, 404, 409)
+async def test_job_definition_run_now_answers_as_documented(contract, jp_root_dir, tmp_path):
+    d = await contract.call(
+        "post", "/job-definitions", 201, body={"command": python("print(1)"), **SCHEDULED}
+    )
+    run = "/job-definitions/{definition_id}/run"
+    job = await contract.call("post", run, 201, definition_id=d["id"])
+    assert job["definition_id"] == d["id"] and job["attempt"] == 1
+    await contract.api.wait(job["id"])
+    await contract.call("post", run, 404, definition_id=NO_SUCH_JOB)
+    # the definition's script became a folder since: refused when it runs
+    (jp_root_dir / "work.py").write_text("print(1)\n")
+    w = await contract.call("post", "/job-definitions", 201, body={"path": "work.py", **SCHEDULED})
+    (jp_root_dir / "work.py").unlink()
+    (jp_root_dir / "work.py").mkdir()
+    error = await contract.call("post", run, 400, definition_id=w["id"])
+    assert error["field"] == "path"
+    # a notebook whose output folder leads outside the root
+    (jp_root_dir / "nb.ipynb").write_text(NOTEBOOK)
+    nb = await contract.call(
+        "post", "/job-definitions", 201, body={"path": "nb.ipynb", **SCHEDULED}
+    )
+    outputs = jp_root_dir / "job-outputs"
+    if outputs.exists():
+        for f in outputs.iterdir():
+            f.unlink()
+        outputs.rmdir()
+    elsewhere = tmp_path / "elsewhere-definitions"
+    elsewhere.mkdir()
+    outputs.symlink_to(elsewhere)
+    await contract.call("post", run, 409, definition_id=nb["id"])
+
+
+@covers("listJobDefinitions", 403)
+@covers("createJobDefinition", 403)
+@covers("getJobDefinition", 403)
+@covers("updateJobDefinition", 403)
+@covers("deleteJobDefinition", 403)
+@covers("runJobDefinition", 403)
+async def test_job_definitions_refuse_the_anonymous_as_documented(contract):
+    some = {"definition_id": NO_SUCH_JOB}
+    cases = [
+        ("get", "/job-definitions", {}),
+        ("post", "/job-definitions", {"body": {"command": python("pass"), **SCHEDULED}}),
+        ("get", "/job-definitions/{definition_id}", some),
+        ("patch", "/job-definitions/{definition_id}", {**some, "body": {"active": False}}),
+        ("delete", "/job-definitions/{definition_id}", some),
+        ("post", "/job-definitions/{definition_id}/run", some),
+    ]
+    for method, path, kwargs in cases:
+        error = await contract.call(method, path, 403, anonymous=True, **kwargs)
+        assert error["message"]
