@@ -7,6 +7,7 @@ Inside a job or a notebook::
     jupyter_jobs.record(loss=0.1, acc=0.9)          # inside a run: its results table
     job = jupyter_jobs.submit("train.py", args=["--epochs", "3"])   # from a notebook
     job.wait(); print(job.status, job.log(), job.results())
+    daily = jupyter_jobs.schedule("report.ipynb", cron="0 6 * * 1-5", timezone="Europe/Berlin")
 
 This module imports nothing from the server at import time: jobs import it cheaply.
 """
@@ -23,6 +24,15 @@ def submit(*args, **kwargs):
     return _submit(*args, **kwargs)
 
 
+def schedule(*args, **kwargs):
+    """Save a job with a schedule (a job definition); see :func:`jupyter_jobs.client.schedule`.
+    Returns a :class:`~jupyter_jobs.client.Definition` (``pause``, ``resume``, ``run``,
+    ``delete``, ``runs``)."""
+    from .client import schedule as _schedule
+
+    return _schedule(*args, **kwargs)
+
+
 def _jupyter_server_extension_points():
     from .app import JobsApp
 
@@ -33,4 +43,4 @@ def _jupyter_labextension_paths():
     return [{"src": "labextension", "dest": "jupyter-jobs"}]
 
 
-__all__ = ["__version__", "progress", "record", "submit"]
+__all__ = ["__version__", "progress", "record", "schedule", "submit"]

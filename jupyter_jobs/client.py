@@ -630,3 +630,133 @@ def get(job_id: str) -> Job:
 
 def list_jobs(status: str | None = None, limit: int | None = None) -> list[Job]:
     return default_client().jobs(status=status, limit=limit)
+
+
+# ------------------------------------------------------------------ job definitions (issue 12)
+
+
+class Definition:
+    """A handle on one job definition (a saved job with a schedule; docs/cli.md)."""
+
+    def __init__(self, client: JobsClient, data: dict[str, Any]):
+        self.client = client
+        self.data: dict[str, Any] = data
+
+    def __repr__(self) -> str:
+        state = "active" if self.data.get("active") else "paused"
+        return (
+            f"<Definition {self.id[:8]} {self.data.get('name')!r}"
+            f" {self.data.get('schedule')!r} {self.data.get('timezone')} {state}>"
+        )
+
+    id = property(lambda self: self.data["id"])
+    name = property(lambda self: self.data.get("name"))
+    schedule = property(lambda self: self.data.get("schedule"))
+    description = property(lambda self: self.data.get("schedule_description"))
+    active = property(lambda self: bool(self.data.get("active")))
+    next_run_at = property(lambda self: self.data.get("next_run_at"), doc="ISO UTC, or None")
+
+    def _url(self, *more: str) -> str:
+        return "/".join(["job-definitions", urllib.parse.quote(self.id, safe=""), *more])
+
+    def refresh(self) -> Definition:
+        self.data = self.client.request("GET", self._url())
+        return self
+
+    def update(self, **fields: Any) -> Definition:
+        """Change fields (``schedule=``, ``timezone=``, ``overlap=``, job fields, ...)."""
+        self.data = self.client.request("PATCH", self._url(), body=fields)
+        return self
+
+    def pause(self) -> Definition:
+        return self.update(active=False)
+
+    def resume(self) -> Definition:
+        return self.update(active=True)
+
+    def run(self) -> Job:
+        """One run now, whatever the schedule says."""
+        return Job(self.client, self.client.request("POST", self._url("run")))
+
+    def delete(self) -> None:
+        """Delete the definition (its runs stay)."""
+        self.client.request("DELETE", self._url())
+
+    def runs(self, limit: int | None = None) -> list[Job]:
+        """The definition's runs, newest first."""
+        out: list[Job] = []
+        cursor = None
+        while True:
+            size = min(1000, limit - len(out)) if limit is not None else 1000
+            query = {"definition": self.id, "limit": size, "cursor": cursor}
+            page = self.client.request("GET", "jobs", query=query)
+            out.extend(Job(self.client, d) for d in page.get("jobs", []))
+            cursor = page.get("next_cursor")
+            if not cursor or (limit is not None and len(out) >= limit):
+                return out[:limit] if limit is not None else out
+
+
+def schedule(
+    path: str | None = None,
+    *,
+    cron: str,
+    timezone: str | None = None,
+    command: Sequence[str] | None = None,
+    args: Sequence[str] = (),
+    env: dict[str, str] | None = None,
+    name: str | None = None,
+    backend: str | None = None,
+    profile: str | None = None,
+    resources: dict[str, Any] | None = None,
+    parameters: dict[str, Any] | None = None,
+    cwd: str | None = None,
+    kind: str | None = None,
+    active: bool | None = None,
+    overlap: str | None = None,
+    retries: int | None = None,
+    retry_delay: int | None = None,
+    max_history: int | None = None,
+    client: JobsClient | None = None,
+) -> Definition:
+    """Save a job (a path or a command, as :meth:`JobsClient.submit` takes it) with a schedule:
+    ``cron`` (5 fields, ``"0 6 * * 1-5"``) read in ``timezone`` (IANA; default UTC)."""
+    client = client or default_client()
+    if (path is None) == (command is None):
+        raise JobsClientError("give either a path or a command", field="path")
+    if isinstance(args, str) or isinstance(command, str):
+        raise JobsClientError("args and command are lists of strings (argv), not one string")
+    given = {
+        "path": None if path is None else client.server_path(os.fspath(path), "path"),
+        "command": None if command is None else [str(c) for c in command],
+        "args": [str(a) for a in args] or None,
+        "cwd": client.server_path(os.fspath(cwd), "cwd") if cwd else client.default_cwd(),
+        **dict(env=env, name=name, backend=backend, profile=profile, kind=kind),
+        **dict(resources=resources, parameters=parameters),
+        **dict(schedule=cron, timezone=timezone, active=active, overlap=overlap),
+        **dict(retries=retries, retry_delay=retry_delay, max_history=max_history),
+    }
+    body = {key: value for key, value in given.items() if value is not None}
+    return Definition(client, client.request("POST", "job-definitions", body=body))
+
+
+def definitions(client: JobsClient | None = None) -> list[Definition]:
+    """Every job definition of the server's job root, newest first."""
+    client = client or default_client()
+    return [Definition(client, d) for d in client.request("GET", "job-definitions")["definitions"]]
+
+
+def definition(definition_id: str, client: JobsClient | None = None) -> Definition:
+    """The definition with this id or unique id prefix."""
+    client = client or default_client()
+    wanted = definition_id.strip()
+    if not wanted:
+        raise JobsClientError("a definition id is needed", field="id")
+    matches = [d for d in definitions(client) if d.id.startswith(wanted)]
+    if len(matches) == 1:
+        return matches[0]
+    if matches:
+        ids = ", ".join(d.id for d in matches[:5])
+        raise JobsClientError(
+            f"definition id {wanted!r} is ambiguous: {ids}", status=404, field="id"
+        )
+    raise JobsClientError(f"no job definition {wanted!r}", status=404, field="id")

@@ -329,6 +329,13 @@ class JobDefinitions(LoggingConfigurable):
             raise BadRequest("the request body must be a JSON object of the fields to change")
         patch = dict(patch)
         expected = patch.pop("revision", None)
+        if expected is not None and (
+            isinstance(expected, bool) or not isinstance(expected, int) or expected < 1
+        ):
+            raise BadRequest(
+                f"revision must be the whole number of an earlier answer, not {show(expected)}",
+                field="revision",
+            )
         if expected is not None and expected != record["revision"]:
             raise Conflict(
                 f"the job definition was changed meanwhile (revision {record['revision']}, not"
