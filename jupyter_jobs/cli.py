@@ -4,6 +4,8 @@
     jupyter jobs submit analysis.ipynb -p lr=0.01 -f  # a notebook takes none: options anywhere
     jupyter jobs submit --cpus 4 -- make -j4          # a command, after --
     jupyter jobs list | show ID | logs [-f] ID | cancel ID | rerun ID | rm ID | backends
+    jupyter jobs schedule --cron "0 6 * * 1-5" --tz Europe/Berlin report.ipynb  # a definition
+    jupyter jobs definitions | definition show|pause|resume|run|runs|rm DEF-ID
 
 IDs may be shortened to any unique prefix (``list`` shows 8 characters). Exit codes: 0 success,
 1 an error answered by the server, 2 no server found / bad usage; ``submit --wait``/``-f`` exit with
@@ -20,6 +22,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
+from . import client as client_module
 from .client import FINAL_STATUSES, Job, JobsClient, JobsClientError, ServerNotFound
 from .units import format_bytes, format_duration
 from .wire import label
@@ -396,6 +399,8 @@ def build_parser() -> argparse.ArgumentParser:
         "--json", action="store_true", help='print JSON: {"columns": [...], "rows": [...]}'
     )
 
+    _add_definition_parsers(sub)
+
     sub.add_parser("kernelspec", help="manage kernel specs for remote kernels", add_help=False)
     return parser
 
@@ -671,6 +676,232 @@ def _kernelspec(argv: list[str]) -> int:
     return int(module.main(argv) or 0)
 
 
+# ------------------------------------------------------------- job definitions (issue 12)
+
+SCHEDULE_USAGE = (
+    f"{PROG} schedule --cron CRON [--tz ZONE] [OPTIONS] PATH [ARGS ...]\n"
+    f"       {PROG} schedule --cron CRON [--tz ZONE] [OPTIONS] -- CMD [ARGS ...]"
+)
+SCHEDULE_EXAMPLES = f"""examples:
+  {PROG} schedule --cron "0 6 * * 1-5" --tz Europe/Berlin report.ipynb -p day=today
+  {PROG} schedule --cron "*/15 * * * *" --overlap skip --retries 2 sync.py --full
+  {PROG} schedule --cron @daily --backend slurm --cpus 4 -- make nightly
+
+CRON has 5 fields: minute hour day-of-month month day-of-week (lists 1,15, ranges 1-5, steps
+*/15, names MON..SUN and JAN..DEC), or @hourly, @daily, @weekly, @monthly, @yearly.
+"""
+
+
+def _add_definition_parsers(sub: Any) -> None:
+    p = sub.add_parser(
+        "schedule",
+        help="save a script, notebook or command with a schedule (a job definition)",
+        usage=SCHEDULE_USAGE,
+        description="Save a job definition: the job (as `submit` takes it) and when it runs."
+        " Each run is an ordinary job (`list` shows it). Options go before a script's path.",
+        epilog=SCHEDULE_EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--cron", required=True, metavar="CRON", help='when it runs: "0 6 * * *"')
+    p.add_argument(
+        "--tz",
+        "--timezone",
+        dest="timezone",
+        metavar="ZONE",
+        help="IANA time zone the schedule is read in (default: this machine's, else UTC)",
+    )
+    p.add_argument(
+        "--overlap",
+        choices=["skip", "queue", "allow"],
+        help="when the previous run is still going: skip (default), queue or allow",
+    )
+    p.add_argument("--retries", type=int, help="run again after a failure, N times (default 0)")
+    p.add_argument("--retry-delay", type=int, metavar="SECONDS", help="before a retry (60)")
+    p.add_argument("--max-history", type=int, metavar="N", help="ended runs kept (default 100)")
+    p.add_argument("--paused", action="store_true", help="save it paused (it fires nothing)")
+    _add_submit_options(p)
+    p.add_argument("path", nargs="?", metavar="PATH", help="script or notebook")
+    p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for a script")
+
+    p = sub.add_parser("definitions", help="list the job definitions (schedules)")
+    p.add_argument("--json", action="store_true", help="print JSON")
+
+    p = sub.add_parser(
+        "definition",
+        help="show, pause, resume, run or delete a job definition",
+        description="Act on one job definition (its id may be shortened to a unique prefix).",
+    )
+    p.add_argument("action", choices=["show", "pause", "resume", "run", "runs", "rm"])
+    p.add_argument("id", metavar="DEF-ID")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument("-f", "--follow", action="store_true", help="run: follow the run's log")
+    mode.add_argument("--wait", action="store_true", help="run: wait for the run to end")
+
+
+def _local_zone() -> str | None:
+    """This machine's IANA zone name (the run dialog uses the browser's), if it has one."""
+    tz = os.environ.get("TZ", "").lstrip(":")
+    if tz and "/" in tz and not tz.startswith("/"):
+        return tz
+    try:
+        target = os.path.realpath("/etc/localtime")
+    except OSError:
+        return None
+    marker = "zoneinfo/"
+    return target.split(marker, 1)[1] if marker in target else None
+
+
+def _next_text(d: dict[str, Any]) -> str:
+    return _local_time(d.get("next_run_at")) if d.get("active") else "paused"
+
+
+def _definition_lines(d: dict[str, Any]) -> str:
+    last = d.get("last_run") or {}
+    what = d.get("path") or " ".join(d.get("command") or [])
+    rows = [
+        ("ID", d["id"]),
+        ("Name", str(d.get("name"))),
+        ("Runs", what),
+        ("Schedule", f"{d['schedule']} ({d['schedule_description']}, {d['timezone']})"),
+        ("Next run", _next_text(d)),
+        (
+            "Backend",
+            f"{d.get('backend') or 'default'}"
+            + (" (fired by the engine)" if d.get("fired_by") == "engine" else ""),
+        ),
+        ("Overlap", d.get("overlap", "")),
+        ("Retries", f"{d.get('retries')} (after {d.get('retry_delay')} s)"),
+        ("History limit", str(d.get("max_history"))),
+        (
+            "Last run",
+            f"{last['id'][:8]} {last['status']} {_local_time(last['at'])}" if last else "none yet",
+        ),
+        ("Runs kept", str(d.get("run_count", 0))),
+    ]
+    skipped = d.get("last_skipped")
+    if skipped:
+        rows.append(("Last skipped", f"{_local_time(skipped['at'])}: {skipped['reason']}"))
+    width = max(len(k) for k, _ in rows)
+    return "\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in rows)
+
+
+def cmd_schedule(client: JobsClient, a: argparse.Namespace, command: list[str] | None) -> int:
+    args = list(a.args)
+    if command is not None and a.path is not None:
+        args += command
+        command = None
+    resources: dict[str, Any] = dict(a.resource)
+    for key in ("cpus", "memory", "gpus", "time_limit"):
+        if getattr(a, key) is not None:
+            resources[key] = getattr(a, key)
+    d = client_module.schedule(
+        a.path,
+        cron=a.cron,
+        timezone=a.timezone or _local_zone(),
+        command=command,
+        args=args,
+        env=dict(a.env) or None,
+        name=a.name,
+        backend=a.backend,
+        profile=a.profile,
+        resources=resources or None,
+        parameters=dict(a.params) or None,
+        cwd=a.cwd,
+        kind=a.kind,
+        active=False if a.paused else None,
+        overlap=a.overlap,
+        retries=a.retries,
+        retry_delay=a.retry_delay,
+        max_history=a.max_history,
+        client=client,
+    )
+    if a.json:
+        _print_json(d.data)
+    elif a.quiet:
+        print(d.id)
+    else:
+        data = d.data
+        print(
+            f"saved job definition {d.id[:8]}: {data['schedule_description']}"
+            f" ({data['timezone']}); next run {_next_text(data)}"
+        )
+    return 0
+
+
+def cmd_definitions(client: JobsClient, a: argparse.Namespace) -> int:
+    found = client_module.definitions(client)
+    if a.json:
+        _print_json([d.data for d in found])
+        return 0
+    if not found:
+        print(f"no job definitions (save one with {PROG} schedule)")
+        return 0
+    rows = []
+    for d in found:
+        data, last = d.data, d.data.get("last_run") or {}
+        rows.append(
+            [
+                d.id[:8],
+                str(data.get("name") or "")[:30],
+                f"{data['schedule_description']} ({data['timezone']})"[:50],
+                _next_text(data),
+                f"{last.get('status')} {_local_time(last.get('at'))}" if last else "-",
+            ]
+        )
+    print(_table(rows, ["ID", "NAME", "SCHEDULE", "NEXT RUN", "LAST RUN"]))
+    return 0
+
+
+def cmd_definition(client: JobsClient, a: argparse.Namespace) -> int:
+    d = client_module.definition(a.id, client)
+    short = d.id[:8]
+    if a.action == "show":
+        print(json.dumps(d.data, indent=2) if a.json else _definition_lines(d.data))
+    elif a.action in ("pause", "resume"):
+        d = d.pause() if a.action == "pause" else d.resume()
+        if a.json:
+            _print_json(d.data)
+        else:
+            state = "paused" if a.action == "pause" else f"resumed; next run {_next_text(d.data)}"
+            print(f"job definition {short} {state}")
+    elif a.action == "run":
+        job = d.run()
+        if a.json and not a.wait:
+            _print_json(job.data)
+        elif not a.json:
+            _announce(job, False, a.follow or a.wait, verb="started")
+        if a.follow or a.wait:
+            return _wait_or_follow(job, a.follow)
+    elif a.action == "runs":
+        jobs = d.runs()
+        if a.json:
+            _print_json([j.data for j in jobs])
+            return 0
+        rows = [
+            [
+                j.id[:8],
+                _status_text(j.data),
+                _local_time(j.data.get("scheduled_for"))
+                if j.data.get("scheduled_for")
+                else "by hand",
+                str(j.data.get("attempt") or ""),
+                _local_time(j.data.get("created_at")),
+                "" if j.data.get("exit_code") is None else str(j.data["exit_code"]),
+            ]
+            for j in jobs
+        ]
+        print(
+            _table(rows, ["ID", "STATUS", "SCHEDULED FOR", "ATTEMPT", "CREATED", "EXIT"])
+            if rows
+            else "no runs yet"
+        )
+    else:  # rm
+        d.delete()
+        print(f"deleted job definition {short} (its runs stay: {PROG} rm ID deletes one)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     if argv[:1] == ["kernelspec"]:
@@ -678,30 +909,39 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     head, command = _split_command(argv)
     a = parser.parse_args(head)
-    if command is not None and a.command != "submit":
-        parser.error("`--` is only used by submit")
-    if a.command == "submit":
+    if command is not None and a.command not in ("submit", "schedule"):
+        parser.error("`--` is only used by submit and schedule")
+    if a.command in ("submit", "schedule"):
+        verb = a.command
         if a.path is None and not command:
-            parser.error("submit: give a PATH to run, or a command after --")
+            parser.error(f"{verb}: give a PATH to run, or a command after --")
         if a.path is not None and _is_notebook(a):
             if command is not None:
                 parser.error(
-                    f"submit: a notebook takes no arguments ({' '.join(command)}): give its "
+                    f"{verb}: a notebook takes no arguments ({' '.join(command)}): give its "
                     "parameters with -p NAME=VALUE"
                 )
             if {"-h", "--help"} & set(a.args):
-                parser.parse_args(["submit", "--help"])  # prints submit's help and exits
+                parser.parse_args([verb, "--help"])  # prints the command's help and exits
             _notebook_options(a, a.args, a.path)
             a.args = []
         if a.follow and a.wait:
             parser.error("submit: give -f/--follow or --wait, not both")
+        if a.command == "schedule" and (a.follow or a.wait):
+            parser.error(
+                "schedule: -f/--follow and --wait are for one run: start one with"
+                f" `{PROG} definition run DEF-ID --wait`"
+            )
     if a.command == "kernelspec":
         return _kernelspec([])
     try:
-        path = a.path if a.command == "submit" else None  # the server whose root holds it
+        # the server whose root holds the path
+        path = a.path if a.command in ("submit", "schedule") else None
         client = JobsClient(a.url, a.token, root_dir=a.root_dir, path=path)
         if a.command == "submit":
             return cmd_submit(client, a, command)
+        if a.command == "schedule":
+            return cmd_schedule(client, a, command)
         handler = {
             "list": cmd_list,
             "ls": cmd_list,
@@ -714,6 +954,8 @@ def main(argv: list[str] | None = None) -> int:
             "delete": cmd_rm,
             "backends": cmd_backends,
             "results": cmd_results,
+            "definitions": cmd_definitions,
+            "definition": cmd_definition,
         }[a.command]
         return handler(client, a)
     except ServerNotFound as e:
