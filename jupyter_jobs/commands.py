@@ -20,11 +20,15 @@ def build_argv(
     profile: dict[str, Any],
     root_dir: str,
     output_dir: str,
+    run_path: str | None = None,
 ) -> list[str]:
-    """The argv the runner starts; sets ``job.outputs`` for notebooks (the executed copy)."""
+    """The argv the runner starts; sets ``job.outputs`` for notebooks (the executed copy, and
+    the HTML report when ``html`` is in the job's ``output_formats``). ``run_path``: the file
+    that runs (the pinned copy), by default the request's file itself."""
     if job.kind == "command":
         return list(req.command)
     assert req.abs_path is not None
+    source = run_path or req.abs_path
     if job.kind == "notebook":
         out_rel = output_path(job, req.abs_path, output_dir, root_dir)
         job.outputs = [out_rel]
@@ -33,16 +37,22 @@ def build_argv(
             python,
             "-m",
             "jupyter_jobs.notebook",
-            req.abs_path,
+            source,
             os.path.join(root_dir, out_rel),
         ]
         if job.parameters:
             argv += ["--parameters", json.dumps(job.parameters)]
         if profile.get("kernel_name"):
             argv += ["--kernel", str(profile["kernel_name"])]
+        if "html" in job.output_formats:
+            html_rel = os.path.splitext(out_rel)[0] + ".html"
+            job.outputs.append(html_rel)
+            argv += ["--html", os.path.join(root_dir, html_rel)]
+            if job.report.get("no_input"):
+                argv.append("--no-input")
         return argv
     language = SCRIPT_LANGUAGES[os.path.splitext(req.abs_path)[1].lower()]
-    return script_argv(spawner.interpreter(profile, language), language, req.abs_path, job.args)
+    return script_argv(spawner.interpreter(profile, language), language, source, job.args)
 
 
 def output_path(job: Job, notebook: str, output_dir: str, root_dir: str | None = None) -> str:

@@ -15,6 +15,10 @@ wherever the job runs (this machine, a compute node, a pod with the volume). It 
 ``results.json``  what the run recorded (``jupyter_jobs.record``): ``{name: scalar}``, merged
                  and replaced atomically by the job's own processes; the owner copies it into
                  ``job.json`` (``results``) when the job ends.
+``input/``       the pinned inputs: the job's script or notebook as it was at submit
+                 (``input/<basename>``, what runs) and the extra files copied with it (their
+                 paths relative to its folder); written once, inside the job's creation.
+``.notified``    made with ``O_EXCL`` by the one server that sends the job's notification.
 ``cancel.json``  a cancel request (``by``, ``at``), written by whichever server the user asked;
                  the owner and the runner both act on it.
 ``restart.json`` (kernel jobs) a restart of the kernel inside the same job: ``mode`` ``restart`` (the
@@ -51,6 +55,8 @@ LOG = "output.log"
 USAGE = "usage.jsonl"
 PROGRESS = "progress.json"
 RESULTS = "results.json"
+#: the pinned copies of the job's input file and its extra files (``input/<basename>``)
+INPUT_DIR = "input"
 RUNNER_LOG = "runner.log"
 CANCEL = "cancel.json"
 RESTART = "restart.json"

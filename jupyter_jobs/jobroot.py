@@ -29,16 +29,24 @@ class JobRoot:
 
     # ------------------------------------------------------------------ create, write, remove
 
-    def create(self, job: Job, files: dict[str, Any]) -> None:
-        """Make ``job``'s directory with ``job.json`` and ``files`` (name → JSON) in one step.
+    def create(self, job: Job, files: dict[str, Any], copies: dict[str, str] | None = None) -> None:
+        """Make ``job``'s directory with ``job.json``, ``files`` (name → JSON) and ``copies``
+        (a path in the job's directory → the file copied there: the pinned inputs) in one step.
 
-        Raises :class:`StorageFull` (and leaves nothing behind) when the disk or quota is full.
+        Raises :class:`StorageFull` (and leaves nothing behind) when the disk or quota is full;
+        a copy that fails (the file went away since the request was checked) raises OSError,
+        and leaves nothing behind either.
         """
         tmp = os.path.join(self.path, f".new-{job.id}")
         try:
             os.makedirs(tmp, mode=0o700)
             for name, data in files.items():
                 jobfiles.write_json(os.path.join(tmp, name), data)
+            for rel, source in (copies or {}).items():
+                dest = os.path.join(tmp, rel)
+                os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
+                shutil.copyfile(source, dest)  # the content only: the copy is the job's own
+                os.chmod(dest, 0o600)
             jobfiles.write_json(os.path.join(tmp, jobfiles.RECORD), job.to_record(), fsync=True)
             os.rename(tmp, job.job_dir)
         except OSError as e:

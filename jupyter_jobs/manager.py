@@ -23,7 +23,7 @@ from typing import Any, Callable
 from traitlets import Bool, Dict, Float, Instance, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from . import efficiency, jobfiles, results
+from . import efficiency, jobfiles, notify, pins, results
 from .commands import build_argv
 from .definitions import JobDefinitions
 from .exceptions import BadRequest, Conflict, EngineUnavailable, JobsError, NotFound
@@ -174,6 +174,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         self._listeners: list[Callable[[str, Job], None]] = []
         self._next_scan = 0.0
         self._next_renew = 0.0
+        #: e-mail and webhooks when jobs end (:mod:`jupyter_jobs.notify`; ``c.Notifier.…``)
+        self.notifier = notify.Notifier(parent=self)
         #: job definitions (schedules) of the job root, and their firing (docs/CONTRACT.md)
         self.definitions = JobDefinitions(parent=self, manager=self)
 
@@ -640,9 +642,16 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             definition_id=definition_id,
             scheduled_for=scheduled_for,
             attempt=attempt,
+            output_formats=list(req.output_formats),
+            report=dict(req.report),
+            notify=req.notify,
+            extra_files=[rel for rel, _ in req.extra_files],
         )
-        job.argv = build_argv(job, req, spawner, profile, self.root_dir, self.output_dir)
-        return await self.add(job, req.abs_cwd, spawner)
+        copies, extra_spec = pins.plan(job, req, profile, self.root.job_dir(job.id), self.root_dir)
+        job.argv = build_argv(
+            job, req, spawner, profile, self.root_dir, self.output_dir, run_path=job.pinned_path
+        )
+        return await self.add(job, req.abs_cwd, spawner, extra_spec, copies=copies)
 
     async def add(
         self,
@@ -650,9 +659,11 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         abs_cwd: str,
         spawner: Spawner,
         extra_spec: dict[str, Any] | None = None,
+        copies: dict[str, str] | None = None,
     ) -> Job:
-        """Create a built job whole (its directory with record and spec, then the index), then
-        start or queue it. Nothing is left of it when any step fails."""
+        """Create a built job whole (its directory with record, spec and ``copies`` — the pinned
+        inputs —, then the index), then start or queue it. Nothing is left of it when any step
+        fails."""
         await spawner.check_request(job.resources)  # what the engine can never give: a 400 now
         job.job_dir = self.root.job_dir(job.id)
         job.owner = self.server_id
@@ -672,7 +683,12 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             spec.update(spawner.runner_spec(job))
             spec.update(extra_spec or {})
             files[jobfiles.SPEC] = spec
-        self.root.create(job, files)
+        try:
+            self.root.create(job, files, copies)
+        except FileNotFoundError as e:  # a file to pin went away since the request was checked
+            raise NotFound(
+                f"cannot pin the job's input: {e.filename or 'a file'} is gone; submit again"
+            ) from None
         try:
             self._index(job)
         except BaseException as e:
@@ -829,6 +845,10 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             self.active.pop(job.id, None)
             self._persist(job)
             self._emit("updated", job)
+            if notify.due(job):  # e-mail, webhook: in the background, never in the job's way
+                sending = asyncio.ensure_future(self.notifier.send(job))
+                self._background.add(sending)
+                sending.add_done_callback(self._background.discard)
             if job.backend in self.slots:
                 self.slots[job.backend].release(job.id)
             if self.waiting.get(job.backend):
@@ -988,10 +1008,48 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             body["kind"] = old.kind
         if old.kind == "notebook":
             body.pop("args")
+            body["output_formats"] = old.output_formats or None
+            body["report"] = old.report or None
         else:
             body.pop("parameters")
-        body.update(overrides or {})
-        return await self.create(body)
+        body["notify"] = old.notify
+        body["extra_files"] = old.extra_files or None
+        overrides = dict(overrides or {})
+        choice = overrides.pop("input", None)
+        body.update(overrides)
+        return await self.submit(
+            parse_request(body, self.root_dir, pinned_from=self._pinned(old, choice, overrides))
+        )
+
+    def _pinned(self, old: Job, choice: str | None, overrides: dict[str, Any]) -> Any:
+        """What a rerun runs (docs/CONTRACT.md, "Pinned inputs"): the old job's pinned copies
+        (``input: pinned``, the default when it has them) or the files as they are now
+        (``current``; the default for a job without copies)."""
+        if choice == "current" or (choice is None and not old.pinned_path):
+            return None
+        if "path" in overrides or "command" in overrides:
+            if choice == "pinned":
+                raise BadRequest(
+                    "Input: a rerun of another file runs that file as it is now; leave out"
+                    " 'input' or the new path",
+                    field="input",
+                )
+            return None
+        if not old.pinned_path:
+            raise Conflict(
+                f"job {old.id} has no pinned copy of its input (it ran before inputs were pinned,"
+                " or runs a command): rerun it with the current file (input: current)",
+                field="input",
+            )
+        sources = pins.pinned_sources(old)
+        main = os.path.basename(old.pinned_path)
+        if not os.path.isfile(sources.get(main, "")):
+            raise Conflict(
+                f"the pinned copy of job {old.id}'s input ({jobfiles.INPUT_DIR}/{main}) is gone:"
+                " rerun it with the current file (input: current)",
+                field="input",
+            )
+        return sources
 
     async def delete(self, job_id: str) -> None:
         job = self.get(job_id)

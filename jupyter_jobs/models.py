@@ -117,6 +117,17 @@ class Job:
     #: its attempt (1, then 2… for retries after a failure)
     scheduled_for: str | None = None
     attempt: int | None = None
+    #: the pinned copy of the job's input file that runs (``<job_dir>/input/<basename>``, absolute
+    #: on the server that made it), None for commands and kernels; every file copied, relative to
+    #: the job's directory; the extra files the request named (relative to the root)
+    pinned_path: str | None = None
+    pinned_files: list[str] = dataclasses.field(default_factory=list)
+    extra_files: list[str] = dataclasses.field(default_factory=list)
+    #: a notebook's outputs (``["ipynb"]``, ``["ipynb", "html"]``) and the report's options
+    output_formats: list[str] = dataclasses.field(default_factory=list)
+    report: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: ``{"on", "email", "webhook", "slurm_mail"}`` (:mod:`jupyter_jobs.notify`), or None
+    notify: dict[str, Any] | None = None
 
     @property
     def is_final(self) -> bool:
@@ -154,6 +165,12 @@ class Job:
             "definition_id": self.definition_id,
             "scheduled_for": self.scheduled_for,
             "attempt": self.attempt,
+            "pinned_path": self.pinned_path,
+            "pinned_files": list(self.pinned_files),
+            "extra_files": list(self.extra_files),
+            "output_formats": list(self.output_formats),
+            "report": dict(self.report or {}),
+            "notify": copy.deepcopy(self.notify),
         }
 
     def to_record(self) -> dict[str, Any]:

@@ -129,6 +129,12 @@ class Runner:
         env.setdefault("PYTHONUNBUFFERED", "1")
         env.update({str(k): str(v) for k, v in (self.spec.get("env") or {}).items()})
         env[ENV_JOB_DIR] = self.job_dir
+        prepend = [str(p) for p in self.spec.get("pythonpath_prepend") or []]
+        if prepend:
+            # a pinned Python script runs from input/: its own folder comes next on sys.path
+            env["PYTHONPATH"] = os.pathsep.join(
+                [*prepend, *([env["PYTHONPATH"]] if env.get("PYTHONPATH") else [])]
+            )
         env[ENV_JOB_ID] = str(self.spec.get("id", ""))
         return env
 

@@ -16,7 +16,8 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
-from .exceptions import BadRequest, NotFound
+from .exceptions import BadRequest, NotFound, PayloadTooLarge
+from . import sweeps
 from .models import normalize_resources
 from .wire import label, show
 
@@ -32,7 +33,31 @@ REQUEST_KEYS = {
     "profile",
     "resources",
     "parameters",
+    # issue 12: reports, notifications, pinned extra files
+    "output_formats",
+    "report",
+    "notify",
+    "extra_files",
+    # issue 13: sweeps (jupyter_jobs/sweeps.py)
+    "grid",
+    "parameter_sets",
+    "throttle",
+    "parameters_as",
 }
+#: what ``POST jobs/{id}/rerun`` takes besides the fields of a request: which input to run
+RERUN_KEYS = REQUEST_KEYS | {"input", "only"}
+RERUN_INPUTS = ("pinned", "current")
+OUTPUT_FORMATS = ("ipynb", "html")
+REPORT_KEYS = frozenset({"no_input"})
+NOTIFY_ON = ("failure", "always")
+NOTIFY_KEYS = frozenset({"on", "email", "webhook", "slurm_mail"})
+MAX_EMAILS = 20
+MAX_URL = 2048
+#: an e-mail address: one ``@``, no spaces, quotes, commas, angle brackets or control characters
+EMAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]{1,64}@[A-Za-z0-9](?:[A-Za-z0-9.-]{0,252})")
+#: extra files a request may name, and their total size (the job's own input file is not counted)
+MAX_EXTRA_FILES = 100
+MAX_EXTRA_BYTES = 50 * 1024 * 1024
 SCRIPT_LANGUAGES = {".py": "python", ".sh": "bash", ".bash": "bash", ".r": "R"}
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 PARAMETER_NAME_RE = ENV_NAME_RE
@@ -123,6 +148,22 @@ class JobRequest:
     profile: str | None
     resources: Any
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: notebook outputs: ``["ipynb"]`` or ``["ipynb", "html"]`` (``[]`` for scripts, commands)
+    output_formats: list[str] = field(default_factory=list)
+    report: dict[str, Any] = field(default_factory=dict)
+    #: ``{"on", "email", "webhook", "slurm_mail"}``, or None (no notification)
+    notify: dict[str, Any] | None = None
+    #: extra files the request named: (relative to the root, absolute real path)
+    extra_files: list[tuple[str, str]] = field(default_factory=list)
+    #: where the pinned copies come from (a pinned rerun: the old job's copies), keyed by their
+    #: place under ``input/``; None: the files as they are now
+    pin_sources: dict[str, str] | None = None
+    #: a sweep (docs/CONTRACT.md, "Sweeps"): the grid asked (or None), the parameter sets (the
+    #: grid expanded, or as given; empty: not a sweep), the throttle, how a script gets them
+    grid: dict[str, list[Any]] | None = None
+    parameter_sets: list[dict[str, Any]] = field(default_factory=list)
+    throttle: int | None = None
+    parameters_as: str | None = None
 
 
 def _text(
@@ -203,12 +244,12 @@ def resolve_in_root(
     return ("" if norm == "." else norm.replace(os.sep, "/")), candidate
 
 
-def _check_keys(body: dict) -> None:
-    unknown = set(body) - REQUEST_KEYS
+def _check_keys(body: dict, known: set[str] = REQUEST_KEYS) -> None:
+    unknown = set(body) - known
     if unknown:
         raise BadRequest(
             f"unknown field(s) {', '.join(sorted(map(repr, unknown)))};"
-            f" known: {', '.join(sorted(REQUEST_KEYS))}",
+            f" known: {', '.join(sorted(known))}",
             field=sorted(unknown)[0],
         )
     for key in ("path", "command"):
@@ -231,14 +272,16 @@ def _check_kind(kind: Any) -> str | None:
     return kind
 
 
-def _check_path(path: Any, root_dir: str) -> tuple[str, str, str]:
-    """(relative path, absolute path, inferred kind) of a runnable file in the root."""
-    rel_path, abs_path = resolve_in_root(root_dir, path, "path")
+def _check_path(path: Any, root_dir: str, *, must_exist: bool = True) -> tuple[str, str, str]:
+    """(relative path, absolute path, inferred kind) of a runnable file in the root
+    (``must_exist=False``: a pinned rerun, whose file may be gone: its copy runs)."""
+    must_exist = must_exist or os.path.lexists(os.path.join(root_dir, str(path)))
+    rel_path, abs_path = resolve_in_root(root_dir, path, "path", must_exist=must_exist)
     if not rel_path:
         raise BadRequest("Path must name a file, not the root directory", field="path")
     if os.path.isdir(abs_path):
         raise BadRequest(f"Path {rel_path!r} is a folder, not a file", field="path")
-    if not os.path.isfile(abs_path):
+    if must_exist and not os.path.isfile(abs_path):
         raise BadRequest(f"Path {rel_path!r} is not a regular file", field="path")
     ext = os.path.splitext(abs_path)[1].lower()
     inferred = "notebook" if ext == ".ipynb" else "script"
@@ -335,15 +378,231 @@ def _check_parameters(parameters: Any) -> dict[str, Any]:
     return parameters
 
 
+def _check_output_formats(value: Any, kind: str | None) -> list[str]:
+    """``output_formats``: a notebook's ``["ipynb"]`` (the default) or ``["ipynb", "html"]``;
+    the executed notebook is always written, so ``["html"]`` means both."""
+    what = label("output_formats")
+    if value is None:
+        return ["ipynb"] if kind == "notebook" else []
+    if not isinstance(value, list):
+        raise BadRequest(
+            f'{what} must be a list such as ["ipynb", "html"], not {_type(value)}',
+            field="output_formats",
+        )
+    formats: list[str] = []
+    for item in value:
+        if item not in OUTPUT_FORMATS:
+            raise BadRequest(
+                f"{what}: {show(item)} is not a format; use ipynb (the executed notebook) and"
+                " html (a report)",
+                field="output_formats",
+            )
+        if item not in formats:
+            formats.append(item)
+    if kind != "notebook":
+        if "html" in formats:
+            raise BadRequest(
+                f"{what}: an HTML report is made of a notebook; this job runs a {kind}",
+                field="output_formats",
+            )
+        return []
+    return ["ipynb"] + [f for f in formats if f != "ipynb"]
+
+
+def _check_report(value: Any) -> dict[str, Any]:
+    what = label("report")
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise BadRequest(
+            f'{what} must be options such as {{"no_input": true}}, not {_type(value)}',
+            field="report",
+        )
+    unknown = set(value) - REPORT_KEYS
+    if unknown:
+        raise BadRequest(
+            f"{what}: unknown option(s) {', '.join(sorted(map(show, unknown)))}; known: no_input",
+            field="report",
+        )
+    out: dict[str, Any] = {}
+    if value.get("no_input") is not None:
+        if not isinstance(value["no_input"], bool):
+            raise BadRequest(
+                f"{what}: hide input cells (no_input) must be true or false", field="report"
+            )
+        out["no_input"] = value["no_input"]
+    return out
+
+
+def check_email(value: Any, fld: str = "notify") -> str:
+    """One e-mail address (``name@example.org``): no display name, spaces or control characters."""
+    what = f"{label(fld)}: e-mail address"
+    text = _text(value, what, fld, max_len=254)
+    if any(_is_control(ch) for ch in text) or not EMAIL_RE.fullmatch(text):
+        raise BadRequest(
+            f"{what} {show(text)} is not valid (write it as name@example.org)", field=fld
+        )
+    return text
+
+
+def check_webhook(value: Any, fld: str = "notify") -> str:
+    """A webhook URL: ``http://`` or ``https://`` with a host, no spaces or control characters."""
+    from urllib.parse import urlsplit
+
+    what = f"{label(fld)}: webhook"
+    text = _text(value, what, fld, max_len=MAX_URL)
+    try:
+        parts = urlsplit(text)
+        parts.port  # noqa: B018 (raises on a bad port)
+    except ValueError:
+        parts = None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or any(_is_control(ch) or ch.isspace() for ch in text)
+    ):
+        raise BadRequest(
+            f"{what} {show(text)} is not an http:// or https:// address"
+            " (e.g. https://hooks.slack.com/services/...)",
+            field=fld,
+        )
+    return text
+
+
+def _check_notify(value: Any) -> dict[str, Any] | None:
+    """``notify``: when (``on``: failure | always) and how (``email``, ``webhook``,
+    ``slurm_mail``). None when absent; a notify that names no way to send is refused."""
+    what = label("notify")
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise BadRequest(
+            f'{what} must be settings such as {{"on": "failure", "webhook": "https://..."}},'
+            f" not {_type(value)}",
+            field="notify",
+        )
+    unknown = set(value) - NOTIFY_KEYS
+    if unknown:
+        raise BadRequest(
+            f"{what}: unknown setting(s) {', '.join(sorted(map(show, unknown)))};"
+            f" known: {', '.join(sorted(NOTIFY_KEYS))}",
+            field="notify",
+        )
+    on = "failure" if value.get("on") is None else value["on"]
+    if on not in NOTIFY_ON:
+        raise BadRequest(
+            f"{what}: send {show(on)}? use failure (when the job fails, is cancelled or lost)"
+            " or always",
+            field="notify",
+        )
+    emails_in = value.get("email")
+    if emails_in is None:
+        emails_in = []
+    elif isinstance(emails_in, str):
+        emails_in = [emails_in]
+    if not isinstance(emails_in, list):
+        raise BadRequest(f"{what}: e-mail must be a list of addresses", field="notify")
+    if len(emails_in) > MAX_EMAILS:
+        raise BadRequest(
+            f"{what}: too many e-mail addresses ({len(emails_in)}, at most {MAX_EMAILS})",
+            field="notify",
+        )
+    emails = list(dict.fromkeys(check_email(e) for e in emails_in))
+    webhook = None if value.get("webhook") is None else check_webhook(value["webhook"])
+    slurm_mail = value.get("slurm_mail")
+    if slurm_mail is None:
+        slurm_mail = False
+    if not isinstance(slurm_mail, bool):
+        raise BadRequest(f"{what}: SLURM mail (slurm_mail) must be true or false", field="notify")
+    if slurm_mail and not emails:
+        raise BadRequest(
+            f"{what}: SLURM mail needs an e-mail address to send to (email)", field="notify"
+        )
+    if not emails and webhook is None:
+        raise BadRequest(f"{what}: give an e-mail address or a webhook to send to", field="notify")
+    return {"on": on, "email": emails, "webhook": webhook, "slurm_mail": slurm_mail}
+
+
+def pinned_place(abs_file: str, abs_input: str) -> str | None:
+    """Where an extra file goes under ``input/``: its path relative to the folder of the job's
+    input file (None when it is not in that folder or below)."""
+    base = os.path.dirname(abs_input)
+    rel = os.path.relpath(abs_file, base)
+    if rel.startswith("..") or os.path.isabs(rel):
+        return None
+    return rel.replace(os.sep, "/")
+
+
+def _check_extra_files(
+    value: Any, root_dir: str, abs_input: str | None, *, pinned: bool = False
+) -> list[tuple[str, str]]:
+    """``extra_files``: files under the root, in the folder of the job's input file or below,
+    copied with it into ``input/`` (at most :data:`MAX_EXTRA_FILES`, :data:`MAX_EXTRA_BYTES`
+    together). ``pinned``: a pinned rerun, whose files come from the old job's copies (they
+    need not exist any more)."""
+    what = label("extra_files")
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise BadRequest(
+            f'{what} must be a list of paths such as ["utils.py"], not {_type(value)}',
+            field="extra_files",
+        )
+    if value and abs_input is None:
+        raise BadRequest(
+            f"{what} are copied with the job's script or notebook; a command job has none"
+            " (its files are read where they are)",
+            field="extra_files",
+        )
+    if len(value) > MAX_EXTRA_FILES:
+        raise BadRequest(
+            f"{what}: too many ({len(value)}, at most {MAX_EXTRA_FILES})", field="extra_files"
+        )
+    out: list[tuple[str, str]] = []
+    total = 0
+    for item in value:
+        rel, abs_file = resolve_in_root(root_dir, item, "extra_files", must_exist=not pinned)
+        assert abs_input is not None
+        if pinned_place(abs_file, abs_input) is None or abs_file == abs_input:
+            folder = os.path.dirname(os.path.relpath(abs_input, os.path.realpath(root_dir)))
+            raise BadRequest(
+                f"{what}: {rel!r} is not in the folder of the job's file"
+                f" ({folder.replace(os.sep, '/') or 'the root'}) or below it: only those are"
+                " copied with it",
+                field="extra_files",
+            )
+        if pinned and not os.path.exists(abs_file):
+            out.append((rel, abs_file))
+            continue
+        if not os.path.isfile(abs_file):
+            raise BadRequest(f"{what}: {rel!r} is not a file", field="extra_files")
+        total += os.path.getsize(abs_file)
+        if total > MAX_EXTRA_BYTES:
+            raise PayloadTooLarge(
+                f"{what}: the files come to more than {MAX_EXTRA_BYTES // 1024**2} MiB; pin"
+                " only the files the job's code needs (data files are read where they are)",
+                field="extra_files",
+            )
+        if (rel, abs_file) not in out:
+            out.append((rel, abs_file))
+    return out
+
+
 def _check_names(body: dict) -> None:
     for key in ("backend", "profile"):
         if body.get(key) is not None:
             _text(body[key], label(key), key, max_len=100)
 
 
-def parse_request(body: Any, root_dir: str) -> JobRequest:
+def parse_request(
+    body: Any, root_dir: str, *, pinned_from: dict[str, str] | None = None
+) -> JobRequest:
     """Check a ``POST jobs`` body. The backend, the profile and whether the resources fit them
-    are checked later by the manager against the chosen spawner; everything else is here."""
+    are checked later by the manager against the chosen spawner; everything else is here.
+
+    ``pinned_from`` (a pinned rerun): the old job's copies by their place under ``input/``; the
+    job's file then need not exist any more (its copy is run)."""
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     _check_keys(body)
@@ -358,7 +617,7 @@ def parse_request(body: Any, root_dir: str) -> JobRequest:
     if path is not None:
         if kind == "command":
             raise BadRequest("Kind: a command job runs a command, not a path", field="kind")
-        rel_path, abs_path, inferred = _check_path(path, root_dir)
+        rel_path, abs_path, inferred = _check_path(path, root_dir, must_exist=pinned_from is None)
         if kind is not None and kind != inferred:
             raise BadRequest(f"Kind: {rel_path!r} is not a {kind}", field="kind")
         kind = inferred
@@ -400,6 +659,16 @@ def parse_request(body: Any, root_dir: str) -> JobRequest:
     _check_names(body)
     # types, units and ranges of the shared vocabulary; the spawner checks the rest
     normalize_resources(body.get("resources"))
+    output_formats = _check_output_formats(body.get("output_formats"), kind)
+    report = _check_report(body.get("report"))
+    notify = _check_notify(body.get("notify"))
+    extra_files = _check_extra_files(
+        body.get("extra_files"), root_dir, abs_path, pinned=pinned_from is not None
+    )
+    pin_sources = None
+    if pinned_from is not None and abs_path is not None:
+        pin_sources = dict(pinned_from)
+    grid, parameter_sets, throttle, parameters_as = _check_sweep(body, kind)
 
     return JobRequest(
         kind=kind,
@@ -415,7 +684,42 @@ def parse_request(body: Any, root_dir: str) -> JobRequest:
         profile=body.get("profile"),
         resources=body.get("resources"),
         parameters=parameters,
+        output_formats=output_formats,
+        report=report,
+        notify=notify,
+        extra_files=extra_files,
+        pin_sources=pin_sources,
+        grid=grid,
+        parameter_sets=parameter_sets,
+        throttle=throttle,
+        parameters_as=parameters_as,
     )
+
+
+def _check_sweep(
+    body: dict[str, Any], kind: str
+) -> tuple[dict[str, list[Any]] | None, list[dict[str, Any]], int | None, str | None]:
+    """``grid`` or ``parameter_sets``, ``throttle``, ``parameters_as`` (a sweep's fields)."""
+    grid = body.get("grid")
+    sets = body.get("parameter_sets")
+    if grid is None and sets is None:
+        for key in ("throttle", "parameters_as"):
+            if body.get(key) is not None:
+                raise BadRequest(
+                    f"{label(key)} is for sweeps: give a grid or parameter sets too", field=key
+                )
+        return None, [], None, None
+    if grid is not None and sets is not None:
+        raise BadRequest(
+            f"give either a {label('grid')} or {label('parameter_sets')}, not both", field="grid"
+        )
+    checked_grid = sweeps.check_grid(grid) if grid is not None else None
+    parameter_sets = (
+        sweeps.expand(checked_grid) if checked_grid is not None else sweeps.check_parameter_sets(sets)
+    )
+    throttle = sweeps.check_throttle(body.get("throttle"))
+    parameters_as = sweeps.check_parameters_as(body.get("parameters_as"), kind)
+    return checked_grid, parameter_sets, throttle, parameters_as
 
 
 def check_overrides(overrides: Any, root_dir: str) -> None:
@@ -426,7 +730,13 @@ def check_overrides(overrides: Any, root_dir: str) -> None:
         return
     if not isinstance(overrides, dict):
         raise BadRequest("the rerun body must be a JSON object of the fields to change")
-    _check_keys(overrides)
+    _check_keys(overrides, RERUN_KEYS)
+    if overrides.get("input") is not None and overrides["input"] not in RERUN_INPUTS:
+        raise BadRequest(
+            f"{label('input')}: {show(overrides['input'])} is not a choice; use pinned (the copy"
+            " the job ran) or current (the file as it is now)",
+            field="input",
+        )
     _check_kind(overrides.get("kind"))
     if overrides.get("path") is not None:
         _check_path(overrides["path"], root_dir)
@@ -441,6 +751,10 @@ def check_overrides(overrides: Any, root_dir: str) -> None:
         _display_name(overrides["name"])
     _check_names(overrides)
     normalize_resources(overrides.get("resources"))
+    _check_report(overrides.get("report"))
+    _check_notify(overrides.get("notify"))
+    if overrides.get("output_formats") is not None:
+        _check_output_formats(overrides["output_formats"], "notebook")
 
 
 def script_argv(

@@ -66,6 +66,12 @@ FIELD_LABELS = {
     "resources.qos": "QoS",
     "resources.image": "Image",
     "resources.extra": "Extra options",
+    # reports, notifications, pinned inputs (issue 12)
+    "output_formats": "Output formats",
+    "report": "Report",
+    "notify": "Notifications",
+    "extra_files": "Extra files",
+    "input": "Input",
     # job definitions (issue 12)
     "schedule": "Schedule",
     "timezone": "Time zone",
@@ -74,6 +80,12 @@ FIELD_LABELS = {
     "retries": "Retries",
     "retry_delay": "Retry delay",
     "max_history": "History limit",
+    # sweeps (issue 13)
+    "grid": "Grid",
+    "parameter_sets": "Parameter sets",
+    "throttle": "Throttle",
+    "parameters_as": "Parameters as",
+    "only": "Only",
 }
 
 
