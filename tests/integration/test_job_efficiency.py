@@ -21,10 +21,12 @@ async def test_a_job_on_two_cpus_that_keeps_one_busy_is_about_half_efficient(job
     assert done["status"] == "completed", done
     cpu = done["efficiency"]["cpu"]
     assert cpu["cores"] == 2
+    # the CPU time is the burn's (load does not change it; the interpreter adds a little)
     assert 1.9 <= cpu["used_core_seconds"] <= 3.0, cpu
-    assert cpu["wall_seconds"] >= 2.0, cpu
-    # one of two CPUs busy: about half (less when the machine is busy and the wall time grows)
-    assert 0.15 <= cpu["ratio"] <= 0.6, cpu
+    # one busy process: never more than one of the two CPUs, so the ratio is at most about half;
+    # it is half on an idle machine and less on a busy one, where the same CPU time takes longer
+    assert cpu["wall_seconds"] >= cpu["used_core_seconds"] - 0.1, cpu
+    assert 0.02 <= cpu["ratio"] <= 0.55, cpu
     assert abs(cpu["ratio"] - cpu["used_core_seconds"] / (2 * cpu["wall_seconds"])) < 0.01
     assert "time" in done["efficiency"] and "limit_seconds" not in done["efficiency"]["time"]
 
