@@ -300,7 +300,8 @@ async def test_a_slurm_job_gets_its_efficiency_summary(jobs_api):
     eff = done["efficiency"]
     # the runner ran inside the SLURM job: its account of the job's processes
     assert eff["cpu"]["cores"] == 2 and 0.9 <= eff["cpu"]["used_core_seconds"] <= 2.5, eff
-    assert 0.05 <= eff["cpu"]["ratio"] <= 0.6, eff
+    # one busy process of two CPUs: at most about half (less on a loaded machine)
+    assert 0.01 <= eff["cpu"]["ratio"] <= 0.55, eff
     assert (
         0 < eff["memory"]["peak_bytes"] < 1024**3
         and eff["memory"]["requested_bytes"] == 8 * 1024**3
