@@ -564,16 +564,22 @@ class Job:
                 field="id",
             )
         outputs = [p for p in self.outputs if p.endswith(".ipynb")]
+        nothing = JobsClientError(
+            f"job {self.id[:8]} has no executed notebook"
+            f" ({self.data.get('status')}: {self.data.get('reason') or 'nothing was written'})",
+            status=404,
+            field="id",
+        )
         if not outputs:
-            raise JobsClientError(
-                f"job {self.id[:8]} has no executed notebook"
-                f" ({self.data.get('status')}: {self.data.get('reason') or 'nothing was written'})",
-                status=404,
-                field="id",
-            )
+            raise nothing
         import nbformat
 
-        model = self.client.contents(outputs[0])
+        try:
+            model = self.client.contents(outputs[0])
+        except JobsClientError as e:
+            if e.status != 404 or self.data.get("status") == "completed":
+                raise
+            raise nothing from None  # it ended (or waits) before writing one
         content = model.get("content")
         if not isinstance(content, dict):
             raise JobsClientError(f"{outputs[0]}: the server did not answer a notebook")
