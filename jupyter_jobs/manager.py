@@ -20,10 +20,10 @@ import time
 from collections import deque
 from typing import Any, Callable
 
-from traitlets import Bool, Dict, Float, Instance, List, Unicode, default
+from traitlets import Bool, Dict, Float, Instance, Int, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from . import efficiency, jobfiles, notify, pins, results
+from . import efficiency, jobfiles, notify, pins, results, sweeps
 from .commands import build_argv
 from .definitions import JobDefinitions
 from .exceptions import BadRequest, Conflict, EngineUnavailable, JobsError, NotFound
@@ -140,6 +140,12 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         help="""Seconds after which a server on another host that stopped renewing its lease is
         taken for dead and its jobs are taken over (on this host a dead server is seen at once).
         Leases are renewed every quarter of this.""",
+    ).tag(config=True)
+
+    max_sweep_children = Int(
+        sweeps.DEFAULT_MAX_CHILDREN,
+        help="""The most runs one sweep (a grid or a list of parameter sets) may have; a larger
+        one is refused with a 400.""",
     ).tag(config=True)
 
     def __init__(self, *, store: JobStore, job_root: str, root_dir: str, emit: Emit | None, **kw):
@@ -331,6 +337,10 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
 
     async def _adopt(self, job: Job, spawner: Spawner) -> None:
         """Carry on with a job this server owns now: re-attach, or queue it again."""
+        if job.kind == "sweep":  # nothing runs for a sweep itself: its counts from its children
+            sweeps.recount(self, job)
+            self._persist(job)
+            return
         spawner.load_state(job, job.state)
         if job.kind == "kernel":
             if not (self.resumable(job) and job.backend_ref):
@@ -526,6 +536,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         cursor: int | None = None,
         changed_since: str | None = None,
         definition: list[str] | None = None,
+        sweep: list[str] | None = None,
     ) -> dict[str, Any]:
         """``GET jobs``: one page from the index, as the answer's JSON (docs/CONTRACT.md,
         "Listing jobs"). The arguments were checked at the boundary (``wire.py``)."""
@@ -538,6 +549,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             cursor=cursor,
             changed_since=changed_since,
             definition=definition,
+            sweep=sweep,
         )
         jobs = []
         for r in page.records:
@@ -618,12 +630,15 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
     ) -> Job:
         """Store a checked request's job and hand it to its backend (a job definition's run
         names the definition, the occurrence and the attempt)."""
-        spawner = self.get_spawner(req.backend)
-        available, reason = await spawner.check_available()
-        if not available:
-            raise EngineUnavailable(
-                f"the {spawner.name} backend is not available: {reason}", field="backend"
+        if req.parameter_sets:  # a sweep (docs/CONTRACT.md, "Sweeps")
+            return await sweeps.submit_sweep(
+                self,
+                req,
+                definition_id=definition_id,
+                scheduled_for=scheduled_for,
+                attempt=attempt,
             )
+        spawner = await self.checked_spawner(req.backend)
         profile = spawner.resolve_profile(req.profile)
         resources = spawner.validate_resources(profile, req.resources)
         job = Job(
@@ -653,6 +668,55 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         )
         return await self.add(job, req.abs_cwd, spawner, extra_spec, copies=copies)
 
+    async def checked_spawner(self, backend: str | None) -> Spawner:
+        """The request's backend, available (503 otherwise)."""
+        spawner = self.get_spawner(backend)
+        available, reason = await spawner.check_available()
+        if not available:
+            raise EngineUnavailable(
+                f"the {spawner.name} backend is not available: {reason}", field="backend"
+            )
+        return spawner
+
+    async def build_child(
+        self,
+        req: JobRequest,
+        spawner: Spawner,
+        profile: dict[str, Any],
+        resources: dict[str, Any],
+        sweep: Job,
+        index: int,
+        params: dict[str, Any],
+    ) -> Job:
+        """Create one child of ``sweep`` (its directory, record, spec and pinned input; the
+        index), not started yet."""
+        job = Job(
+            id=new_job_id(),
+            name=sweeps.child_name(sweep.name, index, params),
+            kind=req.kind,
+            backend=spawner.name,
+            profile=profile["name"],
+            path=req.path,
+            command=req.command,
+            args=req.args,
+            env=req.env,
+            cwd=req.cwd,
+            resources=resources,
+            parameters=req.parameters if req.kind == "notebook" else dict(params),
+            definition_id=sweep.definition_id,
+            output_formats=list(req.output_formats),
+            report=dict(req.report),
+            notify=req.notify,
+            extra_files=[rel for rel, _ in req.extra_files],
+            sweep_id=sweep.id,
+            index=index,
+        )
+        copies, extra_spec = pins.plan(job, req, profile, self.root.job_dir(job.id), self.root_dir)
+        job.argv = build_argv(
+            job, req, spawner, profile, self.root_dir, self.output_dir, run_path=job.pinned_path
+        )
+        return await self.add(job, req.abs_cwd, spawner, extra_spec, copies=copies, start=False)
+
     async def add(
         self,
         job: Job,
@@ -660,11 +724,14 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         spawner: Spawner,
         extra_spec: dict[str, Any] | None = None,
         copies: dict[str, str] | None = None,
+        *,
+        start: bool = True,
     ) -> Job:
         """Create a built job whole (its directory with record, spec and ``copies`` — the pinned
         inputs —, then the index), then start or queue it. Nothing is left of it when any step
-        fails."""
-        await spawner.check_request(job.resources)  # what the engine can never give: a 400 now
+        fails. ``start=False`` (a sweep's child): created and indexed only (checked already)."""
+        if start:
+            await spawner.check_request(job.resources)  # what the engine can never give: a 400
         job.job_dir = self.root.job_dir(job.id)
         job.owner = self.server_id
         job.state = {"cwd": abs_cwd, **job.state}
@@ -700,6 +767,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                     " free some space and submit again"
                 ) from e
             raise
+        if not start:
+            return job
         self.active[job.id] = job
         self._emit("created", job)
         self._enqueue(job)
@@ -728,14 +797,29 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         spawner = self.spawners[backend]
         queue = self.waiting[backend]
         slots = self.slots[backend]
-        while queue:
-            job = self.active.get(queue[0])
+        running = self._running_children()
+        for queued_id in list(queue):
+            job = self.active.get(queued_id)
             if job is None or job.is_final or job.backend_ref or not self.mine(job):
-                queue.popleft()
+                queue.remove(queued_id)
                 continue
+            if job.sweep_id:  # a sweep's child: at most the sweep's throttle at once
+                sweep = self.active.get(job.sweep_id)
+                if sweep is not None and sweeps.throttled(job, sweep, running):
+                    if job.status == PENDING:
+                        self.apply_update(
+                            job.id,
+                            JobUpdate(
+                                status=QUEUED,
+                                reason=f"waiting: at most {sweep.throttle} runs of the sweep at"
+                                " once",
+                            ),
+                        )
+                    continue
+                running[job.sweep_id] = running.get(job.sweep_id, 0) + 1
             if spawner.max_concurrent and not slots.acquire(job.id, spawner.max_concurrent):
                 break
-            queue.popleft()
+            queue.remove(queued_id)
             self._starting.add(job.id)
             try:
                 update = await spawner.submit(job)
@@ -773,6 +857,14 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                     ),
                 )
 
+    def _running_children(self) -> dict[str, int]:
+        """Started, active children of each sweep (the throttle's count)."""
+        out: dict[str, int] = {}
+        for j in self.active.values():
+            if j.sweep_id and not j.is_final and (j.backend_ref or j.id in self._starting):
+                out[j.sweep_id] = out.get(j.sweep_id, 0) + 1
+        return out
+
     def _forget(self, job: Job) -> None:
         self.active.pop(job.id, None)
         self._known.discard(job.id)
@@ -804,6 +896,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         if job is None or not self.mine(job):
             return
         before = {f: getattr(job, f) for f in EVENT_FIELDS}
+        status_before = job.status
         record_before = job.to_record()
         if update.status is not None and update.status != job.status:
             if job.status == CANCELLING and update.status in (RUNNING, QUEUED):
@@ -835,6 +928,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             job.started_at = utcnow()
         if job.status == CANCELLED:
             job.exit_code = None  # the contract: a cancelled job has no exit code
+        if job.sweep_id and job.status != status_before:
+            sweeps.child_changed(self, job, status_before)
         if job.status in FINAL_STATUSES:
             if job.finished_at is None:
                 job.finished_at = utcnow()
@@ -963,6 +1058,9 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
     async def _cancel_own(self, job: Job) -> None:
         if job.is_final:
             return
+        if job.kind == "sweep":
+            await sweeps.cancel_sweep(self, job)
+            return
         if not job.backend_ref:
             if job.id in self._starting:
                 # being handed to the engine right now: cancelled as soon as it has a ref (and
@@ -985,6 +1083,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
 
     async def rerun(self, job_id: str, overrides: Any) -> Job:
         old = self.get(job_id)
+        if old.kind == "sweep":
+            return await self.rerun_sweep(old, overrides)
         if old.kind == "kernel":
             raise BadRequest(
                 "a remote kernel's job cannot be rerun: start a new remote kernel instead"
@@ -1020,6 +1120,39 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         return await self.submit(
             parse_request(body, self.root_dir, pinned_from=self._pinned(old, choice, overrides))
         )
+
+    async def rerun_sweep(self, old: Job, overrides: Any) -> Job:
+        """A rerun of a sweep is a new sweep: of every parameter set, or (``only: failed``) of
+        the sets of the children that failed, were cancelled or lost (docs/CONTRACT.md)."""
+        overrides = dict(overrides or {})
+        only = overrides.pop("only", None)
+        body: dict[str, Any] = {
+            "name": old.name,
+            "env": old.env,
+            "cwd": old.cwd,
+            "backend": old.backend,
+            "profile": old.profile,
+            "resources": dict(old.resources),
+            "throttle": old.throttle,
+        }
+        if old.command:
+            body["command"] = old.command
+        else:
+            body["path"] = old.path
+        if old.parameters:
+            body["parameters"] = old.parameters
+        if old.args:
+            body["args"] = old.args
+        if old.parameters_as and old.path and not old.path.endswith(".ipynb"):
+            body["parameters_as"] = old.parameters_as
+        sets = sweeps.rerun_sets(self, old, only)
+        if only is None and old.grid is not None:
+            body["grid"] = old.grid
+        else:
+            body["parameter_sets"] = sets
+        overrides.pop("input", None)
+        body.update(overrides)
+        return await self.submit(parse_request(body, self.root_dir))
 
     def _pinned(self, old: Job, choice: str | None, overrides: dict[str, Any]) -> Any:
         """What a rerun runs (docs/CONTRACT.md, "Pinned inputs"): the old job's pinned copies

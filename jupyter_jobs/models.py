@@ -32,7 +32,7 @@ STATUSES = (PENDING, QUEUED, RUNNING, CANCELLING, COMPLETED, FAILED, CANCELLED, 
 FINAL_STATUSES = frozenset({COMPLETED, FAILED, CANCELLED, LOST})
 ACTIVE_STATUSES = frozenset(STATUSES) - FINAL_STATUSES
 
-KINDS = ("script", "notebook", "command", "kernel")
+KINDS = ("script", "notebook", "command", "kernel", "sweep")
 
 RESOURCE_KEYS = (
     "cpus",
@@ -128,6 +128,18 @@ class Job:
     report: dict[str, Any] = dataclasses.field(default_factory=dict)
     #: ``{"on", "email", "webhook", "slurm_mail"}`` (:mod:`jupyter_jobs.notify`), or None
     notify: dict[str, Any] | None = None
+    #: a sweep's child (:mod:`jupyter_jobs.sweeps`): the sweep's id and the child's position
+    sweep_id: str | None = None
+    index: int | None = None
+    #: a sweep (kind ``sweep``): its children's ids in order, the grid or the parameter sets
+    #: asked, how many children run at once (None: no limit of its own), how a script's child
+    #: gets its parameters (``args``/``env``), its children by status
+    children: list[str] = dataclasses.field(default_factory=list)
+    grid: dict[str, list[Any]] | None = None
+    parameter_sets: list[dict[str, Any]] = dataclasses.field(default_factory=list)
+    throttle: int | None = None
+    parameters_as: str | None = None
+    child_counts: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @property
     def is_final(self) -> bool:
@@ -171,6 +183,14 @@ class Job:
             "output_formats": list(self.output_formats),
             "report": dict(self.report or {}),
             "notify": copy.deepcopy(self.notify),
+            "sweep_id": self.sweep_id,
+            "index": self.index,
+            "children": list(self.children),
+            "grid": copy.deepcopy(self.grid),
+            "parameter_sets": copy.deepcopy(self.parameter_sets),
+            "throttle": self.throttle,
+            "parameters_as": self.parameters_as,
+            "child_counts": dict(self.child_counts),
         }
 
     def to_record(self) -> dict[str, Any]:

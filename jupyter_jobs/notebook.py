@@ -63,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--parameters", default="{}", help="JSON object")
     parser.add_argument("--kernel", default=None)
     parser.add_argument("--cwd", default=None)
+    parser.add_argument("--html", default=None, help="also write an HTML report here")
+    parser.add_argument("--no-input", action="store_true", help="the report hides input cells")
     args = parser.parse_args(argv)
     parameters = json.loads(args.parameters)
     # papermill's own messages (the kernel it starts, errors) go to the job's log
@@ -89,7 +91,36 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 1
+    finally:
+        if args.html:  # a failed run gets its report too: it shows the error
+            render_html(args.output, args.html, no_input=args.no_input)
     return 0
+
+
+def render_html(notebook: str, html: str, *, no_input: bool = False) -> bool:
+    """Write the executed ``notebook`` as an HTML report (nbconvert's HTMLExporter; ``no_input``
+    hides the input cells). A report that cannot be made is said in the job's log; the job's
+    outcome stays the notebook's."""
+    import os
+
+    if not os.path.exists(notebook):
+        print("jupyter-jobs: no HTML report: the notebook was not written", file=sys.stderr)
+        return False
+    try:
+        import nbformat
+        from nbconvert import HTMLExporter
+
+        exporter = HTMLExporter(exclude_input=no_input, exclude_input_prompt=no_input)
+        body, _ = exporter.from_notebook_node(nbformat.read(notebook, as_version=4))
+        tmp = f"{html}.tmp-{os.getpid()}"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(body)
+        os.replace(tmp, html)
+    except Exception as e:  # ImportError (no nbconvert here), a broken template, a full disk
+        print(f"jupyter-jobs: the HTML report could not be written: {e}", file=sys.stderr)
+        return False
+    print(f"jupyter-jobs: HTML report written to {os.path.basename(html)}", file=sys.stderr)
+    return True
 
 
 if __name__ == "__main__":

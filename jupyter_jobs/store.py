@@ -75,6 +75,11 @@ MIGRATIONS: list[str] = [
     ALTER TABLE jobs ADD COLUMN definition_id TEXT;
     CREATE INDEX jobs_definition_sort ON jobs (definition_id, sort_key);
     """,
+    # issue 13: a sweep's children (GET jobs?sweep=<id>; left out of the other lists)
+    """
+    ALTER TABLE jobs ADD COLUMN sweep_id TEXT;
+    CREATE INDEX jobs_sweep_sort ON jobs (sweep_id, sort_key);
+    """,
 ]
 #: the migration after which existing rows get their sort_key from their record
 SORT_KEY_VERSION = 4
@@ -82,6 +87,8 @@ SORT_KEY_VERSION = 4
 CHANGES_VERSION = 5
 #: the migration after which existing rows get their definition_id from their record
 DEFINITION_VERSION = 6
+#: the migration after which existing rows get their sweep_id from their record
+SWEEP_VERSION = 7
 #: tombstones kept (the newest); a change token older than the oldest one gets ``reload``
 MAX_TOMBSTONES = 10_000
 #: a change token: this index's epoch (8 hex digits, new with each index file) and a sequence
@@ -239,6 +246,13 @@ class JobStore:
                                 "UPDATE jobs SET definition_id = ? WHERE id = ?",
                                 (definition_id, row["id"]),
                             )
+                if version + 1 == SWEEP_VERSION:
+                    for row in self.db.execute("SELECT id, record FROM jobs").fetchall():
+                        sweep_id = json.loads(row["record"]).get("sweep_id")
+                        if sweep_id:
+                            self.db.execute(
+                                "UPDATE jobs SET sweep_id = ? WHERE id = ?", (sweep_id, row["id"])
+                            )
             if self.get_meta("epoch") is None:
                 self.set_meta("epoch", os.urandom(4).hex())
             if current != SCHEMA_VERSION:
@@ -259,8 +273,8 @@ class JobStore:
         record = json.dumps(job.to_record())
         self.db.execute(
             f"""INSERT INTO jobs (id, status, backend, name, created_at, kind, record, sort_key,
-               search, definition_id, updated_seq)
-               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_NEXT_SEQ})
+               search, definition_id, sweep_id, updated_seq)
+               VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, {_NEXT_SEQ})
                ON CONFLICT(id) DO UPDATE SET status=excluded.status, name=excluded.name,
                record=excluded.record, search=excluded.search, updated_seq=excluded.updated_seq
                WHERE jobs.record IS NOT excluded.record""",
@@ -275,6 +289,7 @@ class JobStore:
                 sort_key(job),
                 search_text(job),
                 job.definition_id,
+                job.sweep_id,
             ),
         )
         # after the row took its sequence: a job indexed again is no longer reported deleted
@@ -359,6 +374,7 @@ class JobStore:
         cursor: int | None = None,
         changed_since: str | None = None,
         definition: builtins.list[str] | None = None,
+        sweep: builtins.list[str] | None = None,
     ) -> Page:
         """One page, newest first (by creation time, the same order on every host's index); the
         cursor is the last row's ``sort_key``. ``kind`` is the scope of the whole answer (page,
@@ -367,11 +383,20 @@ class JobStore:
         changed after that token, whatever ``q``/``status``/``backend`` say (a client drops the
         rows that left its view), plus the ids deleted since. A token this index cannot answer
         (another index's, or older than its oldest tombstone) gives ``reload`` and the page as
-        without ``changed_since``. All in one read transaction, so the token matches the page."""
+        without ``changed_since``. All in one read transaction, so the token matches the page.
+        ``sweep``: the children of these sweeps (a scope); without it children are left out."""
         self.db.execute("BEGIN")
         try:
             return self._page(
-                q, status, backend, kind, limit, cursor, changed_since, definition=definition
+                q,
+                status,
+                backend,
+                kind,
+                limit,
+                cursor,
+                changed_since,
+                definition=definition,
+                sweep=sweep,
             )
         finally:
             self.db.execute("COMMIT")
@@ -387,6 +412,7 @@ class JobStore:
         changed_since: str | None,
         *,
         definition: builtins.list[str] | None = None,
+        sweep: builtins.list[str] | None = None,
     ) -> Page:
         epoch = self.get_meta("epoch") or ""
         now = int(self.db.execute(f"SELECT {_NEXT_SEQ}").fetchone()[0]) - 1
@@ -398,6 +424,11 @@ class JobStore:
         if definition:  # the runs of job definitions: a scope, as kind is
             scope.append(f"definition_id IN ({','.join('?' * len(definition))})")
             scope_params.extend(definition)
+        if sweep:  # a sweep's children, in a scope of their own
+            scope.append(f"sweep_id IN ({','.join('?' * len(sweep))})")
+            scope_params.extend(sweep)
+        else:
+            scope.append("sweep_id IS NULL")
         narrow: builtins.list[str] = []
         narrow_params: builtins.list[Any] = []
         for column, values in (("status", status), ("backend", backend)):

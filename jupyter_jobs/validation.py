@@ -16,6 +16,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from typing import Any
 
+from . import sweeps
 from .exceptions import BadRequest, NotFound, PayloadTooLarge
 from .models import normalize_resources
 from .wire import label, show
@@ -37,9 +38,14 @@ REQUEST_KEYS = {
     "report",
     "notify",
     "extra_files",
+    # issue 13: sweeps (jupyter_jobs/sweeps.py)
+    "grid",
+    "parameter_sets",
+    "throttle",
+    "parameters_as",
 }
 #: what ``POST jobs/{id}/rerun`` takes besides the fields of a request: which input to run
-RERUN_KEYS = REQUEST_KEYS | {"input"}
+RERUN_KEYS = REQUEST_KEYS | {"input", "only"}
 RERUN_INPUTS = ("pinned", "current")
 OUTPUT_FORMATS = ("ipynb", "html")
 REPORT_KEYS = frozenset({"no_input"})
@@ -152,6 +158,12 @@ class JobRequest:
     #: where the pinned copies come from (a pinned rerun: the old job's copies), keyed by their
     #: place under ``input/``; None: the files as they are now
     pin_sources: dict[str, str] | None = None
+    #: a sweep (docs/CONTRACT.md, "Sweeps"): the grid asked (or None), the parameter sets (the
+    #: grid expanded, or as given; empty: not a sweep), the throttle, how a script gets them
+    grid: dict[str, list[Any]] | None = None
+    parameter_sets: list[dict[str, Any]] = field(default_factory=list)
+    throttle: int | None = None
+    parameters_as: str | None = None
 
 
 def _text(
@@ -656,6 +668,7 @@ def parse_request(
     pin_sources = None
     if pinned_from is not None and abs_path is not None:
         pin_sources = dict(pinned_from)
+    grid, parameter_sets, throttle, parameters_as = _check_sweep(body, kind)
 
     return JobRequest(
         kind=kind,
@@ -676,7 +689,39 @@ def parse_request(
         notify=notify,
         extra_files=extra_files,
         pin_sources=pin_sources,
+        grid=grid,
+        parameter_sets=parameter_sets,
+        throttle=throttle,
+        parameters_as=parameters_as,
     )
+
+
+def _check_sweep(
+    body: dict[str, Any], kind: str
+) -> tuple[dict[str, list[Any]] | None, list[dict[str, Any]], int | None, str | None]:
+    """``grid`` or ``parameter_sets``, ``throttle``, ``parameters_as`` (a sweep's fields)."""
+    grid = body.get("grid")
+    sets = body.get("parameter_sets")
+    if grid is None and sets is None:
+        for key in ("throttle", "parameters_as"):
+            if body.get(key) is not None:
+                raise BadRequest(
+                    f"{label(key)} is for sweeps: give a grid or parameter sets too", field=key
+                )
+        return None, [], None, None
+    if grid is not None and sets is not None:
+        raise BadRequest(
+            f"give either a {label('grid')} or {label('parameter_sets')}, not both", field="grid"
+        )
+    checked_grid = sweeps.check_grid(grid) if grid is not None else None
+    parameter_sets = (
+        sweeps.expand(checked_grid)
+        if checked_grid is not None
+        else sweeps.check_parameter_sets(sets)
+    )
+    throttle = sweeps.check_throttle(body.get("throttle"))
+    parameters_as = sweeps.check_parameters_as(body.get("parameters_as"), kind)
+    return checked_grid, parameter_sets, throttle, parameters_as
 
 
 def check_overrides(overrides: Any, root_dir: str) -> None:

@@ -80,6 +80,12 @@ FIELD_LABELS = {
     "retries": "Retries",
     "retry_delay": "Retry delay",
     "max_history": "History limit",
+    # sweeps (issue 13)
+    "grid": "Grid",
+    "parameter_sets": "Parameter sets",
+    "throttle": "Throttle",
+    "parameters_as": "Parameters as",
+    "only": "Only",
 }
 
 

@@ -40,6 +40,7 @@ class JobsCollectionHandler(JobsHandler):
                 backend=self.list_arg("backend"),
                 kind=self.list_arg("kind", KINDS),
                 definition=self.list_arg("definition"),
+                sweep=self.list_arg("sweep"),
                 limit=self.int_arg("limit", 100, minimum=1, maximum=MAX_PAGE) or 100,
                 cursor=self.int_arg("cursor", None, maximum=MAX_CURSOR),
                 changed_since=token_param(
