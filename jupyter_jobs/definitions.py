@@ -213,20 +213,15 @@ class JobDefinitions(LoggingConfigurable):
             raise NotFound(f"no job definition {show(definition_id)}", field="definition_id")
         return record
 
-    def markers(self, definition_id: str, prefix: str) -> list[tuple[str, dict[str, Any]]]:
-        """(suffix, content) of a definition's markers of one kind, oldest first."""
-        d = self.def_dir(definition_id)
+    def fired_epochs(self, definition_id: str) -> list[int]:
+        """The occurrences (epoch seconds) of the definition's ``fired-`` markers, oldest first
+        (names only: nothing is read)."""
         try:
-            names = [n for n in os.listdir(d) if n.startswith(prefix)]
+            names = os.listdir(self.def_dir(definition_id))
         except FileNotFoundError:
             return []
-        out = []
-        for name in names:
-            data = jobfiles.read_json(os.path.join(d, name))
-            out.append((name[len(prefix) :], data if isinstance(data, dict) else {}))
-        if prefix == FIRED_PREFIX:
-            out.sort(key=lambda item: int(item[0]) if item[0].isdigit() else 0)
-        return out
+        suffixes = (n[len(FIRED_PREFIX) :] for n in names if n.startswith(FIRED_PREFIX))
+        return sorted(int(x) for x in suffixes if x.isdigit())
 
     # ------------------------------------------------------------------ the API
 
@@ -261,14 +256,16 @@ class JobDefinitions(LoggingConfigurable):
         else:
             out["last_run"] = None
         out["last_skipped"] = None
-        for suffix, data in reversed(self.markers(record["id"], FIRED_PREFIX)):
+        for epoch in reversed(self.fired_epochs(record["id"])[-50:]):  # the newest first
+            path = os.path.join(self.def_dir(record["id"]), f"{FIRED_PREFIX}{epoch}")
+            data = jobfiles.read_json(path) or {}
             if data.get("skipped") or data.get("error"):
                 out["last_skipped"] = {
-                    "at": isoformat(datetime.fromtimestamp(int(suffix), timezone.utc)),
+                    "at": isoformat(datetime.fromtimestamp(epoch, timezone.utc)),
                     "reason": data.get("skipped") or data.get("error"),
                 }
                 break
-            if data.get("job_id"):
+            if data.get("job_id") or data.get("queued"):
                 break
         return out
 
@@ -487,9 +484,9 @@ class JobDefinitions(LoggingConfigurable):
         """Epoch seconds after which occurrences are this definition's to fire."""
         since = parse_time(record.get("active_since") or record["created_at"])
         base = since.timestamp() if since else 0.0
-        fired = self.markers(record["id"], FIRED_PREFIX)
-        if fired and fired[-1][0].isdigit():
-            base = max(base, float(fired[-1][0]))
+        fired = self.fired_epochs(record["id"])
+        if fired:
+            base = max(base, float(fired[-1]))
         return max(base, self._cursor.get(record["id"], 0.0))
 
     def latest_due(self, record: dict[str, Any], now: datetime) -> datetime | None:
@@ -534,9 +531,7 @@ class JobDefinitions(LoggingConfigurable):
             content["caught_up"] = True
         active = self.active_runs(record["id"])
         if active and record["overlap"] != "allow":
-            queued = [s for s, d in self.markers(record["id"], FIRED_PREFIX) if d.get("queued")]
-            waiting = [s for s in queued if not self._started(record["id"], s)]
-            if record["overlap"] == "queue" and not waiting:
+            if record["overlap"] == "queue" and not self._queued(record["id"]):
                 content["queued"] = True
             else:
                 why = "a run is already waiting" if record["overlap"] == "queue" else "run"
@@ -579,12 +574,20 @@ class JobDefinitions(LoggingConfigurable):
             key=lambda j: j.created_at,
         )
 
+    def _queued(self, definition_id: str) -> list[str]:
+        """The newest occurrences decided ``queued`` and not started yet, oldest first."""
+        out = []
+        for epoch in self.fired_epochs(definition_id)[-20:]:
+            path = os.path.join(self.def_dir(definition_id), f"{FIRED_PREFIX}{epoch}")
+            data = jobfiles.read_json(path) or {}
+            if data.get("queued") and not self._started(definition_id, str(epoch)):
+                out.append(str(epoch))
+        return out
+
     async def _start_queued(self, record: dict[str, Any]) -> None:
-        if self.active_runs(record["id"]):
+        if record.get("overlap") != "queue" or self.active_runs(record["id"]):
             return
-        for suffix, data in self.markers(record["id"], FIRED_PREFIX):
-            if not data.get("queued") or self._started(record["id"], suffix):
-                continue
+        for suffix in self._queued(record["id"]):
             path = os.path.join(self.def_dir(record["id"]), f"{START_PREFIX}{suffix}")
             if not jobfiles.create_exclusive(path, {"by": self.manager.server_id}):
                 continue
@@ -633,9 +636,9 @@ class JobDefinitions(LoggingConfigurable):
         """Delete the oldest ended runs beyond ``max_history`` (any server may: a deletion that
         another server made first is no error)."""
         keep = int(record.get("max_history") or DEFAULTS["max_history"])
-        page = self.manager.store.page(definition=[record["id"]], limit=min(keep + 100, 10_000))
-        if page.total <= keep:
+        if self.manager.store.page(definition=[record["id"]], limit=1).total <= keep:
             return
+        page = self.manager.store.page(definition=[record["id"]], limit=min(keep + 100, 10_000))
         ended = [r for r in page.records if r["status"] not in ACTIVE_STATUSES]
         for r in ended[keep:]:
             try:
@@ -644,8 +647,8 @@ class JobDefinitions(LoggingConfigurable):
                 continue
 
     def _prune_markers(self, definition_id: str) -> None:
-        fired = self.markers(definition_id, FIRED_PREFIX)
-        for suffix, _ in fired[: max(0, len(fired) - self.keep_markers)]:
+        fired = [str(e) for e in self.fired_epochs(definition_id)]
+        for suffix in fired[: max(0, len(fired) - self.keep_markers)]:
             for prefix in (FIRED_PREFIX, START_PREFIX):
                 try:
                     os.unlink(os.path.join(self.def_dir(definition_id), f"{prefix}{suffix}"))
