@@ -39,7 +39,7 @@ export interface IJobsFilter {
 }
 
 /** The kinds the Jobs list shows (the scope of its requests). */
-export const LIST_KINDS = ['script', 'notebook', 'command'];
+export const LIST_KINDS = ['script', 'notebook', 'command', 'sweep'];
 const ACTIVE_STATUSES = ['pending', 'queued', 'running', 'cancelling'];
 
 export namespace JobsModel {
