@@ -23,7 +23,7 @@ from typing import Any, Callable
 from traitlets import Bool, Dict, Float, Instance, Int, List, Unicode, default
 from traitlets.config import LoggingConfigurable
 
-from . import efficiency, jobfiles, notify, pins, results, sweeps
+from . import dependencies, efficiency, jobfiles, notify, pins, results, sweeps
 from .commands import build_argv
 from .definitions import JobDefinitions
 from .exceptions import BadRequest, Conflict, EngineUnavailable, JobsError, NotFound
@@ -641,6 +641,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         spawner = await self.checked_spawner(req.backend)
         profile = spawner.resolve_profile(req.profile)
         resources = spawner.validate_resources(profile, req.resources)
+        dependencies.check_parents(self, req.after, req.when)  # 400/409 before anything is made
         job = Job(
             id=new_job_id(),
             name=req.name,
@@ -657,6 +658,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             definition_id=definition_id,
             scheduled_for=scheduled_for,
             attempt=attempt,
+            after=list(req.after),
+            when=req.when,
             output_formats=list(req.output_formats),
             report=dict(req.report),
             notify=req.notify,
@@ -797,11 +800,14 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         spawner = self.spawners[backend]
         queue = self.waiting[backend]
         slots = self.slots[backend]
+        held = dependencies.settle(self, backend)  # jobs waiting for others: held here, or not
         running = self._running_children()
         for queued_id in list(queue):
             job = self.active.get(queued_id)
             if job is None or job.is_final or job.backend_ref or not self.mine(job):
                 queue.remove(queued_id)
+                continue
+            if queued_id in held:
                 continue
             if job.sweep_id:  # a sweep's child: at most the sweep's throttle at once
                 sweep = self.active.get(job.sweep_id)
@@ -931,6 +937,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         if job.sweep_id and job.status != status_before:
             sweeps.child_changed(self, job, status_before)
         if job.status in FINAL_STATUSES:
+            if job.status == CANCELLED and status_before != CANCELLED:
+                dependencies.explain_cancel(self, job)  # SLURM cancelled it for a parent
             if job.finished_at is None:
                 job.finished_at = utcnow()
             if job.efficiency is None and job.started_at is not None:
@@ -946,10 +954,12 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 sending.add_done_callback(self._background.discard)
             if job.backend in self.slots:
                 self.slots[job.backend].release(job.id)
-            if self.waiting.get(job.backend):
-                task = asyncio.ensure_future(self._start_waiting_logged(job.backend))
-                self._background.add(task)
-                task.add_done_callback(self._background.discard)
+            # its queue, and those of the jobs that wait for it, are looked at now
+            for backend in {job.backend} | dependencies.release_after(self, job):
+                if self.waiting.get(backend):
+                    task = asyncio.ensure_future(self._start_waiting_logged(backend))
+                    self._background.add(task)
+                    task.add_done_callback(self._background.discard)
             return
         record_after = job.to_record()
         # the log size alone changes all the time and is read from the log itself: not saved
@@ -1188,6 +1198,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         job = self.get(job_id)
         if not job.is_final:
             raise Conflict(f"job {job_id} is {job.status}; cancel it before deleting it")
+        dependencies.blocking_delete(self, job)
         spawner = self.spawners.get(job.backend)
         if spawner is not None:
             try:

@@ -117,6 +117,10 @@ class Job:
     #: its attempt (1, then 2… for retries after a failure)
     scheduled_for: str | None = None
     attempt: int | None = None
+    #: dependencies (:mod:`jupyter_jobs.dependencies`): the jobs this one waits for (ids, empty:
+    #: none) and how they must end for it to start (``ok``, ``any``, ``failed``)
+    after: list[str] = dataclasses.field(default_factory=list)
+    when: str = "ok"
     #: the pinned copy of the job's input file that runs (``<job_dir>/input/<basename>``, absolute
     #: on the server that made it), None for commands and kernels; every file copied, relative to
     #: the job's directory; the extra files the request named (relative to the root)
@@ -177,6 +181,8 @@ class Job:
             "definition_id": self.definition_id,
             "scheduled_for": self.scheduled_for,
             "attempt": self.attempt,
+            "after": list(self.after),
+            "when": self.when,
             "pinned_path": self.pinned_path,
             "pinned_files": list(self.pinned_files),
             "extra_files": list(self.extra_files),

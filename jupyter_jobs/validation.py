@@ -19,8 +19,9 @@ from typing import Any
 from . import sweeps
 from .exceptions import BadRequest, NotFound, PayloadTooLarge
 from .models import normalize_resources
-from .wire import label, show
+from .wire import JOB_ID_PATTERN, label, show
 
+_JOB_ID_RE = re.compile(JOB_ID_PATTERN)
 REQUEST_KEYS = {
     "path",
     "command",
@@ -33,6 +34,9 @@ REQUEST_KEYS = {
     "profile",
     "resources",
     "parameters",
+    # issue 13: dependencies (jupyter_jobs/dependencies.py)
+    "after",
+    "when",
     # issue 12: reports, notifications, pinned extra files
     "output_formats",
     "report",
@@ -148,6 +152,10 @@ class JobRequest:
     profile: str | None
     resources: Any
     parameters: dict[str, Any] = field(default_factory=dict)
+    #: the jobs this one waits for (ids, checked for shape only: the manager checks they exist)
+    #: and how they must end (docs/CONTRACT.md, "Dependencies")
+    after: list[str] = field(default_factory=list)
+    when: str = "ok"
     #: notebook outputs: ``["ipynb"]`` or ``["ipynb", "html"]`` (``[]`` for scripts, commands)
     output_formats: list[str] = field(default_factory=list)
     report: dict[str, Any] = field(default_factory=dict)
@@ -662,6 +670,12 @@ def parse_request(
     output_formats = _check_output_formats(body.get("output_formats"), kind)
     report = _check_report(body.get("report"))
     notify = _check_notify(body.get("notify"))
+    after, when = check_after(
+        body.get("after"),
+        body.get("when"),
+        kind,
+        sweep=body.get("grid") is not None or body.get("parameter_sets") is not None,
+    )
     extra_files = _check_extra_files(
         body.get("extra_files"), root_dir, abs_path, pinned=pinned_from is not None
     )
@@ -684,6 +698,8 @@ def parse_request(
         profile=body.get("profile"),
         resources=body.get("resources"),
         parameters=parameters,
+        after=after,
+        when=when,
         output_formats=output_formats,
         report=report,
         notify=notify,
@@ -724,6 +740,53 @@ def _check_sweep(
     return checked_grid, parameter_sets, throttle, parameters_as
 
 
+#: how the jobs waited for must end for a job to start (docs/CONTRACT.md, "Dependencies")
+WHEN = ("ok", "any", "failed")
+#: the most jobs one job may wait for
+MAX_AFTER = 100
+
+
+def check_after(after: Any, when: Any, kind: str, *, sweep: bool = False) -> tuple[list[str], str]:
+    """``after`` (a list of job ids, no repeats, at most :data:`MAX_AFTER`) and ``when``."""
+    if when is None:
+        when = "ok"
+    if not isinstance(when, str) or when not in WHEN:
+        raise BadRequest(
+            f"{label('when')}: {show(when)} is not one of {', '.join(WHEN)}"
+            " (ok: every job waited for completed; any: they ended, however; failed: none of"
+            " them completed)",
+            field="when",
+        )
+    if after is None:
+        return [], when
+    if isinstance(after, str):
+        after = [after]
+    if not isinstance(after, list):
+        raise BadRequest(f"{label('after')} must be a list of job ids", field="after")
+    if len(after) > MAX_AFTER:
+        raise BadRequest(
+            f"{label('after')}: at most {MAX_AFTER} jobs, not {len(after)}", field="after"
+        )
+    ids: list[str] = []
+    for item in after:
+        if not isinstance(item, str) or not _JOB_ID_RE.fullmatch(item):
+            raise BadRequest(f"{label('after')}: {show(item)} is not a job id", field="after")
+        if item in ids:
+            raise BadRequest(f"{label('after')}: job {item} is named twice", field="after")
+        ids.append(item)
+    if ids and kind == "kernel":
+        raise BadRequest(
+            f"{label('after')}: a remote kernel starts now; it cannot wait for other jobs",
+            field="after",
+        )
+    if ids and sweep:
+        raise BadRequest(
+            f"{label('after')}: a sweep cannot wait for other jobs yet; a job can wait for a sweep",
+            field="after",
+        )
+    return ids, when
+
+
 def check_overrides(overrides: Any, root_dir: str) -> None:
     """The body of ``POST jobs/{id}/rerun``: fields of a job request, each checked on its own as
     :func:`parse_request` checks it (how they combine with the old job's fields is checked when
@@ -755,6 +818,7 @@ def check_overrides(overrides: Any, root_dir: str) -> None:
     normalize_resources(overrides.get("resources"))
     _check_report(overrides.get("report"))
     _check_notify(overrides.get("notify"))
+    check_after(overrides.get("after"), overrides.get("when"), "script")
     if overrides.get("output_formats") is not None:
         _check_output_formats(overrides["output_formats"], "notebook")
 

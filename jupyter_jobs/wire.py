@@ -72,6 +72,9 @@ FIELD_LABELS = {
     "notify": "Notifications",
     "extra_files": "Extra files",
     "input": "Input",
+    # dependencies (issue 13)
+    "after": "Wait for",
+    "when": "Start when",
     # job definitions (issue 12)
     "schedule": "Schedule",
     "timezone": "Time zone",
