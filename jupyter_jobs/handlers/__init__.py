@@ -5,7 +5,7 @@
 - :mod:`.backends` — ``backends``;
 - :mod:`.logs` — ``jobs/{id}/log`` and the ``jobs/{id}/log/follow`` websocket;
 - :mod:`.sessions` — ``remote-sessions`` (remote kernels with their jobs);
-- :mod:`.definitions` — ``job-definitions`` (schedules) and their actions;
+- :mod:`.definitions` — ``job-definitions`` (schedules), their actions, ``schedule-preview``;
 - :mod:`.openapi` — ``openapi.json`` and the JSON 404 for any other URL under the API.
 
 Every route module imports :mod:`.base` and the layers below (manager, wire, models); nothing
@@ -21,6 +21,7 @@ from .definitions import (
     DefinitionHandler,
     DefinitionRunHandler,
     DefinitionsCollectionHandler,
+    SchedulePreviewHandler,
 )
 from .jobs import (
     CancelHandler,
@@ -52,6 +53,7 @@ def default_handlers() -> list[tuple[str, type]]:
         (f"{base}/job-definitions", DefinitionsCollectionHandler),
         (f"{base}/job-definitions/{DEFINITION_ID}", DefinitionHandler),
         (f"{base}/job-definitions/{DEFINITION_ID}/run", DefinitionRunHandler),
+        (f"{base}/schedule-preview", SchedulePreviewHandler),
         (f"{base}/openapi.json", OpenAPIHandler),
         (f"{base}/.*", NotFoundHandler),  # last: what no route above matched
     ]

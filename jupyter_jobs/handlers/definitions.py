@@ -1,16 +1,20 @@
-"""``job-definitions`` (list, create), ``job-definitions/{id}`` (get, change, delete) and
-``job-definitions/{id}/run`` (one run now). Each handler calls one method of the manager's
+"""``job-definitions`` (list, create), ``job-definitions/{id}`` (get, change, delete),
+``job-definitions/{id}/run`` (one run now) and ``schedule-preview`` (a schedule in words and its
+next runs, for the run dialog before anything is saved). Each handler calls one method of the manager's
 :class:`~jupyter_jobs.definitions.JobDefinitions`."""
 
 from __future__ import annotations
 
 import re
+from datetime import datetime, timezone
 
 from jupyter_server.auth.decorator import authorized
 from jupyter_server.utils import url_path_join
 from tornado import web
 
-from ..exceptions import NotFound
+from .. import cron
+from ..exceptions import BadRequest, NotFound
+from ..models import isoformat
 from ..wire import JOB_ID_PATTERN, show
 from .base import API_PREFIX, JobsHandler, json_errors
 
@@ -89,3 +93,47 @@ class DefinitionRunHandler(DefinitionsBase):
         job = await self.definitions.run_now(check_definition_id(definition_id))
         self.set_header("Location", self.job_url(job.id))
         self.write_json(job.to_dict(), 201)
+
+
+class SchedulePreviewHandler(DefinitionsBase):
+    """``GET schedule-preview?schedule=&timezone=``: the schedule in words and its next runs."""
+
+    def one(self, name: str, required: bool) -> str | None:
+        values = [self.decode_argument(v, name) for v in self.request.query_arguments.get(name, [])]
+        if len(values) > 1:
+            raise BadRequest(f"give {name} once, not {len(values)} times", field=name)
+        if not values:
+            if required:
+                raise BadRequest(
+                    "Schedule is missing: give a 5-field cron schedule such as '0 6 * * *'",
+                    field=name,
+                )
+            return None
+        return values[0]
+
+    @web.authenticated
+    @authorized
+    @json_errors
+    async def get(self):
+        self.write_json(
+            preview(self.one("schedule", True) or "", self.one("timezone", False) or "UTC")
+        )
+
+
+def preview(schedule: str, timezone_name: str, count: int = 5) -> dict:
+    """What ``GET schedule-preview`` answers (400 for a bad schedule or time zone)."""
+    expr = cron.parse(schedule)
+    tz = cron.timezone_of(timezone_name)
+    runs, t = [], datetime.now(timezone.utc)
+    for _ in range(count):
+        nxt = cron.next_after(expr, tz, t)
+        if nxt is None:
+            break
+        runs.append(isoformat(nxt))
+        t = nxt
+    return {
+        "schedule": expr.text,
+        "timezone": timezone_name,
+        "schedule_description": cron.describe(expr),
+        "next_runs": runs,
+    }

@@ -744,3 +744,23 @@ async def test_job_definitions_refuse_the_anonymous_as_documented(contract):
     for method, path, kwargs in cases:
         error = await contract.call(method, path, 403, anonymous=True, **kwargs)
         assert error["message"]
+
+
+@covers("previewSchedule", 200, 400)
+async def test_schedule_preview_answers_as_documented(contract):
+    got = await contract.call(
+        "get", "/schedule-preview", 200, schedule="0 6 * * 1-5", timezone="Europe/Berlin"
+    )
+    assert got["schedule_description"] == "every weekday at 06:00" and len(got["next_runs"]) == 5
+    error = await contract.call("get", "/schedule-preview", 400, schedule="61 * * * *")
+    assert error["field"] == "schedule" and "minute 61 is out of range" in error["message"]
+    error = await contract.call(
+        "get", "/schedule-preview", 400, schedule="@daily", timezone="Mars/Olympus"
+    )
+    assert error["field"] == "timezone"
+
+
+@covers("previewSchedule", 403)
+async def test_schedule_preview_refuses_the_anonymous(contract):
+    error = await contract.call("get", "/schedule-preview", 403, anonymous=True, schedule="@daily")
+    assert error["message"]
