@@ -8,6 +8,17 @@ const SESSIONS_URL = /\/jupyter-jobs\/api\/remote-sessions(\?|$)/;
 const SLURM_KERNEL = 'jupyter-jobs-slurm-default';
 const BLOCKER_NAME = 'jupyter-jobs-ui-queue-blocker';
 
+/** SLURM's state of a job ('' once it left squeue's list). */
+function slurmState(id: string): string {
+  try {
+    return execFileSync('squeue', ['-h', '-j', id, '-o', '%T'], { stdio: 'pipe' })
+      .toString()
+      .trim();
+  } catch {
+    return ''; // an id squeue no longer knows
+  }
+}
+
 /** The Remote sessions section of the Jobs sidebar and its accordion title. */
 function section(page: Page) {
   const sidebar = page.locator('#jp-jobs-sidebar');
@@ -41,6 +52,7 @@ test.describe('Remote sessions section', () => {
     const text = (await empty.boundingBox())!;
     const list = (await jobs.boundingBox())!;
     expect(box.height).toBeGreaterThanOrEqual(text.height);
+    expect(box.height).toBeLessThan(text.height + 60); // what its text needs, not half the sidebar
     expect(text.y + text.height).toBeLessThanOrEqual(box.y + box.height + 1);
     expect(list.height).toBeGreaterThan(box.height);
     await page.screenshot({ path: screenshotPath('remote-sessions-empty.png') });
@@ -117,8 +129,6 @@ test.describe('A queued SLURM kernel', () => {
     ])
       .toString()
       .trim();
-    const slurmState = (id: string) =>
-      execFileSync('squeue', ['-h', '-j', id, '-o', '%T']).toString().trim();
     await expect.poll(() => slurmState(blocker!), { timeout: 30000 }).toBe('RUNNING');
 
     const path = 'remote/queued-kernel.ipynb';
@@ -213,5 +223,51 @@ test.describe('A queued SLURM kernel', () => {
       .poll(async () => (await kernelJob())?.status, { timeout: 30000 })
       .toMatch(/completed|cancelled/);
     await page.notebook.close(true);
+  });
+  test('closing its notebook while the kernel waits takes the job out of the queue', async ({
+    page
+  }) => {
+    test.setTimeout(180000);
+    const cpus = execFileSync('sinfo', ['-h', '-o', '%c']).toString().trim().split(/\s+/)[0];
+    blocker = execFileSync('sbatch', [
+      '--parsable',
+      '-J',
+      BLOCKER_NAME,
+      '-c',
+      cpus,
+      '-o',
+      '/dev/null',
+      '--wrap',
+      'sleep 900'
+    ])
+      .toString()
+      .trim();
+    await expect.poll(() => slurmState(blocker!), { timeout: 30000 }).toBe('RUNNING');
+    const path = 'closed-while-queued.ipynb';
+    await page.contents.uploadContent(
+      JSON.stringify({
+        cells: [],
+        metadata: { kernelspec: { name: SLURM_KERNEL, display_name: 'Python 3 — SLURM' } },
+        nbformat: 4,
+        nbformat_minor: 5
+      }),
+      'text',
+      path
+    );
+    await page.evaluate(
+      p => (window as any).jupyterapp.commands.execute('docmanager:open', { path: p }),
+      path
+    );
+    const sidebar = await openJobs(page);
+    const row = sidebar.locator('.jp-JobsSessions-row', { hasText: path });
+    await expect(row).toHaveAttribute('data-status', 'queued', { timeout: 60000 });
+    const ref = ((await row.locator('[data-field="job"]').textContent()) ?? '').split(' ').pop()!;
+
+    await page.notebook.close(true);
+    await expect(row).toHaveCount(0, { timeout: 30000 });
+    const r = await page.request.get('jupyter-jobs/api/jobs?kind=kernel');
+    const job = (await r.json()).jobs.find((j: any) => j.backend_ref === ref);
+    expect(job.status).toMatch(/cancelled|cancelling/);
+    await expect.poll(() => slurmState(ref), { timeout: 30000 }).toBe('');
   });
 });

@@ -103,14 +103,32 @@ export const remoteSessionsPlugin: JupyterFrontEndPlugin<void> = {
       addRemoteKernelsToRunning(running, { model, trans, open, shutdown });
     }
     if (notebooks) {
-      notebooks.widgetAdded.connect((_, nb) => shutDownOnClose(nb, notebooks, app));
+      notebooks.widgetAdded.connect((_, nb) =>
+        shutDownOnClose(nb, notebooks, app, path => {
+          // its kernel still waits in the queue (JupyterLab has no kernel yet): cancel that job
+          for (const s of model.sessions) {
+            if (s.path === path && isWaiting(s)) {
+              void shutdown(s);
+            }
+          }
+        })
+      );
     }
     void model.start();
   }
 };
 
-/** When the last notebook using a remote kernel closes, shut the kernel (and its job) down. */
-function shutDownOnClose(panel: NotebookPanel, notebooks: INotebookTracker, app: JupyterFrontEnd) {
+/**
+ * When the last notebook using a remote kernel closes, shut the kernel (and its job) down; when it
+ * closes before its kernel left the queue, cancel the queued job (else the kernel would start
+ * later for nobody).
+ */
+function shutDownOnClose(
+  panel: NotebookPanel,
+  notebooks: INotebookTracker,
+  app: JupyterFrontEnd,
+  cancelQueued: (path: string) => void
+) {
   // remember the kernel while the panel lives: its session is gone by the time it is disposed
   let kernel: { id: string; name: string } | null = null;
   const remember = () => {
@@ -122,8 +140,22 @@ function shutDownOnClose(panel: NotebookPanel, notebooks: INotebookTracker, app:
   };
   panel.sessionContext.kernelChanged.connect(remember);
   void panel.sessionContext.ready.then(remember);
+  let path = panel.context.path;
+  panel.context.pathChanged.connect((_, p) => (path = p));
   panel.disposed.connect(() => {
-    if (!kernel || !kernel.name.startsWith(REMOTE_KERNEL_PREFIX)) {
+    if (!kernel) {
+      let open = false;
+      notebooks.forEach(other => {
+        if (other !== panel && other.context.path === path) {
+          open = true;
+        }
+      });
+      if (!open) {
+        cancelQueued(path);
+      }
+      return;
+    }
+    if (!kernel.name.startsWith(REMOTE_KERNEL_PREFIX)) {
       return;
     }
     const id = kernel.id;

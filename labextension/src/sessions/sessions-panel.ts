@@ -334,10 +334,16 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
       return true; // relative sizes: the accordion restored the size the section had when closed
     }
     this._render(); // now, to measure the rows
+    // at the sidebar's width: a section never laid out has none yet (its text would wrap a word
+    // a line); the layout sets its own width right after
+    const style = this.node.style;
+    const width = style.width;
+    style.width = `${accordion.node.clientWidth}px`;
     let natural = 8;
     for (const child of Array.from(this._body.node.children)) {
       natural += (child as HTMLElement).offsetHeight;
     }
+    style.width = width;
     const wanted = Math.round(Math.min(total / 2, Math.max(MIN_HEIGHT, natural)));
     const mine = sizes[index];
     if (Math.abs(mine - wanted) < 2) {
