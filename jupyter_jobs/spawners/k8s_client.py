@@ -207,6 +207,62 @@ class KubeClient:
             return False
         return True
 
+    # ------------------------------------------------------------------ CronJobs (job definitions)
+
+    async def create_cronjob(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        return await self._json(
+            "create cronjob", self.batch.create_namespaced_cron_job, namespace, body
+        )
+
+    async def get_cronjob(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return await self._json_or_none(
+            "get cronjob", self.batch.read_namespaced_cron_job, name, namespace
+        )
+
+    async def replace_cronjob(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        name = body["metadata"]["name"]
+        return await self._json(
+            "replace cronjob", self.batch.replace_namespaced_cron_job, name, namespace, body
+        )
+
+    async def patch_cronjob(
+        self, namespace: str, name: str, patch: dict[str, Any]
+    ) -> dict[str, Any] | None:
+        """A merge patch (``suspend``, the revision annotation); None when it is not there."""
+        try:
+            return await self._json(
+                "patch cronjob",
+                self.batch.patch_namespaced_cron_job,
+                name,
+                namespace,
+                patch,
+                _content_type="application/merge-patch+json",
+            )
+        except NotFound:
+            return None
+
+    async def delete_cronjob(self, namespace: str, name: str) -> bool:
+        """Delete a CronJob; the Jobs it made stay (``Orphan``: runs are jobs of their own, kept
+        and deleted through the job records). False when it was not there."""
+        try:
+            await self._json(
+                "delete cronjob",
+                self.batch.delete_namespaced_cron_job,
+                name,
+                namespace,
+                propagation_policy="Orphan",
+            )
+        except NotFound:
+            return False
+        return True
+
+    async def list_jobs(self, namespace: str, selector: str) -> list[dict[str, Any]]:
+        """The Jobs that match a label selector (the runs of a definition's CronJob)."""
+        data = await self._json(
+            "list jobs", self.batch.list_namespaced_job, namespace, label_selector=selector
+        )
+        return list((data or {}).get("items") or [])
+
     # ------------------------------------------------------------------ Secrets
 
     async def create_secret(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:

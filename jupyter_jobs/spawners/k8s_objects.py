@@ -691,3 +691,107 @@ def update_without_pod(
     if failure:
         return JobUpdate(status=FAILED, reason=failure)
     return JobUpdate(status=QUEUED, reason="the Job has no pod yet (see kubectl describe job)")
+
+
+# ---------------------------------------------------------------- job definitions: the CronJob
+
+LABEL_DEFINITION_ID = "jupyter-jobs.jupyter.org/definition-id"
+ANNOTATION_REVISION = "jupyter-jobs.jupyter.org/definition-revision"
+#: a CronJob's name may have at most 52 characters (its controller appends 11 to name the Jobs)
+CRONJOB_NAME_MAX = 52
+#: the overlap policy of a definition → the CronJob's ``concurrencyPolicy``. Kubernetes has no
+#: queue: ``Forbid`` skips an occurrence while the previous run goes on, and ``Replace`` would
+#: kill the running one — neither waits. ``queue`` is therefore ``Forbid`` (a skipped
+#: occurrence, never a killed run) and docs/kubernetes.md says so.
+CONCURRENCY_POLICY = {"skip": "Forbid", "queue": "Forbid", "allow": "Allow"}
+#: how late (seconds) the CronJob controller may still start an occurrence it missed (its own
+#: downtime, a suspended CronJob that is resumed): later ones are skipped, never caught up in bulk
+STARTING_DEADLINE = 300
+
+
+def cronjob_name(definition_id: str) -> str:
+    """The CronJob of a job definition: DNS-1123, at most 52 characters."""
+    safe = re.sub(r"[^a-z0-9]", "", definition_id.lower())[:32] or "x"
+    return f"jupyter-def-{safe}"[:CRONJOB_NAME_MAX]
+
+
+def concurrency_policy(overlap: str) -> str:
+    try:
+        return CONCURRENCY_POLICY[overlap]
+    except KeyError:
+        raise ValueError(f"unknown overlap policy {overlap!r}") from None
+
+
+def make_cronjob(
+    *,
+    definition: dict[str, Any],
+    namespace: str,
+    job: dict[str, Any],
+    starting_deadline_seconds: int = STARTING_DEADLINE,
+) -> dict[str, Any]:
+    """A ``batch/v1`` CronJob that makes ``job`` (a :func:`make_job` manifest: its labels,
+    annotations and spec become the ``jobTemplate``) at each occurrence of ``definition``'s
+    ``schedule`` in its ``timezone`` (the CronJob's ``timeZone``, an IANA name, Kubernetes ≥ 1.27
+    GA). ``overlap`` → ``concurrencyPolicy`` (:data:`CONCURRENCY_POLICY`), ``max_history`` →
+    both history limits, a paused definition (``active`` false) → ``suspend: true``. The
+    definition's id labels the CronJob, the Jobs and their pods (the server finds the runs by it);
+    its revision is an annotation."""
+    definition_id = str(definition["id"])
+    meta = job.get("metadata") or {}
+    labels = {**(meta.get("labels") or {}), LABEL_DEFINITION_ID: label_value(definition_id)}
+    labels.pop(LABEL_JOB_ID, None)  # each run is its own job: the Job's name says which
+    annotations = {
+        **(meta.get("annotations") or {}),
+        ANNOTATION_REVISION: str(definition.get("revision") or 1),
+    }
+    annotations.pop(ANNOTATION_JOB_DIR, None)
+    spec = json.loads(json.dumps(job["spec"]))  # a deep copy, the caller's manifest untouched
+    template_meta = spec.setdefault("template", {}).setdefault("metadata", {})
+    template_labels = {
+        **(template_meta.get("labels") or {}),
+        LABEL_DEFINITION_ID: labels[LABEL_DEFINITION_ID],
+    }
+    template_labels.pop(LABEL_JOB_ID, None)
+    template_meta["labels"] = template_labels
+    template_annotations = dict(template_meta.get("annotations") or {})
+    template_annotations.pop(ANNOTATION_JOB_DIR, None)
+    template_meta["annotations"] = template_annotations
+    history = max(1, min(int(definition.get("max_history") or 100), 100))
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "CronJob",
+        "metadata": {
+            "name": cronjob_name(definition_id),
+            "namespace": namespace,
+            "labels": labels,
+            "annotations": annotations,
+        },
+        "spec": {
+            "schedule": str(definition["schedule"]),
+            "timeZone": str(definition.get("timezone") or "UTC"),
+            "concurrencyPolicy": concurrency_policy(str(definition.get("overlap") or "skip")),
+            "suspend": not bool(definition.get("active", True)),
+            "startingDeadlineSeconds": int(starting_deadline_seconds),
+            "successfulJobsHistoryLimit": history,
+            "failedJobsHistoryLimit": history,
+            "jobTemplate": {
+                "metadata": {"labels": labels, "annotations": annotations},
+                "spec": spec,
+            },
+        },
+    }
+
+
+def cronjob_patch(definition: dict[str, Any]) -> dict[str, Any]:
+    """The merge patch that brings an existing CronJob to ``definition``'s pause state."""
+    return {
+        "metadata": {"annotations": {ANNOTATION_REVISION: str(definition.get("revision") or 1)}},
+        "spec": {"suspend": not bool(definition.get("active", True))},
+    }
+
+
+def definition_of(obj: dict[str, Any]) -> str | None:
+    """The definition id a Job (or pod) made by a definition's CronJob carries, else None."""
+    labels = (obj.get("metadata") or {}).get("labels") or {}
+    value = labels.get(LABEL_DEFINITION_ID)
+    return str(value) if value else None

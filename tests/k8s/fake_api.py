@@ -29,9 +29,9 @@ import tornado.iostream
 import tornado.web
 
 try:
-    from .fake_cluster import FakeCluster, matches, status_body
+    from .fake_cluster import FakeCluster, matches, merge_patch, status_body
 except ImportError:  # run as a script
-    from fake_cluster import FakeCluster, matches, status_body  # type: ignore[no-redef]
+    from fake_cluster import FakeCluster, matches, merge_patch, status_body  # type: ignore[no-redef]
 
 TOKEN = "fake-token"
 
@@ -62,6 +62,8 @@ class FakeKube(FakeCluster):
             [
                 (rf"/apis/batch/v1{ns}/jobs", JobsHandler, {"kube": self}),
                 (rf"/apis/batch/v1{ns}/jobs/([^/]+)", JobHandler, {"kube": self}),
+                (rf"/apis/batch/v1{ns}/cronjobs", CronJobsHandler, {"kube": self}),
+                (rf"/apis/batch/v1{ns}/cronjobs/([^/]+)", CronJobHandler, {"kube": self}),
                 (rf"/api/v1{ns}/pods", PodsHandler, {"kube": self}),
                 (rf"/api/v1{ns}/pods/([^/]+)", PodHandler, {"kube": self}),
                 (rf"/api/v1{ns}/pods/([^/]+)/log", LogHandler, {"kube": self}),
@@ -207,6 +209,83 @@ class JobsHandler(BaseHandler):
             self.fail(409, "AlreadyExists", f'jobs.batch "{name}" already exists')
             return
         self.send(self.kube.create_job(ns, body), 201)
+
+    def get(self, ns: str) -> None:
+        selector = self.get_query_argument("labelSelector", None)
+        items = [
+            j
+            for (n, _), j in sorted(self.kube.jobs.items())
+            if n == ns and matches(j["metadata"].get("labels") or {}, selector)
+        ]
+        self.send({"kind": "JobList", "apiVersion": "batch/v1",
+                   "metadata": {"resourceVersion": str(self.kube.rv)}, "items": items})  # fmt: skip
+
+
+class CronJobsHandler(BaseHandler):
+    op = "cronjobs"
+
+    def post(self, ns: str) -> None:
+        body = self.body()
+        if not self.check_valid(body):
+            return
+        name = body.get("metadata", {}).get("name")
+        if (ns, name) in self.kube.cronjobs:
+            self.fail(409, "AlreadyExists", f'cronjobs.batch "{name}" already exists')
+            return
+        self.send(self.kube.create_cronjob(ns, body), 201)
+
+
+class CronJobHandler(BaseHandler):
+    op = "cronjob"
+
+    def missing(self, name: str) -> None:
+        self.fail(404, "NotFound", f'cronjobs.batch "{name}" not found')
+
+    def get(self, ns: str, name: str) -> None:
+        cronjob = self.kube.cronjobs.get((ns, name))
+        if cronjob is None:
+            self.missing(name)
+        else:
+            self.send(cronjob)
+
+    def put(self, ns: str, name: str) -> None:
+        body = self.body()
+        if not self.check_valid(body):
+            return
+        cronjob = self.kube.replace_cronjob(ns, name, body)
+        if cronjob is None:
+            self.missing(name)
+        else:
+            self.send(cronjob)
+
+    def patch(self, ns: str, name: str) -> None:
+        kind = self.request.headers.get("Content-Type", "")
+        if "merge-patch+json" not in kind:
+            self.fail(415, "UnsupportedMediaType", f"the fake takes merge patches, not {kind}")
+            return
+        old = self.kube.cronjobs.get((ns, name))
+        if old is None:
+            self.missing(name)
+            return
+        merged = json.loads(json.dumps(old))
+        merge_patch(merged, self.body())
+        meta = merged["metadata"]
+        check = {
+            **{k: v for k, v in merged.items() if k != "status"},
+            "metadata": {
+                k: meta[k] for k in ("name", "namespace", "labels", "annotations") if k in meta
+            },
+        }
+        if not self.check_valid(check):  # admission checks the patched object
+            return
+        self.send(self.kube.patch_cronjob(ns, name, self.body()))
+
+    def delete(self, ns: str, name: str) -> None:
+        cronjob = self.kube.delete_cronjob(ns, name)
+        if cronjob is None:
+            self.missing(name)
+        else:
+            self.send(cronjob)
 
 
 class JobHandler(BaseHandler):

@@ -51,6 +51,17 @@ def matches(labels: dict[str, str], selector: str | None) -> bool:
     return True
 
 
+def merge_patch(target: dict[str, Any], change: dict[str, Any]) -> None:
+    """Apply a JSON merge patch (RFC 7386) to ``target`` in place."""
+    for k, v in change.items():
+        if v is None:
+            target.pop(k, None)
+        elif isinstance(v, dict) and isinstance(target.get(k), dict):
+            merge_patch(target[k], v)
+        else:
+            target[k] = json.loads(json.dumps(v))
+
+
 class FakeCluster:
     """The fake cluster's state and the test-facing controls (no HTTP: see FakeKube)."""
 
@@ -59,6 +70,8 @@ class FakeCluster:
         self.jobs: dict[tuple[str, str], dict[str, Any]] = {}
         self.pods: dict[tuple[str, str], dict[str, Any]] = {}
         self.secrets: dict[tuple[str, str], dict[str, Any]] = {}
+        #: batch/v1 CronJobs (no controller: a test fires one with ``fire_cronjob``)
+        self.cronjobs: dict[tuple[str, str], dict[str, Any]] = {}
         #: pod events for watches: (rv, type, pod)
         self.history: list[tuple[int, str, dict[str, Any]]] = []
         self.compacted_rv = 0
@@ -129,6 +142,78 @@ class FakeCluster:
         }
         self.pods[(ns, pod_name)] = pod
         self._pod_event("ADDED", pod)
+        return job
+
+    # ------------------------------------------------------------------ CronJobs
+
+    def create_cronjob(self, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        cronjob = json.loads(json.dumps(body))
+        cronjob["metadata"] = self._new_meta(ns, cronjob.get("metadata") or {})
+        cronjob["status"] = {}
+        self.cronjobs[(ns, cronjob["metadata"]["name"])] = cronjob
+        return cronjob
+
+    def replace_cronjob(self, ns: str, name: str, body: dict[str, Any]) -> dict[str, Any] | None:
+        old = self.cronjobs.get((ns, name))
+        if old is None:
+            return None
+        cronjob = json.loads(json.dumps(body))
+        meta = dict(cronjob.get("metadata") or {})
+        meta.update({k: old["metadata"][k] for k in ("namespace", "uid", "creationTimestamp")})
+        meta["resourceVersion"] = self.next_rv()
+        cronjob["metadata"] = meta
+        cronjob["status"] = old.get("status") or {}
+        self.cronjobs[(ns, name)] = cronjob
+        return cronjob
+
+    def patch_cronjob(self, ns: str, name: str, patch: dict[str, Any]) -> dict[str, Any] | None:
+        """A JSON merge patch (RFC 7386)."""
+        cronjob = self.cronjobs.get((ns, name))
+        if cronjob is None:
+            return None
+        merge_patch(cronjob, patch)
+        cronjob["metadata"]["resourceVersion"] = self.next_rv()
+        return cronjob
+
+    def delete_cronjob(self, ns: str, name: str) -> dict[str, Any] | None:
+        """Delete a CronJob (its Jobs stay: the client asks for ``Orphan``)."""
+        return self.cronjobs.pop((ns, name), None)
+
+    def fire_cronjob(self, ns: str, name: str, scheduled: datetime) -> dict[str, Any]:
+        """What the CronJob controller does at an occurrence (the fake has no controller): a Job
+        from the ``jobTemplate``, named ``<cronjob>-<minutes since the epoch>``, owned by the
+        CronJob, with the ``scheduled-timestamp`` annotation. A suspended CronJob fires nothing."""
+        cronjob = self.cronjobs[(ns, name)]
+        if cronjob["spec"].get("suspend"):
+            raise AssertionError(f"the CronJob {name} is suspended: the controller fires nothing")
+        template = cronjob["spec"]["jobTemplate"]
+        meta = template.get("metadata") or {}
+        stamp = scheduled.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        body = {
+            "apiVersion": "batch/v1",
+            "kind": "Job",
+            "metadata": {
+                "name": f"{name}-{int(scheduled.timestamp()) // 60}",
+                "labels": dict(meta.get("labels") or {}),
+                "annotations": {
+                    **(meta.get("annotations") or {}),
+                    "batch.kubernetes.io/cronjob-scheduled-timestamp": stamp,
+                },
+                "ownerReferences": [
+                    {
+                        "apiVersion": "batch/v1",
+                        "kind": "CronJob",
+                        "name": name,
+                        "uid": cronjob["metadata"]["uid"],
+                        "controller": True,
+                        "blockOwnerDeletion": True,
+                    }
+                ],
+            },
+            "spec": json.loads(json.dumps(template["spec"])),
+        }
+        job = self.create_job(ns, body)
+        cronjob["status"]["lastScheduleTime"] = stamp
         return job
 
     def pods_of(self, job_name: str, ns: str = "default") -> list[dict[str, Any]]:
