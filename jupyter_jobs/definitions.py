@@ -79,10 +79,22 @@ def _storage(e: OSError) -> Exception:
     return e
 
 
+#: fields of ``POST jobs`` a definition refuses, with why: a recurring run cannot wait for fixed
+#: jobs, and a sweep's runs would not be the definition's
+NOT_FOR_DEFINITIONS = {
+    "after": "a job definition's runs cannot wait for other jobs (Dependencies are for one job)",
+    "when": "a job definition's runs cannot wait for other jobs (Dependencies are for one job)",
+    "grid": "a job definition runs one job at a time, not a sweep",
+    "parameter_sets": "a job definition runs one job at a time, not a sweep",
+    "throttle": "a job definition runs one job at a time, not a sweep",
+    "parameters_as": "a job definition runs one job at a time, not a sweep",
+}
+
+
 def job_keys() -> frozenset[str]:
-    """The job fields of a definition: whatever ``POST jobs`` takes (read when called, so a field
-    added to job requests is a definition field too)."""
-    return frozenset(REQUEST_KEYS)
+    """The job fields of a definition: what ``POST jobs`` takes (read when called, so a field
+    added to job requests is a definition field too), but :data:`NOT_FOR_DEFINITIONS`."""
+    return frozenset(REQUEST_KEYS) - frozenset(NOT_FOR_DEFINITIONS)
 
 
 def _whole(value: Any, key: str) -> int:
@@ -104,6 +116,10 @@ def parse_definition(body: Any, root_dir: str) -> tuple[dict[str, Any], dict[str
     if not isinstance(body, dict):
         raise BadRequest("the request body must be a JSON object")
     jobs = job_keys()
+    for key in sorted(set(body) & set(NOT_FOR_DEFINITIONS)):
+        if body[key] not in (None, [], {}):
+            raise BadRequest(f"{label(key)}: {NOT_FOR_DEFINITIONS[key]}", field=key)
+    body = {k: v for k, v in body.items() if k not in NOT_FOR_DEFINITIONS}
     unknown = set(body) - jobs - SCHEDULE_KEYS
     if unknown:
         known = sorted(jobs | SCHEDULE_KEYS)

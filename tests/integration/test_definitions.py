@@ -126,6 +126,8 @@ async def test_create_get_list_change_and_delete(jobs_api, jp_root_dir, manager)
         ({"colour": "red"}, "colour", "unknown field"),
         ({"resources": {"memory": "lots"}}, "resources.memory", "Memory: 'lots' is not a size"),
         ({"path": "missing.py"}, "path", "does not exist"),
+        ({"after": ["0" * 32]}, "after", "cannot wait for other jobs"),
+        ({"grid": {"x": [1, 2]}}, "grid", "not a sweep"),
     ],
 )
 async def test_bad_definitions_are_refused_in_the_users_words(
