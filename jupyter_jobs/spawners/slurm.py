@@ -462,7 +462,9 @@ class SlurmSpawner(Spawner):
         path = os.path.join(job.job_dir, script.SCRIPT)
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
-        argv = script.sbatch_argv(path, job_name=job_name, job_dir=job.job_dir)
+        argv = script.sbatch_argv(
+            path, job_name=job_name, job_dir=job.job_dir, options=script.mail_options(job.notify)
+        )
         try:
             rc, out, err = await self.run(argv, cwd=job.job_dir)
         except NotInstalled as e:

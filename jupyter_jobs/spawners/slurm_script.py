@@ -190,8 +190,31 @@ def render_batch_script(template: str, variables: dict[str, Any]) -> str:
         raise BadRequest(f"the SLURM batch_script template is broken: {e}") from e
 
 
-def sbatch_argv(script_path: str, *, job_name: str, job_dir: str) -> list[str]:
-    """``sbatch --parsable …`` as an argv: paths go on the command line, never through a shell."""
+def mail_options(notify: dict[str, Any] | None) -> list[str]:
+    """SLURM's own mail for a job's ``notify`` with ``slurm_mail``: ``--mail-type=FAIL`` (``on:
+    failure``) or ``ALL`` (``always``) and ``--mail-user`` with the addresses (comma-separated,
+    as sbatch takes them). Nothing without ``slurm_mail`` or addresses. The addresses were
+    checked at the boundary (``validation.check_email``); checked again here: no space, comma
+    or control character reaches sbatch."""
+    notify = notify or {}
+    emails = [str(e) for e in notify.get("email") or []]
+    if not notify.get("slurm_mail") or not emails:
+        return []
+    for e in emails:
+        if not _MAIL_RE.fullmatch(e):
+            raise BadRequest(f"Notifications: {e!r} is not an e-mail address", field="notify")
+    kind = "ALL" if notify.get("on") == "always" else "FAIL"
+    return [f"--mail-type={kind}", f"--mail-user={','.join(emails)}"]
+
+
+_MAIL_RE = re.compile(r"[A-Za-z0-9.!#$%&'*+/=?^_`{|}~-]+@[A-Za-z0-9.-]+")
+
+
+def sbatch_argv(
+    script_path: str, *, job_name: str, job_dir: str, options: list[str] | None = None
+) -> list[str]:
+    """``sbatch --parsable …`` as an argv: paths go on the command line, never through a shell.
+    ``options``: more sbatch options, one word each (the mail options of :func:`mail_options`)."""
     out = f"{job_dir}/{SLURM_OUT}"
     return [
         "sbatch",
@@ -200,6 +223,7 @@ def sbatch_argv(script_path: str, *, job_name: str, job_dir: str) -> list[str]:
         f"--output={out}",
         f"--error={out}",
         f"--chdir={job_dir}",
+        *(options or []),
         script_path,
     ]
 
