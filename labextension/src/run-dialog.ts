@@ -11,6 +11,7 @@ import { IRunChoices, RunJobForm, SubmitDialog } from './dialog';
 import { basename, extname } from './format';
 import { JobsModel } from './model';
 import { IParameter, readParameters } from './parameters';
+import { SweepTab } from './sweep-tab';
 import { IJob } from './tokens';
 
 export interface IRunDialogDeps {
@@ -73,6 +74,8 @@ export async function runAsBackgroundJob(path: string, deps: IRunDialogDeps): Pr
     defaultProfile: defaults.profile,
     translator: deps.translator
   });
+  // issue 13: the "Sweep" and "Wait for" parts (sweep-tab.ts) add to the request before it goes
+  const sweep = new SweepTab({ form, parameters, model: deps.model, translator: deps.translator });
   const dialog = new SubmitDialog(
     {
       title: trans.__('Run “%1” as a background job', basename(path)),
@@ -84,7 +87,7 @@ export async function runAsBackgroundJob(path: string, deps: IRunDialogDeps): Pr
       focusNodeSelector: 'input[name="name"]'
     },
     form,
-    request => deps.model.submit(request)
+    request => deps.model.submit(sweep.apply(request))
   );
   const result = await dialog.launch();
   if (!result.button.accept || !dialog.job) {
