@@ -420,7 +420,8 @@ class Runner:
         else:
             state, reason = "failed", f"exit code {code}"
         self.finish(state, exit_code, reason, process_exit_code=exit_code)
-        return 0
+        # on SLURM: a failed command fails the batch job, for the dependencies of other jobs
+        return 1 if state == "failed" and self.spec.get("exit_nonzero_on_failure") else 0
 
     def supervise(self) -> tuple[int, tuple[str, str | None] | None]:
         """Watch the command until it ends (or is stopped): its exit code, and why it was stopped
@@ -564,10 +565,43 @@ class Runner:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    if len(args) == 2 and args[0] == "--array":
+        child = array_task_dir(args[1])
+        if child is None:
+            return 2
+        return Runner(child).run()
     if len(args) != 1:
-        print("usage: python -m jupyter_jobs.runner JOB_DIR", file=sys.stderr)
+        print("usage: python -m jupyter_jobs.runner JOB_DIR | --array SWEEP_DIR", file=sys.stderr)
         return 2
     return Runner(args[0]).run()
+
+
+#: where an array task learns its index: SLURM's array task, a Kubernetes Indexed Job's pod
+ARRAY_INDEX_VARIABLES = ("SLURM_ARRAY_TASK_ID", "JOB_COMPLETION_INDEX")
+
+
+def array_task_dir(sweep_dir: str) -> str | None:
+    """The directory of the sweep's child this array task runs: ``children[i]`` of the sweep's
+    ``sweep.json``, ``i`` from :data:`ARRAY_INDEX_VARIABLES` (None, with a message, when not)."""
+    from .sweeps import SWEEP_FILE
+
+    raw = next((os.environ[v] for v in ARRAY_INDEX_VARIABLES if os.environ.get(v)), None)
+    if raw is None or not raw.isdigit():
+        print(
+            f"jupyter-jobs: no array task index ({', '.join(ARRAY_INDEX_VARIABLES)})",
+            file=sys.stderr,
+        )
+        return None
+    try:
+        with open(os.path.join(sweep_dir, SWEEP_FILE), encoding="utf-8") as f:
+            children = json.load(f)["children"]
+        child_id = children[int(raw)]
+        if not isinstance(child_id, str) or not re.fullmatch(r"[0-9a-f]{32}", child_id):
+            raise ValueError(f"{child_id!r} is not a job id")
+    except (OSError, ValueError, KeyError, IndexError, TypeError) as e:
+        print(f"jupyter-jobs: array task {raw} of {sweep_dir}: {e}", file=sys.stderr)
+        return None
+    return os.path.join(os.path.dirname(os.path.abspath(sweep_dir)), str(child_id))
 
 
 if __name__ == "__main__":

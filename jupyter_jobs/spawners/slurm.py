@@ -30,7 +30,7 @@ from typing import Any
 
 from traitlets import Bool, Enum, Float, Integer, List, Unicode, default
 
-from .. import jobfiles
+from .. import jobfiles, sweeps
 from ..exceptions import BadRequest, EngineError, EngineUnavailable, NotInstalled
 from ..models import (
     CANCELLING,
@@ -42,8 +42,10 @@ from ..models import (
     Job,
     JobUpdate,
     normalize_resources,
+    parse_time,
 )
 from . import slurm_limits, slurm_state
+from . import slurm_schedule as schedule
 from . import slurm_script as script
 from .base import Spawner
 
@@ -61,6 +63,23 @@ UNREACHABLE_MARKS = (
 LIMITS_RECHECK_AGE = 5.0
 #: signals the runner handles (it stops the whole job on each); anything else would kill it
 FORWARDED_SIGNALS = (_signal.SIGINT, _signal.SIGTERM, _signal.SIGHUP)
+
+
+#: SLURM's queue reasons of a job held by its ``--dependency``
+DEPENDENCY_NEVER = "DependencyNeverSatisfied"
+
+
+def _dependency_reason(job: Job, rec: slurm_state.SlurmRecord, update: JobUpdate) -> None:
+    """A job SLURM holds for the jobs it waits for: our reason (``waiting for <name> (<id>)``)
+    for SLURM's ``Dependency``; ``DependencyNeverSatisfied`` in words."""
+    if not job.after or update.status != QUEUED:
+        return
+    if rec.reason == "Dependency" and job.state.get("waiting_for"):
+        update.reason = job.state["waiting_for"]
+    elif rec.reason == DEPENDENCY_NEVER:
+        update.reason = (
+            f"will not start: a job it waits for did not end as it asks ({DEPENDENCY_NEVER})"
+        )
 
 
 def _unreachable(text: str) -> bool:
@@ -225,6 +244,15 @@ class SlurmSpawner(Spawner):
     @default("display_name")
     def _default_display_name(self) -> str:
         return "SLURM"
+
+    #: SLURM holds a job that waits for SLURM jobs (``--dependency``): see
+    #: :mod:`jupyter_jobs.dependencies`
+    engine_dependencies = True
+
+    def runner_spec(self, job: Job) -> dict[str, Any]:
+        # the runner exits non-zero when the command failed, so that SLURM marks the job FAILED
+        # and ``afterok``/``afternotok`` of the jobs that wait for it mean what they say
+        return {"exit_nonzero_on_failure": True}
 
     def __init__(self, **kw: Any):
         super().__init__(**kw)
@@ -463,10 +491,16 @@ class SlurmSpawner(Spawner):
         with open(path, "w", encoding="utf-8") as f:
             f.write(text)
         argv = script.sbatch_argv(
-            path, job_name=job_name, job_dir=job.job_dir, options=script.mail_options(job.notify)
+            path,
+            job_name=job_name,
+            job_dir=job.job_dir,
+            options=[
+                *script.mail_options(job.notify),
+                *script.dependency_options(job.state.get("slurm_dependency")),
+            ],
         )
         try:
-            rc, out, err = await self.run(argv, cwd=job.job_dir)
+            rc, out, err = await self.run(self._held(job, argv), cwd=job.job_dir)
         except NotInstalled as e:
             raise NotInstalled(f"the SLURM backend is not available here: {e.message}") from None
         if rc != 0:
@@ -483,9 +517,122 @@ class SlurmSpawner(Spawner):
         return JobUpdate(
             status=QUEUED,
             backend_ref=job_id,
-            reason=f"submitted to SLURM as job {job_id}",
+            reason=job.state.get("waiting_for") or f"submitted to SLURM as job {job_id}",
             state={"slurm_job_id": job_id},
         )
+
+    # ------------------------------------------------------------------ job definitions
+
+    #: the next run of a definition is a job made ahead (its directory and record), held by
+    #: SLURM with ``--begin``; each run makes the one after it (:mod:`jupyter_jobs.schedule_next`)
+    runs_ahead = True
+
+    def schedule_capability(self) -> str:
+        return "engine"
+
+    async def arrange_next_run(self, definition: dict[str, Any], occurrence: Any) -> None:
+        """Not called: SLURM's runs are made ahead (:attr:`runs_ahead`) through the manager's
+        submit by :class:`~jupyter_jobs.definitions.JobDefinitions`, and held by :meth:`submit`."""
+        raise NotImplementedError("SLURM runs are arranged ahead through submit")
+
+    async def withdraw_runs(self, definition: dict[str, Any]) -> None:
+        """Nothing beyond the cancel of each waiting run (by the manager, which scancels it
+        through :meth:`cancel`): SLURM holds nothing else for a definition."""
+
+    def runner_argv(self, job: Job) -> list[str]:
+        if job.definition_id and job.scheduled_for:
+            # arranges the run after this one, decides ``skip``, then execs the runner
+            return [self.runner_python, "-m", "jupyter_jobs.schedule_next", job.job_dir]
+        return super().runner_argv(job)
+
+    def _held(self, job: Job, argv: list[str]) -> list[str]:
+        """The sbatch argv of a definition's run: held with ``--begin`` (UTC, sbatch in
+        ``TZ=UTC0``) until its occurrence, ``--dependency`` for ``overlap: queue``; the reason
+        it shows while it waits kept in its state. Any other job's argv as it is."""
+        occurrence = parse_time(job.scheduled_for) if job.definition_id else None
+        if occurrence is None:
+            return argv
+        path = os.path.join(self.job_root, "definitions", str(job.definition_id), "definition.json")
+        definition = jobfiles.read_json(path) or {}
+        previous = job.state.get(schedule.STATE_AFTER)
+        options = schedule.run_options(occurrence, previous, str(definition.get("overlap") or ""))
+        tz = str(definition.get("timezone") or "UTC")
+        job.state[schedule.STATE_REASON] = schedule.scheduled_reason(occurrence, tz)
+        return schedule.with_utc([*argv[:-1], *options, argv[-1]])
+
+    # ------------------------------------------------------------------ sweeps: one array
+
+    #: a sweep is one ``sbatch --array`` (:mod:`jupyter_jobs.sweeps`)
+    supports_arrays = True
+
+    def array_argv(self, sweep: Job, n: int, throttle: int | None) -> tuple[list[str], str]:
+        """The batch script (text) and the ``sbatch`` argv of a sweep of ``n`` children: one
+        array, each task runs the runner on its child (``--array SWEEP_DIR``)."""
+        resources = normalize_resources(sweep.resources)
+        cmd = [self.runner_python, "-m", "jupyter_jobs.runner", "--array", sweep.job_dir]
+        text = self.script_for(
+            resources, name=sweep.name or sweep.id, job_dir=sweep.job_dir, cmd=cmd
+        )
+        path = os.path.join(sweep.job_dir, script.SCRIPT)
+        job_name = script.sanitize_job_name(sweep.name or sweep.id, self.job_name_prefix)
+        argv = script.sbatch_argv(path, job_name=job_name, job_dir=sweep.job_dir)
+        out = f"{sweep.job_dir}/slurm-%a.out"
+        argv = [
+            f"--output={out}"
+            if a.startswith("--output=")
+            else f"--error={out}"
+            if a.startswith("--error=")
+            else a
+            for a in argv
+        ]
+        argv.insert(-1, f"--array={sweeps.array_spec(n, throttle)}")
+        return argv, text
+
+    async def submit_array(
+        self, sweep: Job, children: list[Job], throttle: int | None
+    ) -> dict[str, JobUpdate]:
+        """One ``sbatch --array=0-(N-1)%M`` for the whole sweep: updates by child id (each
+        child's ``backend_ref`` is ``<array>_<i>``), and under ``""`` the array job's id."""
+        argv, text = self.array_argv(sweep, len(children), throttle)
+        with open(argv[-1], "w", encoding="utf-8") as f:
+            f.write(text)
+        try:
+            rc, out, err = await self.run(argv, cwd=sweep.job_dir)
+        except NotInstalled as e:
+            raise NotInstalled(f"the SLURM backend is not available here: {e.message}") from None
+        if rc != 0:
+            message = _last_line(err) or _last_line(out) or f"sbatch exit code {rc}"
+            if _unreachable(err):
+                raise EngineUnavailable(f"slurmctld not answering: {message}")
+            raise BadRequest(
+                f"SLURM refused the sweep: {message}", field=script.field_of_message(message)
+            )
+        try:
+            array_id = script.parse_sbatch_output(out)
+        except ValueError as e:
+            raise EngineError(str(e))
+        updates = {"": JobUpdate(backend_ref=array_id)}
+        for child in children:
+            ref = f"{array_id}_{child.index}"
+            updates[child.id] = JobUpdate(
+                status=QUEUED,
+                backend_ref=ref,
+                reason=f"submitted to SLURM as array task {ref}",
+                state={"slurm_job_id": ref, "slurm_array_id": array_id},
+            )
+        return updates
+
+    async def cancel_array(self, array_id: str) -> bool:
+        """One ``scancel`` of the whole array (every task, pending or running)."""
+        rc, _out, err = await self.run(["scancel", f"--user={self.slurm_user}", array_id])
+        if rc != 0:
+            message = _last_line(err) or f"exit code {rc}"
+            if _unreachable(err):
+                raise EngineUnavailable(f"slurmctld not answering: {message}")
+            if _already_gone(err):
+                return False
+            raise EngineError(f"scancel {array_id} failed: {message}")
+        return True
 
     # ------------------------------------------------------------------ status
 
@@ -556,7 +703,7 @@ class SlurmSpawner(Spawner):
         gone: list[Job] = []
         ended: dict[str, slurm_state.SlurmRecord] = {}
         for ref, job in by_ref.items():
-            rec = rows.get(ref)
+            rec = rows.get(ref) or self._array_row(ref, job, rows)
             if rec is None:
                 gone.append(job)
                 continue
@@ -564,6 +711,9 @@ class SlurmSpawner(Spawner):
             if update is None:
                 ended[ref] = rec
                 continue
+            if rec.reason == "BeginTime" and job.state.get(schedule.STATE_REASON):
+                update.reason = str(job.state[schedule.STATE_REASON])  # "scheduled for …"
+            _dependency_reason(job, rec, update)
             self._misses.pop(ref, None)
             if job.status == CANCELLING and not job.state.get("scancel_done"):
                 try:  # the cancel met a controller that was away: again
@@ -587,6 +737,8 @@ class SlurmSpawner(Spawner):
                 or jobfiles.cancel_requested(job.job_dir)
             )
             update = slurm_state.final_update(rec, status, cancel)
+            if update is not None and job.state.get("withdrawn_reason"):
+                update.reason = str(job.state["withdrawn_reason"])  # "the schedule was paused"
             if update is None:
                 update = self._not_settled(job, rec)
                 if update is None:
@@ -596,6 +748,20 @@ class SlurmSpawner(Spawner):
                 self._files_update(job, update)
             updates[job.id] = update
         return updates
+
+    @staticmethod
+    def _array_row(
+        ref: str, job: Job, rows: dict[str, slurm_state.SlurmRecord]
+    ) -> slurm_state.SlurmRecord | None:
+        """An array task that never started and is no longer pending (its array was cancelled):
+        squeue keeps one row for them all under the array's own id (``123|CANCELLED``)."""
+        array, sep, _task = ref.partition("_")
+        rec = rows.get(array) if sep else None
+        if rec is None or slurm_state.active_update(rec) is not None:
+            return None
+        if jobfiles.read_status(job.job_dir):
+            return None  # it ran: its own row (or sacct) tells
+        return rec
 
     def _not_settled(self, job: Job, rec: slurm_state.SlurmRecord | None) -> JobUpdate | None:
         """A job that ended without a final word: wait a few polls, then say what is known."""

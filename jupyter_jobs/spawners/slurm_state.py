@@ -21,6 +21,7 @@ from ..models import (
     isoformat,
     parse_time,
 )
+from ..sweeps import parse_array_id
 
 #: squeue's fixed format: job id, state, reason, nodes, (expected) start, user. ``%S`` of a
 #: pending job is the scheduler's expected start: the field ``squeue --start`` prints, so one
@@ -88,8 +89,22 @@ def _none(value: str) -> str:
     return "" if value in ("", "N/A", "(null)", "None", "Unknown", "NONE") else value
 
 
+def _expand_array(out: dict[str, SlurmRecord]) -> dict[str, SlurmRecord]:
+    """One row per array task: ``123_[2-11%2]`` (the tasks not started yet, in one row) becomes
+    ``123_2`` … ``123_11`` (a sweep's children are ``<array>_<i>``)."""
+    for job_id in [k for k in out if k.endswith("]")]:
+        parsed = parse_array_id(job_id)
+        if parsed is None:
+            continue
+        array, tasks = parsed
+        rec = out.pop(job_id)
+        for task in tasks:
+            out.setdefault(f"{array}_{task}", dataclasses.replace(rec, job_id=f"{array}_{task}"))
+    return out
+
+
 def parse_squeue(text: str) -> dict[str, SlurmRecord]:
-    """Rows of ``squeue -h -o SQUEUE_FORMAT`` by job id."""
+    """Rows of ``squeue -h -o SQUEUE_FORMAT`` by job id (array tasks one by one)."""
     out: dict[str, SlurmRecord] = {}
     for line in text.splitlines():
         parts = line.strip().split("|")
@@ -104,7 +119,7 @@ def parse_squeue(text: str) -> dict[str, SlurmRecord]:
             start=_none(start),
             user=user.strip(),
         )
-    return out
+    return _expand_array(out)
 
 
 def _exit_code(value: str) -> tuple[int | None, int | None]:
@@ -135,7 +150,7 @@ def parse_sacct(text: str) -> dict[str, SlurmRecord]:
             exit_code=code,
             signal=sig,
         )
-    return out
+    return _expand_array(out)
 
 
 def parse_scontrol(text: str) -> SlurmRecord | None:
@@ -233,7 +248,8 @@ def final_update(
         update.exit_code = (status or {}).get("exit_code")
         update.reason = "cancelled (scancel)" if slurm_state else (status or {}).get("reason")
         return update
-    if slurm_state in FAILED_REASONS:
+    if slurm_state in FAILED_REASONS and not (slurm_state == "FAILED" and runner_final):
+        # FAILED with the runner's final word: its command failed (the runner's exit code)
         update.status = FAILED
         update.exit_code = (status or {}).get("exit_code")
         if update.exit_code is None and rec is not None and rec.exit_code is not None:
