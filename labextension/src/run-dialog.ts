@@ -11,6 +11,8 @@ import { IRunChoices, RunJobForm, SubmitDialog } from './dialog';
 import { basename, extname } from './format';
 import { JobsModel } from './model';
 import { IParameter, readParameters } from './parameters';
+import { DefinitionsClient, DefinitionsModel, IJobDefinition } from './definitions-model';
+import { ScheduleTab } from './schedule-tab';
 import { SweepTab } from './sweep-tab';
 import { IJob } from './tokens';
 
@@ -21,6 +23,9 @@ export interface IRunDialogDeps {
   state?: IStateDB | null;
   /** Settings: the default backend and profile. */
   defaults?: () => { backend?: string; profile?: string };
+  /** Issue 12: where definitions go ("On a schedule"), and the one being edited, if any. */
+  definitions?: DefinitionsModel;
+  editing?: IJobDefinition | null;
 }
 
 const STATE_PREFIX = 'jupyter-jobs:last-run:';
@@ -69,32 +74,47 @@ export async function runAsBackgroundJob(path: string, deps: IRunDialogDeps): Pr
     path,
     backends,
     parameters,
-    remembered,
+    remembered: deps.editing ? (deps.editing as IRunChoices) : remembered,
     defaultBackend: defaults.backend,
     defaultProfile: defaults.profile,
     translator: deps.translator
   });
   // issue 13: the "Sweep" and "Wait for" parts (sweep-tab.ts) add to the request before it goes
   const sweep = new SweepTab({ form, parameters, model: deps.model, translator: deps.translator });
+  // issue 12: "Run now / On a schedule" and the output formats (schedule-tab.ts)
+  const schedule = new ScheduleTab({
+    form,
+    translator: deps.translator,
+    editing: deps.editing,
+    definitions:
+      deps.definitions ??
+      new DefinitionsModel({
+        client: new DefinitionsClient(deps.model.client.serverSettings),
+        refreshInterval: 0
+      })
+  });
   const dialog = new SubmitDialog(
     {
-      title: trans.__('Run “%1” as a background job', basename(path)),
+      title: deps.editing
+        ? trans.__('Edit the schedule of “%1”', deps.editing.name)
+        : trans.__('Run “%1” as a background job', basename(path)),
       body: form,
       buttons: [
         Dialog.cancelButton({ label: trans.__('Cancel') }),
-        Dialog.okButton({ label: trans.__('Run') })
+        Dialog.okButton({ label: deps.editing ? trans.__('Save') : trans.__('Run') })
       ],
       focusNodeSelector: 'input[name="name"]'
     },
     form,
-    request => deps.model.submit(sweep.apply(request))
+    request => schedule.submit(sweep.apply(request), r => deps.model.submit(r))
   );
   const result = await dialog.launch();
+  schedule.dispose();
   if (!result.button.accept || !dialog.job) {
     return null;
   }
   await saveChoices(deps.state, path, form.getChoices());
-  return dialog.job;
+  return schedule.definition ? null : dialog.job;
 }
 
 async function notebookParameters(
