@@ -118,7 +118,7 @@ def settle(manager: JobManager, backend: str) -> set[str]:
     skips it) — unless its engine can hold it (SLURM), one whose parents are done is left to
     start."""
     held: set[str] = set()
-    queue = manager.waiting.get(backend, [])
+    queue: list[str] = manager.waiting.get(backend, [])
     spawner = manager.spawners.get(backend)
     for job_id in list(queue):
         job = manager.active.get(job_id)

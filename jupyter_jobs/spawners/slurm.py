@@ -711,6 +711,7 @@ class SlurmSpawner(Spawner):
             if update is None:
                 ended[ref] = rec
                 continue
+            _dependency_reason(job, rec, update)
             if rec.reason == "BeginTime" and job.state.get(schedule.STATE_REASON):
                 update.reason = str(job.state[schedule.STATE_REASON])  # "scheduled for …"
             _dependency_reason(job, rec, update)

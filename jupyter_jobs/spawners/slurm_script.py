@@ -246,6 +246,21 @@ def field_of_message(message: str) -> str | None:
     return None
 
 
+#: ``afterok:123:124_5`` — the ``--dependency`` values :mod:`jupyter_jobs.dependencies` makes
+_DEPENDENCY_RE = re.compile(r"^(afterok|afterany|afternotok)(:[0-9]+(_[0-9]+)?){1,100}$")
+
+
+def dependency_options(dependency: str | None) -> list[str]:
+    """``--dependency=afterok:<id>:<id>`` and ``--kill-on-invalid-dep=yes`` (SLURM cancels the
+    job when a job it waits for ended the wrong way), or nothing. The value is made of SLURM job
+    ids (never user input) and checked again here."""
+    if not dependency:
+        return []
+    if not _DEPENDENCY_RE.fullmatch(dependency):
+        raise ValueError(f"not a SLURM dependency: {dependency!r}")
+    return [f"--dependency={dependency}", "--kill-on-invalid-dep=yes"]
+
+
 def parse_sbatch_output(stdout: str) -> str:
     """``--parsable`` prints ``jobid`` or ``jobid;cluster``: the job id."""
     lines = [ln.strip() for ln in stdout.splitlines() if ln.strip()]

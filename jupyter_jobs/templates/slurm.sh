@@ -18,6 +18,8 @@
 {% endfor %}
 {{ req_prologue }}
 {% if req_epilogue %}{{ cmd }}
+jupyter_jobs_status=$?
 {{ req_epilogue }}
+exit $jupyter_jobs_status
 {% else %}exec {{ cmd }}
 {% endif %}
