@@ -26,6 +26,7 @@ import { connectNotifications } from './notifications';
 import { remoteSessionsPlugin } from './sessions';
 import { JobsSidebar } from './sidebar';
 import { JobsStatusItem } from './status-bar';
+import { registerResultsCommands, ResultsCommandIDs } from './results-view';
 import { CommandIDs, IJob, IJobsSidebar, PLUGIN_ID } from './tokens';
 
 export * from './tokens';
@@ -93,16 +94,21 @@ const plugin: JupyterFrontEndPlugin<IJobsSidebar> = {
     });
 
     const onAction = (action: RowAction, job: IJob) => {
-      const command = {
+      const command = (<Record<string, string>>{
         log: CommandIDs.openLog,
         cancel: CommandIDs.cancel,
         rerun: CommandIDs.rerun,
         delete: CommandIDs.remove,
-        output: CommandIDs.openOutput
-      }[action];
-      void app.commands.execute(command, { id: job.id });
+        output: CommandIDs.openOutput,
+        results: ResultsCommandIDs.open,
+        'rerun-failed': ResultsCommandIDs.rerunFailed
+      })[action];
+      if (command) {
+        void app.commands.execute(command, { id: job.id });
+      }
     };
 
+    registerResultsCommands(app, model, translator);
     const sidebar = new JobsSidebar({ model, onAction, translator });
     app.shell.add(sidebar, 'left', { rank: 600, type: 'Jobs' });
 

@@ -4,20 +4,33 @@
  */
 import { TranslationBundle } from '@jupyterlab/translation';
 import {
+  caretRightIcon,
   deleteIcon,
+  linkIcon,
   LabIcon,
   listIcon,
   notebookIcon,
   refreshIcon,
-  stopIcon
+  stopIcon,
+  tableRowsIcon
 } from '@jupyterlab/ui-components';
 
 import { h } from './dom';
 import { elapsedSeconds, formatDuration } from './format';
 import { backendLabel } from './labels';
+import { sweepCountsText } from './results-view';
 import { IJob, isFinal } from './tokens';
 
-export type RowAction = 'log' | 'cancel' | 'rerun' | 'delete' | 'output';
+export type RowAction =
+  | 'log'
+  | 'cancel'
+  | 'rerun'
+  | 'delete'
+  | 'output'
+  /** A sweep's row: show or hide its runs (handled by the list itself). */
+  | 'expand'
+  | 'results'
+  | 'rerun-failed';
 
 export function statusLabel(trans: TranslationBundle, status: string): string {
   const labels: Record<string, string> = {
@@ -43,6 +56,9 @@ export function waitingText(trans: TranslationBundle, reason: string): string {
 
 /** The line under the name: what a user wants to know in this state. */
 export function detailText(trans: TranslationBundle, job: IJob): string {
+  if (job.kind === 'sweep') {
+    return sweepCountsText(trans, job);
+  }
   switch (job.status) {
     case 'queued':
     case 'pending':
@@ -136,19 +152,42 @@ export class JobRow {
       output: actionButton('output', notebookIcon, trans.__('Open output')),
       cancel: actionButton('cancel', stopIcon, trans.__('Cancel')),
       rerun: actionButton('rerun', refreshIcon, trans.__('Rerun')),
-      delete: actionButton('delete', deleteIcon, trans.__('Delete'))
+      delete: actionButton('delete', deleteIcon, trans.__('Delete')),
+      results: actionButton('results', tableRowsIcon, trans.__('Show results'), true),
+      'rerun-failed': actionButton(
+        'rerun-failed',
+        refreshIcon,
+        trans.__('Rerun the failed runs'),
+        true
+      ),
+      expand: actionButton('expand', caretRightIcon, trans.__('Show the runs'), true)
     };
+    this._buttons['rerun-failed'].classList.add('jp-JobsRow-rerunFailed');
+    this._buttons.expand.classList.add('jp-JobsRow-expand');
+    this._chain = h('span', { class: 'jp-JobsRow-chain', hidden: true });
+    this._chain.appendChild(linkIcon.element({ tag: 'span' }));
     const actions = h(
       'span',
       { class: 'jp-JobsRow-actions' },
+      this._buttons.results,
       this._buttons.log,
       this._buttons.output,
       this._buttons.cancel,
       this._buttons.rerun,
+      this._buttons['rerun-failed'],
       this._buttons.delete
     );
     this.node.append(
-      h('div', { class: 'jp-JobsRow-line' }, this._icon, this._name, this._elapsed, actions),
+      h(
+        'div',
+        { class: 'jp-JobsRow-line' },
+        this._buttons.expand,
+        this._icon,
+        this._chain,
+        this._name,
+        this._elapsed,
+        actions
+      ),
       h('div', { class: 'jp-JobsRow-line jp-JobsRow-sub' }, this._where, this._detail),
       this._progress
     );
@@ -196,12 +235,49 @@ export class JobRow {
       this._buttons.rerun.hidden = !final || job.kind === 'kernel';
       this._buttons.delete.hidden = !final;
       this._buttons.output.hidden = !primaryOutput(job);
+      const sweep = job.kind === 'sweep';
+      this.node.classList.toggle('jp-JobsRow-sweep', sweep);
+      this.node.classList.toggle('jp-JobsRow-child', !!job.sweep_id);
+      this._buttons.expand.hidden = !sweep;
+      this._buttons.log.hidden = sweep; // a sweep has no log of its own: its runs have
+      this._buttons.results.hidden = !(sweep || Object.keys(job.results ?? {}).length);
+      this._buttons['rerun-failed'].hidden =
+        !sweep ||
+        !final ||
+        !(
+          (job.child_counts?.failed ?? 0) +
+          (job.child_counts?.cancelled ?? 0) +
+          (job.child_counts?.lost ?? 0)
+        );
+      const after = job.after ?? [];
+      this._chain.hidden = after.length === 0;
+      this._chain.title = after.length
+        ? trans.__(
+            'Starts when %1 %2',
+            after.map(id => id.slice(0, 8)).join(', '),
+            job.when === 'any'
+              ? trans.__('ended')
+              : job.when === 'failed'
+                ? trans.__('did not complete')
+                : trans.__('completed')
+          )
+        : '';
       this.node.setAttribute(
         'aria-label',
         `${job.name}, ${statusLabel(trans, job.status)}${detail ? ', ' + detail : ''}`
       );
     }
     this.tick(now);
+  }
+
+  /** A sweep's row: whether its runs are shown under it. */
+  setExpanded(expanded: boolean): void {
+    const button = this._buttons.expand;
+    this.node.classList.toggle('jp-mod-expanded', expanded);
+    button.setAttribute('aria-expanded', String(expanded));
+    const title = expanded ? this._trans.__('Hide the runs') : this._trans.__('Show the runs');
+    button.title = title;
+    button.setAttribute('aria-label', title);
   }
 
   /** Refresh the elapsed time (called every second for running rows). */
@@ -222,4 +298,5 @@ export class JobRow {
   private _progress: HTMLElement;
   private _progressBar: HTMLElement;
   private _buttons: Record<RowAction, HTMLButtonElement>;
+  private _chain: HTMLElement;
 }

@@ -11,6 +11,8 @@ import { Widget } from '@lumino/widgets';
 
 import { h } from './dom';
 import { JobRow, RowAction } from './job-row';
+import type { JobsModel } from './model';
+import { sweepChildren } from './results-view';
 import { IJob } from './tokens';
 
 export const ROW_HEIGHT = 52;
@@ -28,6 +30,8 @@ export namespace JobsList {
     emptyText: string;
     /** The rows shown reach the end of those loaded while the server has more. */
     onNeedMore?: () => void;
+    /** For a sweep's runs: `GET jobs?sweep=` and their job events (issue 13). */
+    model?: JobsModel;
   }
 }
 
@@ -61,19 +65,81 @@ export class JobsList extends WindowedList<JobsListModel> {
     this.node.appendChild(this._empty);
     this.node.addEventListener('click', this._onClick);
     this.node.addEventListener('keydown', this._onKeydown);
+    options.model?.jobChanged.connect(this._onJobChanged, this);
   }
 
-  /** The rows loaded, in order; `total` is how many exist (more than loaded: placeholders). */
-  setJobs(jobs: readonly IJob[], total: number = jobs.length, hasMore = false): void {
-    this._jobs = jobs;
-    this._hasMore = hasMore;
-    const count = hasMore ? Math.max(total, jobs.length + 1) : jobs.length;
+  /** Show or hide a sweep's runs under its row (loaded with `GET jobs?sweep=<id>`). */
+  async toggleSweep(sweep: IJob, expanded = !this._expanded.has(sweep.id)): Promise<void> {
+    if (!expanded) {
+      this._expanded.delete(sweep.id);
+      this._rebuild();
+      return;
+    }
+    const model = this._options.model;
+    this._expanded.set(sweep.id, []);
+    this._rebuild();
+    if (!model) {
+      return;
+    }
+    try {
+      const children = await sweepChildren(model, sweep.id);
+      if (this._expanded.has(sweep.id)) {
+        this._expanded.set(sweep.id, children);
+        this._rebuild();
+      }
+    } catch {
+      this._expanded.delete(sweep.id);
+      this._rebuild();
+    }
+  }
+
+  /** The sweeps whose runs are shown. */
+  get expandedSweeps(): string[] {
+    return Array.from(this._expanded.keys());
+  }
+
+  private _onJobChanged(_: unknown, job: IJob): void {
+    const children = job.sweep_id ? this._expanded.get(job.sweep_id) : undefined;
+    if (!children) {
+      return;
+    }
+    const i = children.findIndex(c => c.id === job.id);
+    if (i >= 0) {
+      children[i] = job;
+    } else {
+      children.push(job);
+      children.sort((a, b) => (a.index ?? 0) - (b.index ?? 0));
+    }
+    this._rebuild();
+  }
+
+  /** The items shown: the loaded jobs, each expanded sweep followed by its runs. */
+  private _rebuild(): void {
+    const items: IJob[] = [];
+    for (const job of this._jobs) {
+      items.push(job);
+      const children = this._expanded.get(job.id);
+      if (children) {
+        items.push(...children);
+      }
+    }
+    this._items = items;
+    const extra = items.length - this._jobs.length;
+    const count = this._hasMore ? Math.max(this._total + extra, items.length + 1) : items.length;
     this._empty.hidden = count > 0;
     if (this.viewModel.widgetCount !== count) {
       this.viewModel.widgetCount = count; // re-renders
     } else {
       this.update();
     }
+  }
+
+  /** The rows loaded, in order; `total` is how many exist (more than loaded: placeholders). */
+  setJobs(jobs: readonly IJob[], total: number = jobs.length, hasMore = false): void {
+    this._jobs = jobs;
+    this._hasMore = hasMore;
+    this._total = total;
+    this._rebuild();
   }
 
   get jobs(): readonly IJob[] {
@@ -136,6 +202,7 @@ export class JobsList extends WindowedList<JobsListModel> {
   dispose(): void {
     window.clearInterval(this._ticker);
     window.clearTimeout(this._pruneTimer);
+    this._options.model?.jobChanged.disconnect(this._onJobChanged, this);
     this._resizeObserver?.disconnect();
     for (const widget of this._rows.values()) {
       widget.dispose();
@@ -150,7 +217,7 @@ export class JobsList extends WindowedList<JobsListModel> {
 
   /** The widget of item `index`: the job's row (reused by job id), or a placeholder. */
   private _widgetAt(index: number): Widget {
-    const jobs = this._jobs;
+    const jobs = this._items;
     if (this._hasMore && index >= jobs.length - PREFETCH) {
       this._needMore();
     }
@@ -176,6 +243,9 @@ export class JobsList extends WindowedList<JobsListModel> {
       this._rows.set(job.id, widget);
     }
     widget.row.update(job);
+    if (job.kind === 'sweep') {
+      widget.row.setExpanded(this._expanded.has(job.id));
+    }
     widget.node.setAttribute('aria-posinset', String(index + 1));
     widget.node.setAttribute('aria-setsize', String(this.viewModel.widgetCount));
     this._schedulePrune();
@@ -208,7 +278,7 @@ export class JobsList extends WindowedList<JobsListModel> {
   /** Dispose row widgets scrolled away, beyond a few kept. */
   private _prune(): void {
     if (this._rows.size > KEEP) {
-      const live = new Set(this._jobs.map(j => j.id));
+      const live = new Set(this._items.map(j => j.id));
       for (const [id, widget] of this._rows) {
         if (!widget.isAttached && (!live.has(id) || this._rows.size > KEEP / 2)) {
           this._rows.delete(id);
@@ -260,8 +330,13 @@ export class JobsList extends WindowedList<JobsListModel> {
       return;
     }
     const button = (event.target as HTMLElement).closest('[data-action]') as HTMLElement | null;
-    const action = (button?.dataset.action ?? 'log') as RowAction;
+    const action = (button?.dataset.action ??
+      (hit.job.kind === 'sweep' ? 'expand' : 'log')) as RowAction;
     event.stopPropagation();
+    if (action === 'expand') {
+      void this.toggleSweep(hit.job);
+      return;
+    }
     this._options.onAction(action, hit.job);
   };
 
@@ -272,15 +347,19 @@ export class JobsList extends WindowedList<JobsListModel> {
     }
     if (event.key === 'Enter') {
       event.preventDefault();
-      this._options.onAction('log', hit.job);
+      if (hit.job.kind === 'sweep') {
+        void this.toggleSweep(hit.job);
+      } else {
+        this._options.onAction('log', hit.job);
+      }
     } else if (event.key === 'Delete') {
       event.preventDefault();
       this._options.onAction('delete', hit.job);
     } else if (event.key === 'ArrowDown' || event.key === 'ArrowUp') {
       event.preventDefault();
-      const index = this._jobs.indexOf(hit.job) + (event.key === 'ArrowDown' ? 1 : -1);
-      if (index >= 0 && index < this._jobs.length) {
-        const id = this._jobs[index].id;
+      const index = this._items.indexOf(hit.job) + (event.key === 'ArrowDown' ? 1 : -1);
+      if (index >= 0 && index < this._items.length) {
+        const id = this._items[index].id;
         void this.scrollToItem(index, 'auto').then(() => this._rows.get(id)?.node.focus());
       }
     }
@@ -288,6 +367,9 @@ export class JobsList extends WindowedList<JobsListModel> {
 
   private _options: JobsList.IOptions;
   private _jobs: readonly IJob[] = [];
+  private _items: readonly IJob[] = [];
+  private _total = 0;
+  private _expanded = new Map<string, IJob[]>();
   private _hasMore = false;
   private _moreAsked = false;
   private _rows = new Map<string, RowWidget>();

@@ -457,7 +457,8 @@ export class JobsModel {
     this._touched.set(job.id, this._eventCount);
     const previous = this._jobs.get(job.id);
     this._upsert(job);
-    if (!LIST_KINDS.includes(job.kind)) {
+    if (!LIST_KINDS.includes(job.kind) || job.sweep_id) {
+      // a sweep's run is listed under its sweep (jobs-list.ts), not in the list's scope
       return;
     }
     const known = previous !== undefined || action === 'created';

@@ -128,6 +128,7 @@ export class JobsSection extends PanelWithToolbar {
 
     this._list = new JobsList({
       trans,
+      model: this._model,
       onAction: options.onAction,
       emptyText: trans.__('No jobs yet. Right-click a script or notebook → Run as Background Job.'),
       onNeedMore: () => void this._model.loadMore()

@@ -61,7 +61,7 @@ export function isFinal(status: string): boolean {
   return FINAL_STATUSES.has(status);
 }
 
-export type JobKind = 'script' | 'notebook' | 'command' | 'kernel';
+export type JobKind = 'script' | 'notebook' | 'command' | 'kernel' | 'sweep';
 
 export interface IProgress {
   fraction: number | null;
@@ -94,6 +94,16 @@ export interface IJob {
   log_size: number;
   outputs: string[];
   expected_start?: string | null;
+  /** Issue 13 (docs/CONTRACT.md "Sweeps", "Results", "Dependencies"); absent on older servers. */
+  sweep_id?: string | null;
+  index?: number | null;
+  children?: string[];
+  child_counts?: Record<string, number>;
+  parameter_sets?: Record<string, unknown>[];
+  throttle?: number | null;
+  results?: Record<string, unknown>;
+  after?: string[];
+  when?: 'ok' | 'any' | 'failed';
 }
 
 export interface IProfile {

@@ -1,2 +1,3 @@
 import './base.css';
 import './sessions.css';
+import './sweeps.css';
