@@ -118,7 +118,9 @@ def settle(manager: JobManager, backend: str) -> set[str]:
     skips it) — unless its engine can hold it (SLURM), one whose parents are done is left to
     start."""
     held: set[str] = set()
-    queue: list[str] = manager.waiting.get(backend, [])
+    queue = manager.waiting.get(backend)
+    if not queue:
+        return held
     spawner = manager.spawners.get(backend)
     for job_id in list(queue):
         job = manager.active.get(job_id)
@@ -207,5 +209,5 @@ def release_after(manager: JobManager, job: Job) -> set[str]:
     return {
         d.backend
         for d in dependants(manager, job.id)
-        if manager.mine(d) and d.id in manager.waiting.get(d.backend, [])
+        if manager.mine(d) and d.id in manager.waiting.get(d.backend, ())
     }
