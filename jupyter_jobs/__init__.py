@@ -24,6 +24,14 @@ def submit(*args, **kwargs):
     return _submit(*args, **kwargs)
 
 
+def sweep(*args, **kwargs):
+    """Submit a sweep (a grid or a list of parameter sets, one run each) to the running Jupyter
+    server; see :meth:`jupyter_jobs.client.JobsClient.sweep`."""
+    from .client import sweep as _sweep
+
+    return _sweep(*args, **kwargs)
+
+
 def schedule(*args, **kwargs):
     """Save a job with a schedule (a job definition); see :func:`jupyter_jobs.client.schedule`.
     Returns a :class:`~jupyter_jobs.client.Definition` (``pause``, ``resume``, ``run``,
@@ -43,4 +51,4 @@ def _jupyter_labextension_paths():
     return [{"src": "labextension", "dest": "jupyter-jobs"}]
 
 
-__all__ = ["__version__", "progress", "record", "schedule", "submit"]
+__all__ = ["__version__", "progress", "record", "schedule", "submit", "sweep"]

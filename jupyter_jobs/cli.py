@@ -18,6 +18,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import sys
 from datetime import datetime
 from typing import Any
@@ -207,6 +208,30 @@ def _resource(text: str) -> tuple[str, Any]:
     return key, value
 
 
+def _grid(text: str) -> tuple[str, list[Any]]:
+    """``--grid alpha=0.1,0.5,1`` (JSON values, else strings) or ``seed=0:3`` (0, 1, 2, 3: both
+    ends included, as SLURM's ``--array=0-3``) or ``seed=0:10:2`` (with a step)."""
+    key, value = _key_value(text, "a grid")
+    parts = value.split(":")
+    if len(parts) in (2, 3) and all(re.fullmatch(r"-?[0-9]+", p.strip()) for p in parts):
+        start, stop = int(parts[0]), int(parts[1])
+        step = int(parts[2]) if len(parts) == 3 else 1
+        if step <= 0 or stop < start:
+            raise argparse.ArgumentTypeError(
+                f"{key}: {value!r} is not a range (START:STOP or START:STOP:STEP, STOP >= START)"
+            )
+        if (stop - start) // step >= 100_000:
+            raise argparse.ArgumentTypeError(f"{key}: {value!r} has too many values")
+        return key, list(range(start, stop + 1, step))
+    values: list[Any] = []
+    for item in value.split(","):
+        try:
+            values.append(json.loads(item))
+        except ValueError:
+            values.append(item)
+    return key, values
+
+
 SUBMIT_USAGE = """\
 jupyter jobs submit [OPTIONS] SCRIPT [ARGS...]     what follows SCRIPT is its arguments
        jupyter jobs submit [OPTIONS] NOTEBOOK [OPTIONS]   a notebook takes no arguments
@@ -279,6 +304,23 @@ def _add_submit_options(p: argparse.ArgumentParser) -> None:
         "--wait",
         action="store_true",
         help="wait for the job to end; exit with its exit code (status lines on stderr)",
+    )
+    # sweeps (docs/cli.md, "Sweeps")
+    p.add_argument(
+        "--grid",
+        action="append",
+        type=_grid,
+        default=[],
+        metavar="NAME=VALUES",
+        help="sweep NAME over VALUES: 0.1,0.5,1 (a list) or 0:3 (0 to 3) or 0:10:2; repeat"
+        " for a grid (one run per combination)",
+    )
+    p.add_argument("--throttle", type=int, help="a sweep: the most runs at once")
+    p.add_argument(
+        "--params-as",
+        dest="parameters_as",
+        choices=["args", "env"],
+        help="a script's sweep: parameters as --NAME VALUE (args, the default) or JJ_PARAM_NAME",
     )
     p.add_argument("-q", "--quiet", action="store_true", help="print only the job id")
     p.add_argument(
@@ -509,19 +551,38 @@ def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | N
     for key in ("cpus", "memory", "gpus", "time_limit"):
         if getattr(a, key) is not None:
             resources[key] = getattr(a, key)
-    job = client.submit(
-        a.path,
-        command=command,
-        args=args,
-        env=dict(a.env) or None,
-        name=a.name,
-        backend=a.backend,
-        profile=a.profile,
-        resources=resources or None,
-        parameters=dict(a.params) or None,
-        cwd=a.cwd,
-        kind=a.kind,
-    )
+    if a.grid or a.throttle is not None or a.parameters_as:
+        if not a.grid:
+            raise SystemExit(f"{PROG} submit: --throttle and --params-as are for sweeps (--grid)")
+        job = client.sweep(
+            a.path,
+            grid=dict(a.grid),
+            throttle=a.throttle,
+            parameters_as=a.parameters_as,
+            command=command,
+            args=args,
+            env=dict(a.env) or None,
+            name=a.name,
+            backend=a.backend,
+            profile=a.profile,
+            resources=resources or None,
+            parameters=dict(a.params) or None,
+            cwd=a.cwd,
+        )
+    else:
+        job = client.submit(
+            a.path,
+            command=command,
+            args=args,
+            env=dict(a.env) or None,
+            name=a.name,
+            backend=a.backend,
+            profile=a.profile,
+            resources=resources or None,
+            parameters=dict(a.params) or None,
+            cwd=a.cwd,
+            kind=a.kind,
+        )
     if a.json and not a.wait:
         _print_json(job.data)
     elif not a.json:

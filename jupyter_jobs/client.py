@@ -300,6 +300,24 @@ class JobsClient:
 
     # -- API -------------------------------------------------------------------------------
 
+    def job_ids(self, jobs: Sequence[Job | str] | Job | str | None) -> list[str] | None:
+        """Full ids of jobs given as Jobs, ids or unique id prefixes (None: none given)."""
+        if jobs is None:
+            return None
+        if isinstance(jobs, (Job, str)):
+            jobs = [jobs]
+        out = []
+        for j in jobs:
+            if isinstance(j, Job):
+                out.append(j.id)
+            elif isinstance(j, str) and re.fullmatch(r"[0-9a-f]{32}", j.strip()):
+                out.append(j.strip())
+            elif isinstance(j, str):
+                out.append(self.job(j).id)  # a prefix: the one job it names
+            else:
+                raise JobsClientError(f"after: {j!r} is not a job or a job id", field="after")
+        return out
+
     def backends(self) -> dict[str, Any]:
         """``GET backends``: ``{"backends": [...], "default_backend": name}``."""
         return self.request("GET", "backends")
@@ -318,11 +336,15 @@ class JobsClient:
         parameters: dict[str, Any] | None = None,
         cwd: str | None = None,
         kind: str | None = None,
+        after: Sequence[Job | str] | Job | str | None = None,
+        when: str | None = None,
     ) -> Job:
         """Submit a script/notebook (``path``, a local path under the server root) or a command.
 
         ``cwd`` defaults to the current directory (when under the root), as if the command were
         run here; ``parameters`` are injected into a notebook's ``parameters`` cell (papermill).
+        ``after``: jobs (or ids, or unique id prefixes) this one waits for; ``when``: how they
+        must end for it to start — ``"ok"`` (the default), ``"any"`` or ``"failed"``.
         """
         if (path is None) == (command is None):
             raise JobsClientError("give either a path or a command", field="path")
@@ -335,6 +357,51 @@ class JobsClient:
             "cwd": self.server_path(os.fspath(cwd), "cwd") if cwd else self.default_cwd(),
             **dict(env=env, name=name, backend=backend, profile=profile, kind=kind),
             **dict(resources=resources, parameters=parameters),
+            "after": self.job_ids(after),
+            "when": when,
+        }
+        body = {key: value for key, value in given.items() if value is not None}
+        return Job(self, self.request("POST", "jobs", body=body))
+
+    def sweep(
+        self,
+        path: str | None = None,
+        *,
+        grid: dict[str, Sequence[Any]] | None = None,
+        parameter_sets: Sequence[dict[str, Any]] | None = None,
+        throttle: int | None = None,
+        parameters_as: str | None = None,
+        command: Sequence[str] | None = None,
+        args: Sequence[str] = (),
+        env: dict[str, str] | None = None,
+        name: str | None = None,
+        backend: str | None = None,
+        profile: str | None = None,
+        resources: dict[str, Any] | None = None,
+        parameters: dict[str, Any] | None = None,
+        cwd: str | None = None,
+    ) -> Job:
+        """Submit a sweep: one run of ``path`` (or ``command``) per combination of ``grid``
+        (``{"alpha": [0.1, 0.5], "seed": [0, 1]}``) or per set of ``parameter_sets``, at most
+        ``throttle`` at once. A notebook gets each set in its parameters cell; a script as
+        ``--name value`` arguments (``parameters_as="args"``) or ``JJ_PARAM_name`` variables
+        (``"env"``). The answer is the sweep's Job (``data["children"]``; ``results()`` is one
+        dict per child)."""
+        if (grid is None) == (parameter_sets is None):
+            raise JobsClientError("give either a grid or parameter sets", field="grid")
+        if (path is None) == (command is None):
+            raise JobsClientError("give either a path or a command", field="path")
+        if isinstance(args, str) or isinstance(command, str):
+            raise JobsClientError("args and command are lists of strings (argv), not one string")
+        given = {
+            "path": None if path is None else self.server_path(os.fspath(path), "path"),
+            "command": None if command is None else [str(c) for c in command],
+            "args": [str(a) for a in args] or None,
+            "cwd": self.server_path(os.fspath(cwd), "cwd") if cwd else self.default_cwd(),
+            "grid": None if grid is None else {k: list(v) for k, v in grid.items()},
+            "parameter_sets": None if parameter_sets is None else [dict(p) for p in parameter_sets],
+            **dict(throttle=throttle, parameters_as=parameters_as, env=env, name=name),
+            **dict(backend=backend, profile=profile, resources=resources, parameters=parameters),
         }
         body = {key: value for key, value in given.items() if value is not None}
         return Job(self, self.request("POST", "jobs", body=body))
@@ -599,6 +666,11 @@ def default_client() -> JobsClient:
     return _default
 
 
+def sweep(path: str | None = None, **kwargs: Any) -> Job:
+    """Submit a sweep to the running Jupyter server; see :meth:`JobsClient.sweep`."""
+    return default_client().sweep(path, **kwargs)
+
+
 def submit(
     path: str | None = None,
     *,
@@ -612,8 +684,11 @@ def submit(
     parameters: dict[str, Any] | None = None,
     cwd: str | None = None,
     kind: str | None = None,
+    after: Sequence[Job | str] | Job | str | None = None,
+    when: str | None = None,
 ) -> Job:
-    """Submit a job to the running Jupyter server; see :meth:`JobsClient.submit`."""
+    """Submit a job to the running Jupyter server; see :meth:`JobsClient.submit`. ``after``:
+    jobs (or ids) to wait for; ``when``: ``"ok"`` (default), ``"any"`` or ``"failed"``."""
     return default_client().submit(
         path,
         command=command,
@@ -626,6 +701,8 @@ def submit(
         parameters=parameters,
         cwd=cwd,
         kind=kind,
+        after=after,
+        when=when,
     )
 
 
