@@ -152,6 +152,12 @@ def _describe(job: dict[str, Any]) -> str:
         ("resources", _resources_text(resources)),
         ("status", job.get("status")),
         ("reason", job.get("reason")),
+        (
+            "waits for",
+            f"{', '.join(i[:8] for i in job['after'])} (start when: {job.get('when') or 'ok'})"
+            if job.get("after")
+            else None,
+        ),
         ("exit code", job.get("exit_code")),
         ("progress", _progress_text(progress)),
         ("host", job.get("host")),
@@ -304,6 +310,20 @@ def _add_submit_options(p: argparse.ArgumentParser) -> None:
         "--wait",
         action="store_true",
         help="wait for the job to end; exit with its exit code (status lines on stderr)",
+    )
+    # dependencies (docs/cli.md, "Jobs that wait for others")
+    p.add_argument(
+        "--after",
+        action="append",
+        default=[],
+        metavar="ID",
+        help="start only after this job (an id or unique prefix) ended; repeat for several",
+    )
+    p.add_argument(
+        "--when",
+        choices=["ok", "any", "failed"],
+        help="with --after: start when every one completed (ok, the default), ended however"
+        " (any), or none completed (failed); otherwise the job ends cancelled",
     )
     # sweeps (docs/cli.md, "Sweeps")
     p.add_argument(
@@ -582,6 +602,8 @@ def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | N
             parameters=dict(a.params) or None,
             cwd=a.cwd,
             kind=a.kind,
+            after=a.after or None,
+            when=a.when,
         )
     if a.json and not a.wait:
         _print_json(job.data)
