@@ -36,7 +36,17 @@ from traitlets.config import LoggingConfigurable
 
 from . import cron, jobfiles
 from .exceptions import BadRequest, Conflict, JobsError, NotFound, StorageFull
-from .models import ACTIVE_STATUSES, FAILED, LOST, isoformat, new_job_id, parse_time, utcnow
+from .models import (
+    ACTIVE_STATUSES,
+    FAILED,
+    LOST,
+    PENDING,
+    QUEUED,
+    isoformat,
+    new_job_id,
+    parse_time,
+    utcnow,
+)
 from .validation import REQUEST_KEYS, parse_request
 from .wire import label, show
 
@@ -63,6 +73,8 @@ RANGES = {"retries": (0, 100), "retry_delay": (0, 7 * 86400), "max_history": (1,
 META_KEYS = ("id", "created_at", "updated_at", "revision", "active_since")
 #: the newest markers kept per definition (older ones are removed as new ones come)
 KEEP_MARKERS = 200
+#: ``Job.state`` key: why a run made ahead was withdrawn (its cancelled reason)
+WITHDRAWN = "withdrawn_reason"
 
 
 def _now() -> datetime:
@@ -388,7 +400,11 @@ class JobDefinitions(LoggingConfigurable):
         self.log.info(
             "jupyter-jobs: job definition %s changed (revision %d)", definition_id, new["revision"]
         )
-        await self._arrange(new, withdraw=True)
+        await self._arrange(
+            new,
+            withdraw=True,
+            why="the schedule was changed" if new["active"] else "the schedule was paused",
+        )
         return self.public(new)
 
     @staticmethod
@@ -411,7 +427,7 @@ class JobDefinitions(LoggingConfigurable):
         self._cursor.pop(definition_id, None)
         self.log.info("jupyter-jobs: job definition %s deleted", definition_id)
         record["active"] = False
-        await self._withdraw(record)
+        await self._withdraw(record, "the schedule was deleted")
 
     async def run_now(self, definition_id: str) -> Any:
         """``POST job-definitions/{id}/run``: one run now, whatever the schedule, the overlap
@@ -420,28 +436,119 @@ class JobDefinitions(LoggingConfigurable):
 
     # ------------------------------------------------------------------ engine-fired backends
 
-    async def _arrange(self, record: dict[str, Any], *, withdraw: bool) -> None:
+    async def _arrange(self, record: dict[str, Any], *, withdraw: bool, why: str = "") -> None:
         if self.capability(record) != "engine":
             return
         if withdraw:
-            await self._withdraw(record)
+            await self._withdraw(record, why)
         if not record.get("active"):
             return
         nxt = cron.next_after(
             cron.parse(record["schedule"]), cron.timezone_of(record["timezone"]), _now()
         )
-        if nxt is not None:
-            await self.spawner_of(record).arrange_next_run(self.public(record), nxt)
+        if nxt is None:
+            return
+        spawner = self.spawner_of(record)
+        if getattr(spawner, "runs_ahead", False):
+            await self._arrange_ahead(record, nxt)
+        else:
+            await spawner.arrange_next_run(self.public(record), nxt)
 
-    async def _withdraw(self, record: dict[str, Any]) -> None:
+    async def _arrange_ahead(self, record: dict[str, Any], occurrence: datetime) -> None:
+        """A backend whose runs are made ahead (SLURM's ``--begin``): the run of ``occurrence`` is
+        an ordinary job now (directory, record, index), handed to the engine, which holds it until
+        its time; when it starts it makes the one after it (:mod:`jupyter_jobs.schedule_next`).
+        Once per occurrence: the ``fired-<epoch>`` marker (``O_EXCL``, shared with the runs'
+        chain) names the revision it was made for and the server's root (to pin the input again)."""
+        marker = os.path.join(
+            self.def_dir(record["id"]), f"{FIRED_PREFIX}{int(occurrence.timestamp())}"
+        )
+        content: dict[str, Any] = {
+            "by": self.manager.server_id,
+            "at": isoformat(_now()),
+            "revision": record["revision"],
+            "root_dir": os.path.abspath(self.manager.root_dir),
+        }
+        try:
+            if not jobfiles.create_exclusive(marker, content):
+                return  # arranged already (another server, or the run before it)
+        except FileNotFoundError:
+            return  # deleted meanwhile
+        try:
+            job = await self._submit(record, scheduled_for=occurrence, attempt=1)
+            content["job_id"] = job.id
+        except JobsError as e:
+            content["error"] = f"could not start: {e.message}"
+            self.log.warning(
+                "jupyter-jobs: definition %s: the run of %s could not be arranged: %s",
+                record["id"],
+                isoformat(occurrence),
+                e.message,
+            )
+        jobfiles.write_json(marker, content)
+
+    async def _keep_chain(self, record: dict[str, Any], now: datetime) -> None:
+        """An active definition fired ahead (SLURM) with no run waiting or running in view and
+        its next occurrence not arranged (the chain broke: sbatch refused the next run inside the
+        job, the cluster was down when it was created): arrange the next one (once: its
+        marker)."""
+        if not getattr(self.spawner_of(record), "runs_ahead", False):
+            return
+        if self.active_runs(record["id"]):
+            return
+        nxt = cron.next_after(
+            cron.parse(record["schedule"]), cron.timezone_of(record["timezone"]), now
+        )
+        if nxt is None or os.path.exists(
+            os.path.join(self.def_dir(record["id"]), f"{FIRED_PREFIX}{int(nxt.timestamp())}")
+        ):
+            return
+        self.log.info(
+            "jupyter-jobs: definition %s: no run waits in the engine; arranging %s",
+            record["id"],
+            isoformat(nxt),
+        )
+        await self._arrange_ahead(record, nxt)
+
+    async def _withdraw(self, record: dict[str, Any], why: str = "") -> None:
         if self.capability(record) != "engine":
             return
+        if getattr(self.spawner_of(record), "runs_ahead", False):
+            await self._cancel_waiting_runs(record, why or "the schedule was changed")
         try:
             await self.spawner_of(record).withdraw_runs(record)
         except JobsError as e:
             self.log.warning(
                 "jupyter-jobs: withdrawing the runs of definition %s: %s", record["id"], e.message
             )
+
+    async def _cancel_waiting_runs(self, record: dict[str, Any], why: str) -> None:
+        """The definition's runs made ahead that have not started: cancelled (the engine lets
+        them go: scancel), with ``why``; their occurrences' markers removed, so the run arranged
+        next may take the same occurrence."""
+        page = self.manager.store.page(definition=[record["id"]], limit=50)
+        for r in page.records:
+            if r["status"] not in (PENDING, QUEUED) or not r.get("scheduled_for"):
+                continue
+            try:
+                await self.manager.cancel(r["id"])
+            except JobsError as e:
+                self.log.warning("jupyter-jobs: withdrawing run %s: %s", r["id"], e.message)
+                continue
+            live = self.manager.active.get(r["id"])
+            if live is not None and self.manager.mine(live):
+                live.state[WITHDRAWN] = why
+            occurrence = parse_time(r["scheduled_for"])
+            if occurrence is not None:
+                try:
+                    os.unlink(
+                        os.path.join(
+                            self.def_dir(record["id"]),
+                            f"{FIRED_PREFIX}{int(occurrence.timestamp())}",
+                        )
+                    )
+                except OSError:
+                    pass
 
     # ------------------------------------------------------------------ firing (server-fired)
 
@@ -488,6 +595,8 @@ class JobDefinitions(LoggingConfigurable):
                         await self._fire_due(record, now)
                     await self._start_queued(record)
                     await self._retry_failed(record, now)
+                elif record.get("active"):
+                    await self._keep_chain(record, now)
                 await self._trim(record)
             except (OSError, JobsError) as e:
                 self.log.warning(
