@@ -9,6 +9,7 @@ value; an unknown key is an error.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import re
@@ -795,3 +796,46 @@ def definition_of(obj: dict[str, Any]) -> str | None:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     value = labels.get(LABEL_DEFINITION_ID)
     return str(value) if value else None
+
+
+# ------------------------------------------------------------------ sweeps: one Indexed Job
+
+#: the pod annotation (and, from Kubernetes 1.28, label) with an Indexed Job pod's index
+COMPLETION_INDEX = "batch.kubernetes.io/job-completion-index"
+
+
+def sweep_object_name(sweep_id: str) -> str:
+    """The Indexed Job of a sweep: ``jupyter-sweep-<id prefix>``."""
+    return f"jupyter-sweep-{sweep_id[:12]}"
+
+
+def make_indexed_job(
+    job: dict[str, Any], *, completions: int, parallelism: int | None, name: str | None = None
+) -> dict[str, Any]:
+    """A sweep's ``batch/v1`` Job from a one-run Job manifest (:func:`make_job` of the sweep,
+    whose command is ``python -m jupyter_jobs.runner --array <sweep_dir>``): ``completionMode:
+    Indexed``, ``completions`` = the children, ``parallelism`` = the throttle (all at once
+    without one). Each pod gets ``JOB_COMPLETION_INDEX`` from Kubernetes and runs
+    ``children[JOB_COMPLETION_INDEX]`` of ``sweep.json``. ``backoffLimit`` stays 0: the runner
+    exits 0 when the child's command fails (the child's status says so), so a failed run never
+    stops the others; a pod that fails is a runner that could not run at all."""
+    if completions < 1:
+        raise ValueError("an Indexed Job needs at least one completion")
+    out = copy.deepcopy(job)
+    if name:
+        out["metadata"]["name"] = name
+    out["metadata"]["labels"][LABEL_COMPONENT] = "sweep"
+    out["spec"]["template"]["metadata"]["labels"][LABEL_COMPONENT] = "sweep"
+    out["spec"]["completionMode"] = "Indexed"
+    out["spec"]["completions"] = int(completions)
+    out["spec"]["parallelism"] = int(min(parallelism or completions, completions))
+    return out
+
+
+def completion_index(pod: dict[str, Any]) -> int | None:
+    """The index of an Indexed Job's pod (its annotation, or its label), or None."""
+    meta = pod.get("metadata") or {}
+    raw = (meta.get("annotations") or {}).get(COMPLETION_INDEX) or (meta.get("labels") or {}).get(
+        COMPLETION_INDEX
+    )
+    return int(raw) if isinstance(raw, str) and raw.isdigit() else None
