@@ -17,6 +17,7 @@ import { ITranslator, nullTranslator } from '@jupyterlab/translation';
 import {
   deleteIcon,
   downloadIcon,
+  html5Icon,
   copyIcon,
   notebookIcon,
   refreshIcon,
@@ -27,7 +28,8 @@ import {
 
 import { isRunnable } from './format';
 import { runInBackgroundIcon, jobsIcon } from './icons';
-import { deleteQuestion, primaryOutput } from './job-row';
+import { DefinitionsModel } from './definitions-model';
+import { deleteQuestion, primaryOutput, reportOutput } from './job-row';
 import { LogViewer } from './log-viewer';
 import { JobsModel } from './model';
 import { runAsBackgroundJob } from './run-dialog';
@@ -41,6 +43,9 @@ export interface ICommandDeps {
   state?: IStateDB | null;
   sidebarId: string;
   defaults: () => { backend?: string; profile?: string };
+  /** Issue 12: where "On a schedule" saves definitions; how an HTML report opens. */
+  definitions?: DefinitionsModel;
+  openReport?: (path: string) => unknown;
 }
 
 export function registerCommands(app: JupyterFrontEnd, deps: ICommandDeps): void {
@@ -80,7 +85,8 @@ export function registerCommands(app: JupyterFrontEnd, deps: ICommandDeps): void
         contents: app.serviceManager.contents,
         translator: deps.translator,
         state: deps.state,
-        defaults: deps.defaults
+        defaults: deps.defaults,
+        definitions: deps.definitions
       });
       if (job) {
         shell.activateById(deps.sidebarId);
@@ -159,6 +165,9 @@ export function registerCommands(app: JupyterFrontEnd, deps: ICommandDeps): void
       widget.title.closable = true;
       widget.title.label = model.get(id)?.name ?? trans.__('Job log');
       addLogToolbar(widget, deps);
+      if (deps.openReport) {
+        addReportButton(widget, deps.openReport, trans.__('Open the HTML report'));
+      }
       content.title.changed.connect(() => {
         widget.title.label = content.title.label;
         widget.title.caption = content.title.caption;
@@ -192,7 +201,31 @@ export function registerCommands(app: JupyterFrontEnd, deps: ICommandDeps): void
     icon: refreshIcon,
     execute: async args => {
       try {
-        return await model.rerun(args.id as string);
+        // issue 12: a job with a pinned copy of its input reruns that copy or the current file
+        const job = jobOf(args) as (IJob & { pinned_path?: string | null }) | undefined;
+        let input = args.input as 'pinned' | 'current' | undefined;
+        if (!input && job?.pinned_path && job.path) {
+          const choice = await showDialog({
+            title: trans.__('Rerun “%1”', job.name),
+            body: trans.__(
+              'Run the copy of %1 this job ran (kept in its job folder), or the file as it is now?',
+              job.path
+            ),
+            buttons: [
+              Dialog.cancelButton({ label: trans.__('Cancel') }),
+              Dialog.okButton({
+                label: trans.__('Current file'),
+                className: 'jp-JobsRerun-current'
+              }),
+              Dialog.okButton({ label: trans.__('Pinned copy'), className: 'jp-JobsRerun-pinned' })
+            ]
+          });
+          if (!choice.button.accept) {
+            return;
+          }
+          input = choice.button.className.includes('jp-JobsRerun-current') ? 'current' : 'pinned';
+        }
+        return await model.rerun(args.id as string, input ? { input } : {});
       } catch (error) {
         await showErrorMessage(trans.__('Cannot rerun the job'), error as Error);
       }
@@ -294,4 +327,29 @@ export function addLogToolbar(
     cancel.enabled = !isFinal(job.status) && job.status !== 'cancelling';
   });
   widget.toolbar.addItem('cancel', cancel);
+}
+
+/** The log viewer's "Open report" button (issue 12): shown once the job lists an HTML report. */
+function addReportButton(
+  widget: MainAreaWidget<LogViewer>,
+  openReport: (path: string) => unknown,
+  tooltip: string
+): void {
+  let report: string | null = null;
+  const button = new ToolbarButton({
+    icon: html5Icon,
+    tooltip,
+    onClick: () => {
+      if (report) {
+        void openReport(report);
+      }
+    },
+    className: 'jp-JobsLog-report'
+  });
+  button.hide();
+  widget.content.onJobChanged(job => {
+    report = reportOutput(job);
+    button.setHidden(!report);
+  });
+  widget.toolbar.addItem('report', button);
 }

@@ -324,7 +324,7 @@ export class DefinitionsModel {
   }
 
   /** A run of a definition was created or changed (the section redraws its history). */
-  get runChanged(): ISignal<this, IJob> {
+  get runChanged(): ISignal<this, IRun> {
     return this._runChanged;
   }
 
@@ -385,8 +385,8 @@ export class DefinitionsModel {
     return this.update(definition.id, { active });
   }
 
-  async runNow(id: string): Promise<IJob> {
-    const job = await this.client.runNow(id);
+  async runNow(id: string): Promise<IRun> {
+    const job: IRun = await this.client.runNow(id);
     this._runChanged.emit(job);
     void this.refresh();
     return job;
@@ -427,7 +427,7 @@ export class DefinitionsModel {
   private _loaded = false;
   private _error: string | null = null;
   private _changed = new Signal<this, void>(this);
-  private _runChanged = new Signal<this, IJob>(this);
+  private _runChanged = new Signal<this, IRun>(this);
   private _stream: ISignal<unknown, unknown> | null;
   private _timer: ReturnType<typeof setInterval> | null = null;
   private _pending: ReturnType<typeof setTimeout> | null = null;

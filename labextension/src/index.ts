@@ -8,7 +8,12 @@ import {
   JupyterFrontEnd,
   JupyterFrontEndPlugin
 } from '@jupyterlab/application';
-import { ICommandPalette, MainAreaWidget, WidgetTracker } from '@jupyterlab/apputils';
+import {
+  ICommandPalette,
+  MainAreaWidget,
+  showErrorMessage,
+  WidgetTracker
+} from '@jupyterlab/apputils';
 import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import { ISettingRegistry } from '@jupyterlab/settingregistry';
 import { IStateDB } from '@jupyterlab/statedb';
@@ -19,10 +24,13 @@ import { JobsClient } from './api';
 import { registerCommands } from './commands';
 import { EventsSocket } from './connection';
 import { kernelSpecsPlugin } from './kernelspecs';
-import { RowAction } from './job-row';
+import { DefinitionsClient, DefinitionsModel } from './definitions-model';
+import { DefinitionsPanel } from './definitions-panel';
+import { reportOutput, RowAction } from './job-row';
 import { LogViewer } from './log-viewer';
 import { JobsModel } from './model';
 import { connectNotifications } from './notifications';
+import { runAsBackgroundJob } from './run-dialog';
 import { remoteSessionsPlugin } from './sessions';
 import { JobsSidebar } from './sidebar';
 import { JobsStatusItem } from './status-bar';
@@ -93,7 +101,21 @@ const plugin: JupyterFrontEndPlugin<IJobsSidebar> = {
       connection: events
     });
 
+    // issue 12: job definitions (their runs' job events refresh them; definitions emit none)
+    const definitions = new DefinitionsModel({
+      client: new DefinitionsClient(app.serviceManager.serverSettings),
+      stream: events.stream
+    });
+    const openReport = (path: string) => app.commands.execute('docmanager:open', { path });
+
     const onAction = (action: RowAction, job: IJob) => {
+      if (action === 'report') {
+        const report = reportOutput(job);
+        if (report) {
+          void openReport(report);
+        }
+        return;
+      }
       const command = (<Record<string, string>>{
         log: CommandIDs.openLog,
         cancel: CommandIDs.cancel,
@@ -120,8 +142,35 @@ const plugin: JupyterFrontEndPlugin<IJobsSidebar> = {
       browserFactory,
       state,
       sidebarId: sidebar.id,
+      definitions,
+      openReport,
       defaults: () => ({ backend: settings.defaultBackend, profile: settings.defaultProfile })
     });
+
+    sidebar.addSection(
+      new DefinitionsPanel({
+        model: definitions,
+        translator,
+        openLog: id => void app.commands.execute(CommandIDs.openLog, { id }),
+        openReport: path => void openReport(path),
+        edit: definition => {
+          if (!definition.path) {
+            return;
+          }
+          runAsBackgroundJob(definition.path, {
+            model,
+            contents: app.serviceManager.contents,
+            translator,
+            state,
+            definitions,
+            editing: definition
+          }).catch(reason =>
+            showErrorMessage(trans.__('Cannot edit the schedule'), reason as Error)
+          );
+        }
+      }),
+      { rank: 50 }
+    );
 
     if (restorer) {
       restorer.add(sidebar, 'jupyter-jobs-sidebar');

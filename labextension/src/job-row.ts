@@ -6,6 +6,7 @@ import { TranslationBundle } from '@jupyterlab/translation';
 import {
   caretRightIcon,
   deleteIcon,
+  html5Icon,
   linkIcon,
   LabIcon,
   listIcon,
@@ -27,6 +28,8 @@ export type RowAction =
   | 'rerun'
   | 'delete'
   | 'output'
+  /** Issue 12: open the job's HTML report (an `.html` in `outputs`). */
+  | 'report'
   /** A sweep's row: show or hide its runs (handled by the list itself). */
   | 'expand'
   | 'results'
@@ -109,6 +112,11 @@ export function primaryOutput(job: IJob): string | null {
   return job.outputs.find(p => p.endsWith('.ipynb')) ?? job.outputs[0] ?? null;
 }
 
+/** The job's HTML report (`output_formats` with `html`), if it wrote one. */
+export function reportOutput(job: IJob): string | null {
+  return (job.outputs ?? []).find(p => p.toLowerCase().endsWith('.html')) ?? null;
+}
+
 function actionButton(
   action: RowAction,
   icon: LabIcon,
@@ -150,6 +158,7 @@ export class JobRow {
     this._buttons = {
       log: actionButton('log', listIcon, trans.__('Show log')),
       output: actionButton('output', notebookIcon, trans.__('Open output')),
+      report: actionButton('report', html5Icon, trans.__('Open report'), true),
       cancel: actionButton('cancel', stopIcon, trans.__('Cancel')),
       rerun: actionButton('rerun', refreshIcon, trans.__('Rerun')),
       delete: actionButton('delete', deleteIcon, trans.__('Delete')),
@@ -172,6 +181,7 @@ export class JobRow {
       this._buttons.results,
       this._buttons.log,
       this._buttons.output,
+      this._buttons.report,
       this._buttons.cancel,
       this._buttons.rerun,
       this._buttons['rerun-failed'],
@@ -235,6 +245,7 @@ export class JobRow {
       this._buttons.rerun.hidden = !final || job.kind === 'kernel';
       this._buttons.delete.hidden = !final;
       this._buttons.output.hidden = !primaryOutput(job);
+      this._buttons.report.hidden = !reportOutput(job);
       const sweep = job.kind === 'sweep';
       this.node.classList.toggle('jp-JobsRow-sweep', sweep);
       this.node.classList.toggle('jp-JobsRow-child', !!job.sweep_id);

@@ -307,8 +307,12 @@ export class JobsModel {
     return job;
   }
 
-  async rerun(id: string): Promise<IJob> {
-    const job = await this.client.rerun(id);
+  /** `overrides` may hold `input: pinned|current` (issue 12, "Pinned inputs"). */
+  async rerun(
+    id: string,
+    overrides: Partial<ISubmitRequest> & { input?: string } = {}
+  ): Promise<IJob> {
+    const job = await this.client.rerun(id, overrides);
     this._applyJob(job, 'created');
     this._changed.emit();
     return job;
