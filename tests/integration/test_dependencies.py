@@ -211,3 +211,46 @@ async def list_all(api):
     r = await api.request("GET", "jobs", limit="500")
     assert r.code == 200, r.body
     return json.loads(r.body)["jobs"]
+
+
+SWEEP_CHILD = """\
+import os, sys, time
+while not os.path.exists(os.environ["GATE"]):
+    time.sleep(0.05)
+sys.exit(int(sys.argv[-1]))
+"""
+
+
+@pytest.mark.parametrize(
+    "codes,when,expected",
+    [([0, 0], "ok", "completed"), ([0, 5], "ok", "cancelled"), ([0, 5], "any", "completed")],
+)
+async def test_a_sweep_as_parent_waits_for_every_child(
+    jobs_api, files, tmp_path, codes, when, expected
+):
+    (files / "child.py").write_text(SWEEP_CHILD)
+    gate = tmp_path / "gate"
+    sweep = await jobs_api.submit(
+        {"path": "child.py", "grid": {"code": codes}, "env": {"GATE": str(gate)}, "name": "grid"}
+    )
+    assert sweep["kind"] == "sweep"
+    after = await jobs_api.submit({"path": "quick.py", "after": [sweep["id"]], "when": when})
+    after = await wait_queued_waiting(jobs_api, after["id"])
+    assert after["reason"] == f"waiting for {short(sweep)}"
+    gate.write_text("")
+    after = await jobs_api.wait(after["id"])
+    sweep = await jobs_api.get(sweep["id"])
+    kids = [await jobs_api.get(c) for c in sweep["children"]]
+    assert after["status"] == expected, after
+    if expected == "completed":
+        assert after["started_at"] >= max(k["finished_at"] for k in kids)
+    else:
+        assert sweep["status"] == "failed"
+        assert after["reason"] == f"{short(sweep)} failed"
+    # a sweep cannot wait (yet): refused in the user's words
+    r = await jobs_api.request(
+        "POST", "jobs", {"path": "child.py", "grid": {"code": [0]}, "after": [sweep["id"]]}
+    )
+    assert (
+        r.code == 400 and "a sweep cannot wait for other jobs yet" in json.loads(r.body)["message"]
+    )
