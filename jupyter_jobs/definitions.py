@@ -160,8 +160,10 @@ def parse_definition(body: Any, root_dir: str) -> tuple[dict[str, Any], dict[str
         )
     for key in RANGES:
         sched[key] = _whole(sched[key], key)
+    # every check of POST jobs, once (null path or command refused as there), then kept without
+    # the nulls (= the defaults)
+    req = parse_request({k: v for k, v in body.items() if k in jobs}, root_dir)
     job = {k: v for k, v in body.items() if k in jobs and v is not None}
-    req = parse_request(job, root_dir)  # every check of POST jobs, once
     job["kind"] = req.kind
     job["name"] = req.name
     if req.path is not None:
@@ -353,10 +355,9 @@ class JobDefinitions(LoggingConfigurable):
         if not isinstance(patch, dict):
             raise BadRequest("the request body must be a JSON object of the fields to change")
         patch = dict(patch)
+        given = "revision" in patch
         expected = patch.pop("revision", None)
-        if expected is not None and (
-            isinstance(expected, bool) or not isinstance(expected, int) or expected < 1
-        ):
+        if given and (isinstance(expected, bool) or not isinstance(expected, int) or expected < 1):
             raise BadRequest(
                 f"revision must be the whole number of an earlier answer, not {show(expected)}",
                 field="revision",
