@@ -235,7 +235,9 @@ export class SweepTab {
         if (!/^\d+$/.test(throttle) || Number(throttle) < 1) {
           throw new JobsAPIError(
             400,
-            trans.__('At most … at once must be a whole number of at least 1 (or blank).'),
+            trans.__(
+              'Runs at once must be a whole number of at least 1 (or blank: no limit of the sweep’s own).'
+            ),
             'throttle'
           );
         }
@@ -366,12 +368,12 @@ export class SweepTab {
       class: 'jp-mod-styled',
       name: 'throttle',
       inputmode: 'numeric',
-      placeholder: trans.__('no limit of its own')
+      placeholder: trans.__('no limit of the sweep’s own')
     });
     const throttleRow = h(
       'label',
       { class: 'jp-JobsDialog-parameter' },
-      h('span', { class: 'jp-JobsDialog-parameterName' }, trans.__('At most … at once')),
+      h('span', { class: 'jp-JobsSweep-label' }, trans.__('Runs at once')),
       h('div', { class: 'jp-InputGroup jp-JobsDialog-field' }, this._throttle),
       errorNode('throttle')
     );
@@ -384,11 +386,10 @@ export class SweepTab {
     const asRow = h(
       'label',
       { class: 'jp-JobsDialog-parameter' },
-      h('span', { class: 'jp-JobsDialog-parameterName' }, trans.__('Each run gets them')),
+      h('span', { class: 'jp-JobsSweep-label' }, trans.__('Each run gets them')),
       selectBox(this._parametersAs),
       errorNode('parameters_as')
     );
-    asRow.hidden = this._notebook;
     this._body = h(
       'div',
       { class: 'jp-JobsSweep-body' },
@@ -408,7 +409,7 @@ export class SweepTab {
       errorNode('parameter_sets'),
       this._count,
       throttleRow,
-      asRow
+      this._notebook ? null : asRow
     );
     return h(
       'fieldset',
@@ -443,7 +444,7 @@ export class SweepTab {
       type: 'text',
       class: 'jp-mod-styled',
       name: 'after_ids',
-      placeholder: trans.__('or job ids, comma-separated')
+      placeholder: trans.__('comma-separated, e.g. 1a2b3c4d')
     });
     this._when = h(
       'select',
@@ -465,19 +466,19 @@ export class SweepTab {
       h(
         'label',
         { class: 'jp-JobsDialog-parameter' },
-        h('span', { class: 'jp-JobsDialog-parameterName' }, trans.__('Job')),
+        h('span', { class: 'jp-JobsSweep-label' }, trans.__('Job')),
         selectBox(this._waitJob)
       ),
       h(
         'label',
         { class: 'jp-JobsDialog-parameter' },
-        h('span', { class: 'jp-JobsDialog-parameterName' }, trans.__('Ids')),
+        h('span', { class: 'jp-JobsSweep-label' }, trans.__('Or job ids')),
         h('div', { class: 'jp-InputGroup jp-JobsDialog-field' }, this._waitIds)
       ),
       h(
         'label',
         { class: 'jp-JobsDialog-parameter' },
-        h('span', { class: 'jp-JobsDialog-parameterName' }, trans.__('Start when it')),
+        h('span', { class: 'jp-JobsSweep-label' }, trans.__('Start when it')),
         selectBox(this._when)
       ),
       errorNode('after'),
