@@ -1199,6 +1199,12 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         if not job.is_final:
             raise Conflict(f"job {job_id} is {job.status}; cancel it before deleting it")
         dependencies.blocking_delete(self, job)
+        if job.kind == "sweep":  # its runs go with it (all ended: the sweep is final)
+            for child_id in job.children:
+                try:
+                    await self.delete(child_id)
+                except (NotFound, Conflict) as e:
+                    self.log.warning("jupyter-jobs: deleting run %s of a sweep: %s", child_id, e)
         spawner = self.spawners.get(job.backend)
         if spawner is not None:
             try:

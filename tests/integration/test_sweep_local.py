@@ -219,3 +219,15 @@ async def test_a_sweep_over_the_limit_is_refused(jobs_api, jp_root_dir, manager)
     assert r.code == 400
     assert "6 runs is more than a sweep may have here (5)" in json.loads(r.body)["message"]
     await asyncio.sleep(0)
+
+
+async def test_deleting_a_sweep_deletes_its_runs(jobs_api, jp_root_dir, manager):
+    write(jp_root_dir, "envp.py", ENV_SCRIPT)
+    sweep = await jobs_api.submit(
+        {"path": "envp.py", "grid": {"alpha": [1, 2]}, "parameters_as": "env"}
+    )
+    await wait_sweep(jobs_api, sweep["id"])
+    r = await jobs_api.request("DELETE", f"jobs/{sweep['id']}")
+    assert r.code == 204, r.body
+    for job_id in [sweep["id"], *sweep["children"]]:
+        assert (await jobs_api.request("GET", f"jobs/{job_id}")).code == 404
