@@ -106,7 +106,7 @@ export async function runAsBackgroundJob(path: string, deps: IRunDialogDeps): Pr
       focusNodeSelector: 'input[name="name"]'
     },
     form,
-    request => schedule.submit(sweep.apply(request), r => deps.model.submit(r))
+    async request => schedule.submit(sweep.apply(request), r => deps.model.submit(r))
   );
   const result = await dialog.launch();
   schedule.dispose();
