@@ -160,3 +160,41 @@ async def test_a_job_waiting_for_an_ended_slurm_job_is_held_by_the_server(
     assert not any("--dependency" in line for line in calls(log, "sbatch"))
     r = await jobs_api.request("POST", "jobs", {"path": "quick.py", "after": ["f" * 32]})
     assert r.code == 400 and "Wait for: there is no job" in json.loads(r.body)["message"]
+
+
+SWEEP_CHILD = """\
+import sys
+sys.exit(int(sys.argv[-1]))
+"""
+
+
+async def test_a_job_waits_for_a_whole_slurm_sweep_through_its_array_job(
+    jobs_api,
+    jp_root_dir,
+    calls_log,  # noqa: F811
+):
+    _, log = calls_log
+    (jp_root_dir / "child.py").write_text(SWEEP_CHILD)
+    (jp_root_dir / "quick.py").write_text(QUICK)
+    sweep = await submit(jobs_api, {"path": "child.py", "grid": {"code": [0, 3, 0]}, "throttle": 1})
+    ok = await submit(jobs_api, {"path": "quick.py", "name": "ok", "after": [sweep["id"]]})
+    anyway = await submit(
+        jobs_api, {"path": "quick.py", "name": "any", "after": [sweep["id"]], "when": "any"}
+    )
+    array_id = (
+        sweep["children"]
+        and (await jobs_api.get(sweep["children"][0]))["backend_ref"].split("_")[0]
+    )
+    sbatch = " ".join(calls(log, "sbatch"))
+    assert f"--dependency=afterok:{array_id}" in sbatch, sbatch
+    assert f"--dependency=afterany:{array_id}" in sbatch, sbatch
+    ok = await jobs_api.wait(ok["id"], timeout=180)
+    anyway = await jobs_api.wait(anyway["id"], timeout=180)
+    sweep = await jobs_api.wait(sweep["id"], timeout=60)
+    kids = [await jobs_api.get(c) for c in sweep["children"]]
+    assert [k["status"] for k in kids] == ["completed", "failed", "completed"]
+    assert sweep["status"] == "failed"
+    assert ok["status"] == "cancelled" and ok["reason"] == f"{short(sweep)} failed", ok
+    assert anyway["status"] == "completed", anyway
+    assert anyway["started_at"] >= max(k["finished_at"] for k in kids)
+    assert left_in_slurm() == ""
