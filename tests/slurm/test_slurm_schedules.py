@@ -247,3 +247,127 @@ async def test_every_minute_on_slurm_fires_with_no_server_and_a_pause_and_delete
 async def _with_ref(srv, definition_id):
     jobs = await runs(srv, definition_id)
     return jobs if jobs and all(j.get("backend_ref") for j in jobs) else None
+
+
+# ---------------------------------------------------------------- the chain's step, directly
+
+
+def _chain(tmp_path, overlap, *, revision=1, previous_running_ref=None):
+    """A job root with a definition and one of its runs (made as a server makes it), and — when
+    ``previous_running_ref`` — the run before it, running as SLURM job ``previous_running_ref``."""
+    from jupyter_jobs.models import isoformat, new_job_id
+
+    from .conftest import make_job
+
+    job_root = tmp_path / "job-root"
+    job_root.mkdir()
+    definition_id = new_job_id()
+    ddir = job_root / "definitions" / definition_id
+    ddir.mkdir(parents=True)
+    jobfiles.write_json(
+        str(ddir / "definition.json"),
+        {
+            "id": definition_id,
+            "revision": revision,
+            "active": True,
+            "schedule": "* * * * *",
+            "timezone": "Europe/Berlin",
+            "overlap": overlap,
+        },
+    )
+    own_at = datetime.now(timezone.utc).replace(second=0, microsecond=0)
+    previous = None
+    if previous_running_ref:
+        previous = make_job(job_root, ["sleep", "600"])
+        previous.state = {"slurm_job_id": previous_running_ref}
+        jobfiles.write_json(os.path.join(previous.job_dir, jobfiles.RECORD), previous.to_record())
+        jobfiles.write_json(os.path.join(previous.job_dir, jobfiles.STATUS), {"state": "running"})
+    run = make_job(job_root, ["true"], name="nightly")
+    run.definition_id = definition_id
+    run.scheduled_for = isoformat(own_at)
+    run.state = {"cwd": str(tmp_path), "slurm_job_id": "1"}
+    jobfiles.write_json(os.path.join(run.job_dir, jobfiles.RECORD), run.to_record())
+    with open(os.path.join(run.job_dir, "job.sbatch"), "w") as f:
+        f.write(f"#!/bin/bash\n# {run.job_dir}\ntrue\n")
+    jobfiles.write_json(
+        str(ddir / f"fired-{int(own_at.timestamp())}"),
+        {
+            "by": "test",
+            "revision": 1,
+            "job_id": run.id,
+            **({"previous": previous.id} if previous else {}),
+        },
+    )
+    return str(job_root), definition_id, run, own_at
+
+
+def _step(run, env=None):
+    return subprocess.run(
+        [sys.executable, "-m", "jupyter_jobs.schedule_next", run.job_dir],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        timeout=120,
+    )
+
+
+def _held(tmp_path):
+    out = subprocess.run(
+        ["sbatch", "--parsable", "--hold", f"--chdir={tmp_path}", "--wrap", "sleep 600"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return out.strip().split(";")[0]
+
+
+def test_skip_ends_the_run_when_the_previous_is_still_running_after_arranging_the_next(tmp_path):
+    held = _held(tmp_path)  # "the previous run": SLURM still has it
+    job_root, definition_id, run, own_at = _chain(tmp_path, "skip", previous_running_ref=held)
+    done = _step(run)
+    assert done.returncode == 0, done.stderr
+    status = jobfiles.read_status(run.job_dir)
+    assert status["state"] == "cancelled"
+    assert (
+        status["reason"].startswith("skipped: the previous run (")
+        and "still running" in status["reason"]
+    )
+    assert jobfiles.cancel_requested(run.job_dir)  # a cancel asked for, not SLURM stopping it
+    assert not os.path.exists(os.path.join(run.job_dir, jobfiles.LOG))  # the command never ran
+    # the next run was arranged first: once, held with --begin at the next minute
+    later = {k: r for k, r in run_dirs(job_root, definition_id).items() if k != run.id}
+    (nxt,) = later.values()
+    assert parse(nxt["scheduled_for"]) == own_at + timedelta(minutes=1)
+    assert nxt["owner"] == sched.ENGINE_OWNER and nxt["status"] == "queued"
+    assert in_queue(nxt["backend_ref"]) == "PENDING"
+    marker = jobfiles.read_json(
+        os.path.join(
+            job_root, "definitions", definition_id, f"fired-{int(own_at.timestamp()) + 60}"
+        )
+    )
+    assert marker["job_id"] == nxt["id"] and marker["previous"] == run.id
+    # its directory is the run's, under its own id
+    assert nxt["job_dir"] == os.path.join(job_root, nxt["id"]) and run.id not in str(nxt)
+    script = open(os.path.join(job_root, nxt["id"], "job.sbatch")).read()
+    assert nxt["id"] in script and run.id not in script
+    # a second step for the same occurrence arranges nothing more (the marker is taken)
+    assert _step(run).returncode == 0
+    assert len(run_dirs(job_root, definition_id)) == 2
+
+
+def test_queue_makes_the_next_run_depend_on_this_one(tmp_path):
+    this = _held(tmp_path)  # stands for the SLURM job the step runs in
+    job_root, definition_id, run, _ = _chain(tmp_path, "queue")
+    done = _step(run, {"SLURM_JOB_ID": this})
+    assert done.returncode == 0, done.stderr
+    (nxt,) = [r for k, r in run_dirs(job_root, definition_id).items() if k != run.id]
+    assert scontrol(nxt["backend_ref"], "Dependency").startswith(f"afterany:{this}")
+    assert jobfiles.read_status(run.job_dir)["state"] == "completed"  # it ran (no skip here)
+
+
+def test_a_definition_changed_since_the_run_was_made_arranges_nothing(tmp_path):
+    job_root, definition_id, run, _ = _chain(tmp_path, "allow", revision=2)
+    done = _step(run)
+    assert done.returncode == 0
+    assert "no next run: the schedule was changed" in done.stderr
+    assert list(run_dirs(job_root, definition_id)) == [run.id]
