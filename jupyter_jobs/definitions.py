@@ -495,6 +495,7 @@ class JobDefinitions(LoggingConfigurable):
         marker)."""
         if not getattr(self.spawner_of(record), "runs_ahead", False):
             return
+        self._prune_markers(record["id"])  # the chain's markers, one per run
         if self.active_runs(record["id"]):
             return
         nxt = cron.next_after(
