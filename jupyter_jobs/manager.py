@@ -339,6 +339,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         """Carry on with a job this server owns now: re-attach, or queue it again."""
         if job.kind == "sweep":  # nothing runs for a sweep itself: its counts from its children
             sweeps.recount(self, job)
+            if job.is_final:  # its runs ended while no server looked
+                self.active.pop(job.id, None)
             self._persist(job)
             return
         spawner.load_state(job, job.state)
