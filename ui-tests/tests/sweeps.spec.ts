@@ -190,4 +190,83 @@ test.describe('Sweeps, results and dependencies', () => {
     const accuracy = lines.slice(1).map(l => Number(l.split(',')[col('accuracy')]));
     expect(accuracy).toEqual([6, 5, 2, 1]);
   });
+
+  test('a script sweep: a failing run, rerun only the failed, one run’s results; cancel a sweep', async ({
+    page,
+    tmpPath
+  }) => {
+    await upload(
+      page,
+      `${tmpPath}/fit.py`,
+      [
+        'import sys',
+        'import jupyter_jobs',
+        'seed = int(sys.argv[sys.argv.index("--seed") + 1])',
+        'jupyter_jobs.record(loss=seed * 0.5)',
+        'sys.exit(1 if seed == 1 else 0)',
+        ''
+      ].join('\n')
+    );
+    await upload(page, `${tmpPath}/slow.py`, 'import time\ntime.sleep(120)\n');
+    await openJobs(page);
+
+    const dialog = await openRunDialog(page, 'fit.py');
+    await dialog.locator('input[name="sweep"]').check();
+    const box = dialog.locator('textarea[name="grid"]');
+    await box.fill('seed 0:3');
+    await expect(dialog.locator('.jp-JobsDialog-error[data-field="grid"]')).toContainText(
+      'line 1: write name = values'
+    );
+    await box.fill('seed = 0:3');
+    await expect(dialog.locator('.jp-JobsSweep-count')).toHaveText('3 runs');
+    await expect(dialog.locator('select[name="parameters_as"]')).toHaveValue('args');
+    await page.locator('.jp-Dialog-footer button:has-text("Run")').click();
+    await expect(dialog).toBeHidden();
+
+    const sweeps = page.locator('#jp-jobs-sidebar .jp-JobsRow-sweep');
+    const sweep = sweeps.first();
+    await expect(sweep).toHaveAttribute('data-status', 'failed', { timeout: 120000 });
+    await expect(sweep.locator('.jp-JobsRow-detail')).toContainText('3 runs · 2 done · 1 failed');
+    // the row itself expands (click), the failed run shows its exit code
+    await sweep.locator('.jp-JobsRow-name').click();
+    const children = page.locator('#jp-jobs-sidebar .jp-JobsRow-child');
+    await expect(children).toHaveCount(3);
+    await expect(children.nth(1)).toHaveAttribute('data-status', 'failed');
+    // one run's results
+    await children.nth(2).hover();
+    await children.nth(2).locator('[data-action="results"]').click();
+    const one = page.locator('.jp-JobsResults').last();
+    await expect(one.locator('tbody tr')).toHaveCount(1);
+    await expect(one.locator('th', { hasText: 'loss' })).toBeVisible();
+    await expect(one.locator('tbody td[title="1"]')).toHaveCount(1); // loss = 2 * 0.5
+    // a run's log opens from its row
+    await children.nth(1).locator('.jp-JobsRow-name').click();
+    await expect(page.locator('.jp-JobsLogViewer').last()).toBeVisible();
+
+    // rerun only the failed: a new sweep of one run (seed 1)
+    await sweep.hover();
+    await sweep.locator('[data-action="rerun-failed"]').click();
+    await expect(sweeps).toHaveCount(2);
+    const rerun = sweeps.first();
+    await expect(rerun.locator('.jp-JobsRow-detail')).toContainText('1 run');
+    await expect(rerun).toHaveAttribute('data-status', 'failed', { timeout: 120000 });
+    await rerun.locator('[data-action="expand"]').click();
+    await expect(page.locator(`#jp-jobs-sidebar .jp-JobsRow-child:has-text("seed=1")`)).toHaveCount(
+      2
+    );
+
+    // cancel a sweep: every run ends cancelled
+    const slow = await openRunDialog(page, 'slow.py');
+    await slow.locator('input[name="sweep"]').check();
+    await slow.locator('textarea[name="grid"]').fill('i = 0:3');
+    await slow.locator('select[name="parameters_as"]').selectOption('env');
+    await slow.locator('input[name="throttle"]').fill('1');
+    await page.locator('.jp-Dialog-footer button:has-text("Run")').click();
+    await expect(slow).toBeHidden();
+    const slowRow = row(page, 'slow.py');
+    await expect(slowRow).toHaveAttribute('data-status', 'running', { timeout: 60000 });
+    await rowAction(page, 'slow.py', 'cancel');
+    await expect(slowRow).toHaveAttribute('data-status', 'cancelled', { timeout: 60000 });
+    await expect(slowRow.locator('.jp-JobsRow-detail')).toContainText('3 cancelled');
+  });
 });
