@@ -338,8 +338,17 @@ class JobsClient:
         kind: str | None = None,
         after: Sequence[Job | str] | Job | str | None = None,
         when: str | None = None,
+        output_formats: Sequence[str] | None = None,
+        report: dict[str, Any] | None = None,
+        notify: dict[str, Any] | None = None,
+        extra_files: Sequence[str] | None = None,
     ) -> Job:
         """Submit a script/notebook (``path``, a local path under the server root) or a command.
+
+        Issue 12: ``output_formats=["ipynb", "html"]`` adds an HTML report to a notebook job
+        (``report={"no_input": True}`` hides the code); ``notify={"on": "failure", "email":
+        [...], "webhook": "https://..."}``; ``extra_files``: local paths under the root copied
+        with the job's file (docs/CONTRACT.md, "Pinned inputs", "Reports", "Notifications").
 
         ``cwd`` defaults to the current directory (when under the root), as if the command were
         run here; ``parameters`` are injected into a notebook's ``parameters`` cell (papermill).
@@ -359,6 +368,12 @@ class JobsClient:
             **dict(resources=resources, parameters=parameters),
             "after": self.job_ids(after),
             "when": when,
+            "output_formats": None if output_formats is None else list(output_formats),
+            "report": report,
+            "notify": notify,
+            "extra_files": None
+            if extra_files is None
+            else [self.server_path(os.fspath(f), "extra_files") for f in extra_files],
         }
         body = {key: value for key, value in given.items() if value is not None}
         return Job(self, self.request("POST", "jobs", body=body))
@@ -432,7 +447,11 @@ class JobsClient:
         except JobsClientError as e:
             if e.status not in (400, 404):
                 raise
-            matches = [j for j in self.jobs() if j.id.startswith(job_id)]
+            if e.status == 400:
+                raise
+            # one request: the jobs whose id starts with it (sweep runs included)
+            page = self.request("GET", "jobs?" + urllib.parse.urlencode({"id": job_id, "limit": 6}))
+            matches = [Job(self, j) for j in page.get("jobs", [])]
             if len(matches) == 1:
                 return matches[0]
             if matches:
@@ -562,7 +581,8 @@ class Job:
         return self
 
     def rerun(self, **overrides: Any) -> Job:
-        """Run the same job again (optionally with overrides such as ``resources``); a new Job."""
+        """Run the same job again (optionally with overrides such as ``resources``); a new Job.
+        ``input="current"`` runs the file as it is now instead of the pinned copy the job ran."""
         data = self.client.request("POST", f"jobs/{self.id}/rerun", body=overrides)
         return Job(self.client, data)
 
@@ -686,6 +706,10 @@ def submit(
     kind: str | None = None,
     after: Sequence[Job | str] | Job | str | None = None,
     when: str | None = None,
+    output_formats: Sequence[str] | None = None,
+    report: dict[str, Any] | None = None,
+    notify: dict[str, Any] | None = None,
+    extra_files: Sequence[str] | None = None,
 ) -> Job:
     """Submit a job to the running Jupyter server; see :meth:`JobsClient.submit`. ``after``:
     jobs (or ids) to wait for; ``when``: ``"ok"`` (default), ``"any"`` or ``"failed"``."""
@@ -703,6 +727,10 @@ def submit(
         kind=kind,
         after=after,
         when=when,
+        output_formats=output_formats,
+        report=report,
+        notify=notify,
+        extra_files=extra_files,
     )
 
 
