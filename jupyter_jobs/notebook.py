@@ -10,13 +10,36 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import sys
 from typing import Any
 
-import papermill
-from papermill.engines import NBClientEngine, papermill_engines
+#: Set to ``1`` in a job's environment to import jsonschema's optional "iri" format checker in the
+#: notebook driver anyway (see :func:`skip_unused_imports`).
+ENV_FULL_IMPORTS = "JUPYTER_JOBS_NOTEBOOK_FULL_IMPORTS"
 
-from .progress import progress
+
+def skip_unused_imports() -> None:
+    """Keep jsonschema from importing ``rfc3987_syntax`` in this process (the notebook driver).
+
+    nbformat imports jsonschema, whose ``_format`` module imports ``rfc3987_syntax`` when it is
+    installed (jupyter_events pulls it in) only to check strings of format "iri"; that import
+    builds a Lark grammar: ~1.3 s of CPU, most of what a trivial notebook job cost besides the
+    kernel. Nothing here checks formats (nbformat validates without a format checker, and its
+    schema has no "iri"), so the checker is not needed. Safe: only this driver process is
+    affected, never the kernel (the user's code runs in its own interpreter, which imports what
+    it imports).
+    """
+    if os.environ.get(ENV_FULL_IMPORTS) != "1":
+        sys.modules.setdefault("rfc3987_syntax", None)  # type: ignore[arg-type]
+
+
+skip_unused_imports()
+
+import papermill  # noqa: E402
+from papermill.engines import NBClientEngine, papermill_engines  # noqa: E402
+
+from .progress import progress  # noqa: E402
 
 ENGINE = "jupyter_jobs"
 
