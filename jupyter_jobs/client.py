@@ -447,11 +447,14 @@ class JobsClient:
         except JobsClientError as e:
             if e.status not in (400, 404):
                 raise
-            if e.status == 400:
-                raise
             # one request: the jobs whose id starts with it (sweep runs included)
-            page = self.request("GET", "jobs?" + urllib.parse.urlencode({"id": job_id, "limit": 6}))
-            matches = [Job(self, j) for j in page.get("jobs", [])]
+            query = urllib.parse.urlencode({"id": job_id, "limit": 6})
+            try:
+                matches = [Job(self, j) for j in self.request("GET", "jobs?" + query)["jobs"]]
+            except JobsClientError as e2:
+                if e2.status != 400:  # 400: no job id starts so (letters it cannot have)
+                    raise
+                matches = []
             if len(matches) == 1:
                 return matches[0]
             if matches:

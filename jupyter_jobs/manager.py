@@ -539,6 +539,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         changed_since: str | None = None,
         definition: list[str] | None = None,
         sweep: list[str] | None = None,
+        id_prefix: str | None = None,
     ) -> dict[str, Any]:
         """``GET jobs``: one page from the index, as the answer's JSON (docs/CONTRACT.md,
         "Listing jobs"). The arguments were checked at the boundary (``wire.py``)."""
@@ -552,6 +553,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             changed_since=changed_since,
             definition=definition,
             sweep=sweep,
+            id_prefix=id_prefix,
         )
         jobs = []
         for r in page.records:

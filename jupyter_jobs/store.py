@@ -375,6 +375,7 @@ class JobStore:
         changed_since: str | None = None,
         definition: builtins.list[str] | None = None,
         sweep: builtins.list[str] | None = None,
+        id_prefix: str | None = None,
     ) -> Page:
         """One page, newest first (by creation time, the same order on every host's index); the
         cursor is the last row's ``sort_key``. ``kind`` is the scope of the whole answer (page,
@@ -384,7 +385,9 @@ class JobStore:
         rows that left its view), plus the ids deleted since. A token this index cannot answer
         (another index's, or older than its oldest tombstone) gives ``reload`` and the page as
         without ``changed_since``. All in one read transaction, so the token matches the page.
-        ``sweep``: the children of these sweeps (a scope); without it children are left out."""
+        ``sweep``: the children of these sweeps (a scope); without it children are left out.
+        ``id_prefix``: the jobs whose id starts with it, sweep children included (a scope: what
+        ``jupyter jobs logs 1a2b`` looks up in one request)."""
         self.db.execute("BEGIN")
         try:
             return self._page(
@@ -397,6 +400,7 @@ class JobStore:
                 changed_since,
                 definition=definition,
                 sweep=sweep,
+                id_prefix=id_prefix,
             )
         finally:
             self.db.execute("COMMIT")
@@ -413,6 +417,7 @@ class JobStore:
         *,
         definition: builtins.list[str] | None = None,
         sweep: builtins.list[str] | None = None,
+        id_prefix: str | None = None,
     ) -> Page:
         epoch = self.get_meta("epoch") or ""
         now = int(self.db.execute(f"SELECT {_NEXT_SEQ}").fetchone()[0]) - 1
@@ -427,8 +432,11 @@ class JobStore:
         if sweep:  # a sweep's children, in a scope of their own
             scope.append(f"sweep_id IN ({','.join('?' * len(sweep))})")
             scope_params.extend(sweep)
-        else:
+        elif not id_prefix:
             scope.append("sweep_id IS NULL")
+        if id_prefix:  # an id or its start, whatever else the job is
+            scope.append("substr(id, 1, ?) = ?")
+            scope_params.extend([len(id_prefix), id_prefix])
         narrow: builtins.list[str] = []
         narrow_params: builtins.list[Any] = []
         for column, values in (("status", status), ("backend", backend)):

@@ -330,6 +330,20 @@ def check_job_id(job_id: str) -> str:
     return job_id
 
 
+def id_prefix_param(values: list[str], name: str = "id") -> str | None:
+    """A job id or its start (``GET jobs?id=1a2b``): once, in the letters of job ids."""
+    if not values:
+        return None
+    if len(values) > 1:
+        raise BadRequest(f"give {name} once, not {len(values)} times", field=name)
+    if not _JOB_ID_RE.fullmatch(values[0]):
+        raise BadRequest(
+            f"{show(values[0])} is not the start of a job id (job ids are letters and digits)",
+            field=name,
+        )
+    return values[0]
+
+
 def int_param(
     values: list[str], name: str, default: int | None, *, minimum: int = 0, maximum: int = MAX_INT
 ) -> int | None:

@@ -11,7 +11,7 @@ from ..exceptions import BadRequest
 from ..models import KINDS, STATUSES
 from ..store import CHANGE_TOKEN_PATTERN
 from ..validation import check_overrides, parse_request
-from ..wire import check_job_id, search_param, token_param
+from ..wire import check_job_id, id_prefix_param, search_param, token_param
 from .base import JobsHandler, json_errors
 
 #: cursors are 18 digits at most (what the document's pattern says)
@@ -41,6 +41,7 @@ class JobsCollectionHandler(JobsHandler):
                 kind=self.list_arg("kind", KINDS),
                 definition=self.list_arg("definition"),
                 sweep=self.list_arg("sweep"),
+                id_prefix=id_prefix_param(arg("id")),
                 limit=self.int_arg("limit", 100, minimum=1, maximum=MAX_PAGE) or 100,
                 cursor=self.int_arg("cursor", None, maximum=MAX_CURSOR),
                 changed_since=token_param(

@@ -181,3 +181,21 @@ def test_the_seed_script_runs(tmp_path):
     store = store_module.JobStore(str(tmp_path / "root" / "jobs.db"))
     assert store.count() == 120
     assert len([p for p in (tmp_path / "root").iterdir() if p.is_dir()]) == 120
+
+
+async def test_an_id_prefix_is_looked_up_in_one_request(jobs_api, seeded):
+    """``GET jobs?id=<start>``: what the CLI's short ids (``jupyter jobs logs 1a2b``) ask, once,
+    instead of listing every page (issue 14, point 8)."""
+    target = seeded[1234]
+    page = await get(jobs_api, id=target.id[:12])
+    assert [j["id"] for j in page["jobs"]] == [target.id]
+    assert page["total"] == 1
+    # a start shared by several jobs names them all (the client calls it ambiguous)
+    start = target.id[:6]  # the seeded ids count up in hex: 256 of them start so
+    shared = await get(jobs_api, id=start, limit="1000")
+    assert target.id in [j["id"] for j in shared["jobs"]]
+    assert shared["total"] == len(shared["jobs"]) == sum(j.id.startswith(start) for j in seeded) > 1
+    assert (await get(jobs_api, id="zz-no-such"))["jobs"] == []
+    bad = await get(jobs_api, id="a b", expect=400)
+    assert bad["field"] == "id" and "job id" in bad["message"]
+    assert (await get(jobs_api, id=["a", "b"], expect=400))["field"] == "id"
