@@ -348,10 +348,54 @@ def _add_submit_options(p: argparse.ArgumentParser) -> None:
     )
 
 
+def _add_report_notify_options(p: argparse.ArgumentParser) -> None:
+    """``submit``'s options of issue 12 (docs/cli.md, "Reports, notifications, pinned inputs")."""
+    p.add_argument("--html", action="store_true", help="a notebook: also write an HTML report")
+    p.add_argument("--no-input", action="store_true", help="the HTML report hides the code")
+    p.add_argument(
+        "--notify-on", choices=["failure", "always"], help="when to notify (default: failure)"
+    )
+    p.add_argument("--webhook", metavar="URL", help="POST a JSON message here when the job ends")
+    p.add_argument(
+        "--email", action="append", default=[], metavar="ADDRESS", help="mail here; repeat"
+    )
+    p.add_argument(
+        "--slurm-mail", action="store_true", help="SLURM: also SLURM's own mail (--mail-type)"
+    )
+    p.add_argument(
+        "--extra-file",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="copy this file with the job's file (pinned with it); repeat",
+    )
+
+
+def _report_notify_fields(a: argparse.Namespace) -> dict[str, Any]:
+    """The request fields of :func:`_add_report_notify_options` (only those given)."""
+    out: dict[str, Any] = {}
+    if a.html:
+        out["output_formats"] = ["ipynb", "html"]
+    if a.no_input:
+        out["report"] = {"no_input": True}
+    if a.webhook or a.email or a.notify_on or a.slurm_mail:
+        out["notify"] = {
+            "on": a.notify_on,
+            "email": list(a.email) or None,
+            "webhook": a.webhook,
+            "slurm_mail": a.slurm_mail or None,
+        }
+    if a.extra_file:
+        out["extra_files"] = list(a.extra_file)
+    return out
+
+
 def _notebook_options(a: argparse.Namespace, tail: list[str], path: str) -> None:
     """Options given after a notebook's path (it takes no arguments): parse them into ``a``."""
     p = argparse.ArgumentParser(prog=f"{PROG} submit", usage=SUBMIT_USAGE, add_help=False)
     _add_submit_options(p)
+    if getattr(a, "command", None) == "submit":
+        _add_report_notify_options(p)
     more, extra = p.parse_known_args(tail)
     unknown = [x for x in extra if x.startswith("-")]
     if unknown:
@@ -382,6 +426,7 @@ def _our_options_in(args: list[str]) -> list[str]:
 def _submit_option_strings() -> list[str]:
     p = argparse.ArgumentParser(add_help=False)
     _add_submit_options(p)
+    _add_report_notify_options(p)
     return [s for action in p._actions for s in action.option_strings]
 
 
@@ -410,6 +455,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     _add_submit_options(p)
+    _add_report_notify_options(p)
     p.add_argument("path", nargs="?", metavar="PATH", help="script or notebook")
     p.add_argument("args", nargs=argparse.REMAINDER, metavar="ARGS", help="arguments for a script")
 
@@ -439,6 +485,11 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("-f", "--follow", action="store_true", help="follow the new job's log")
     mode.add_argument("--wait", action="store_true", help="wait for the new job to end")
     p.add_argument("-q", "--quiet", action="store_true", help="print only the new job id")
+    p.add_argument(
+        "--current",
+        action="store_true",
+        help="run the file as it is now (default: the pinned copy the job ran)",
+    )
 
     p = sub.add_parser("rm", aliases=["delete"], help="delete finished jobs and their files")
     p.add_argument("ids", nargs="+", metavar="ID")
@@ -604,6 +655,7 @@ def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | N
             kind=a.kind,
             after=a.after or None,
             when=a.when,
+            **_report_notify_fields(a),
         )
     if a.json and not a.wait:
         _print_json(job.data)
@@ -690,7 +742,7 @@ def cmd_cancel(client: JobsClient, a: argparse.Namespace) -> int:
 
 
 def cmd_rerun(client: JobsClient, a: argparse.Namespace) -> int:
-    new = client.job(a.id).rerun()
+    new = client.job(a.id).rerun(**({"input": "current"} if a.current else {}))
     _announce(new, a.quiet, a.follow or a.wait, verb="rerun as")
     if a.follow or a.wait:
         return _wait_or_follow(new, a.follow, quiet=a.quiet)
