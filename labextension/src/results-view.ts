@@ -346,7 +346,9 @@ export class ResultsView extends Widget {
     }
     const params = Object.keys(this._job?.parameter_sets?.[0] ?? this._job?.parameters ?? {});
     const roles = columnRoles(data, params);
-    const numeric = (i: number) => data.rows.some(r => typeof r[i] === 'number');
+    // a value column is plotted when its values are numbers (none yet: "No run has recorded …")
+    const numeric = (i: number) =>
+      data.rows.every(r => r[i] === null || r[i] === undefined || typeof r[i] === 'number');
     const fill = (select: HTMLSelectElement, indexes: number[]) => {
       const before = select.value;
       select.textContent = '';
