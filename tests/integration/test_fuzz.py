@@ -132,7 +132,9 @@ async def test_fuzzing_from_the_openapi_document_finds_nothing(tmp_path):
     (root / "hello.py").write_text("print('hello')\n")
     config = {
         "LocalSpawner": {"max_concurrent": 2, "poll_interval": 0.5},
-        "JobManager": {"cancel_grace_period": 1.0},
+        # a fuzzed grid is a sweep of up to 4 runs here (a larger one is a 400): the product of
+        # generated lists would otherwise start thousands of real runs
+        "JobManager": {"cancel_grace_period": 1.0, "max_sweep_children": 4},
     }
     server = ServerProcess(workdir=str(workdir), config=config).start()
     (fuzzer / "schemathesis.toml").write_text(FUZZ_CONFIG)
