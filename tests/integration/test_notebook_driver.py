@@ -4,6 +4,7 @@ what it imports, and every run of a sweep gets its own kernel."""
 
 from __future__ import annotations
 
+import asyncio
 import importlib.util
 import json
 import os
@@ -11,6 +12,7 @@ import subprocess
 import sys
 
 import nbformat
+import psutil
 import pytest
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -130,3 +132,66 @@ def test_notebook_sweep_benchmark_smoke(tmp_path):
         assert row["per_run_s"] == pytest.approx(row["total_s"] / 3)
         assert row["vs_papermill"] == pytest.approx(row["total_s"] / base)
         assert row["vs_scheduler"] is None
+
+
+SLEEPY_CELL = """\
+import os, time, jupyter_jobs
+jupyter_jobs.record(kernel_pid=os.getpid())
+print("cell started", flush=True)
+time.sleep(120)
+"""
+
+
+def sleepy_notebook(root, name="sleepy.ipynb"):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(SLEEPY_CELL), nbformat.v4.new_code_cell("print('end')")]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, str(root / name))
+
+
+async def kernel_pid_once_started(jobs_api, job_dir, job_id):
+    for _ in range(1200):  # a loaded machine may take a while to start the kernel
+        if "cell started" in await jobs_api.log(job_id):
+            break
+        await asyncio.sleep(0.1)
+    with open(job_dir / "results.json") as f:  # what the cell recorded before it slept
+        return int(json.load(f)["kernel_pid"])
+
+
+def gone(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return True
+
+
+@pytest.mark.parametrize("how", ["cancel", "time limit"])
+async def test_notebook_stopped_mid_cell_ends_and_its_kernel_is_gone(
+    jobs_api, jp_root_dir, tmp_path, how
+):
+    sleepy_notebook(jp_root_dir)
+    body: dict = {"path": "sleepy.ipynb"}
+    if how == "time limit":
+        body["resources"] = {"time_limit": "00:00:20"}
+    job = await jobs_api.submit(body)
+    pid = await kernel_pid_once_started(jobs_api, tmp_path / "job-root" / job["id"], job["id"])
+    assert not gone(pid)
+    if how == "cancel":
+        r = await jobs_api.request("POST", f"jobs/{job['id']}/cancel")
+        assert r.code == 202
+    done = await jobs_api.wait(job["id"], timeout=120)
+    if how == "cancel":
+        assert done["status"] == "cancelled", done
+    else:
+        assert done["status"] == "failed", done
+        assert "time limit exceeded" in done["reason"], done
+    assert "end" not in (await jobs_api.log(job["id"])).split("cell started", 1)[1]
+    for _ in range(100):
+        if gone(pid):
+            break
+        await asyncio.sleep(0.1)
+    assert gone(pid), f"the kernel {pid} outlived its job"
