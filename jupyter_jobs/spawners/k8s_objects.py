@@ -13,7 +13,7 @@ import copy
 import hashlib
 import json
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 
 from ..models import (
@@ -796,6 +796,54 @@ def definition_of(obj: dict[str, Any]) -> str | None:
     labels = (obj.get("metadata") or {}).get("labels") or {}
     value = labels.get(LABEL_DEFINITION_ID)
     return str(value) if value else None
+
+
+#: set by the CronJob controller on each Job it makes: the occurrence it fired (RFC 3339, UTC)
+ANNOTATION_SCHEDULED = "batch.kubernetes.io/cronjob-scheduled-timestamp"
+
+
+def run_id_of(k8s_job: dict[str, Any]) -> str | None:
+    """The job id of a run made by a definition's CronJob: its Job's ``uid`` without dashes (a
+    UUID: 32 hex digits, the shape of every job id). The server that records the run and the
+    pod that runs it (``controller-uid`` label, through the downward API) compute the same id
+    with no exchange; None without a uid."""
+    uid = str((k8s_job.get("metadata") or {}).get("uid") or "").replace("-", "").lower()
+    return uid if re.fullmatch(r"[0-9a-f]{32}", uid) else None
+
+
+def cronjob_run(k8s_job: dict[str, Any]) -> dict[str, Any] | None:
+    """What a Job made by a definition's CronJob says about its run, or None when it is not
+    one (no definition label, or no CronJob among its owners): ``definition_id``, ``job_name``
+    (its ``backend_ref`` name), ``job_id`` (:func:`run_id_of`), ``cronjob`` (the owner's name),
+    ``scheduled_for`` (the controller's annotation, an aware UTC datetime, or None) and
+    ``revision`` (the definition revision the template was built from, or None). Pure: the
+    building block for recording such Jobs as runs (docs/kubernetes.md, "Schedules")."""
+    definition_id = definition_of(k8s_job)
+    meta = k8s_job.get("metadata") or {}
+    owner = next((o for o in meta.get("ownerReferences") or () if o.get("kind") == "CronJob"), None)
+    if not definition_id or owner is None or not meta.get("name"):
+        return None
+    annotations = meta.get("annotations") or {}
+    try:
+        scheduled = _time(annotations.get(ANNOTATION_SCHEDULED))
+    except ValueError:  # not RFC 3339: the run is still a run, of an unknown occurrence
+        scheduled = None
+    if scheduled is not None:
+        if scheduled.tzinfo is None:
+            scheduled = scheduled.replace(tzinfo=timezone.utc)
+        scheduled = scheduled.astimezone(timezone.utc)
+    try:
+        revision: int | None = int(annotations[ANNOTATION_REVISION])
+    except (KeyError, TypeError, ValueError):
+        revision = None
+    return {
+        "definition_id": definition_id,
+        "job_name": str(meta["name"]),
+        "job_id": run_id_of(k8s_job),
+        "cronjob": str(owner.get("name") or ""),
+        "scheduled_for": scheduled,
+        "revision": revision,
+    }
 
 
 # ------------------------------------------------------------------ sweeps: one Indexed Job

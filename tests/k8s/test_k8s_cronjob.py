@@ -163,3 +163,59 @@ async def test_the_fake_refuses_an_invalid_cronjob_as_admission_would(kube, make
     with pytest.raises(BadRequest, match="CronJob is invalid"):
         await spawner._api().create_cronjob("jobs", bad)
     assert not kube.cronjobs
+
+
+def test_a_job_of_the_cronjob_is_recognised_as_a_run_and_others_are_not():
+    fired = {
+        "metadata": {
+            "name": "jupyter-def-x-29409060",
+            "uid": "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0",
+            "labels": {objects.LABEL_DEFINITION_ID: DEF_ID},
+            "annotations": {
+                objects.ANNOTATION_SCHEDULED: "2026-12-02T05:00:00Z",
+                objects.ANNOTATION_REVISION: "3",
+            },
+            "ownerReferences": [{"kind": "CronJob", "name": "jupyter-def-x", "uid": "u"}],
+        }
+    }
+    run = objects.cronjob_run(fired)
+    assert run == {
+        "definition_id": DEF_ID,
+        "job_name": "jupyter-def-x-29409060",
+        "job_id": "0b1c2d3e4f5061728394a5b6c7d8e9f0",
+        "cronjob": "jupyter-def-x",
+        "scheduled_for": datetime(2026, 12, 2, 5, 0, tzinfo=timezone.utc),
+        "revision": 3,
+    }
+    # a bad or missing annotation: still a run, of an unknown occurrence and revision
+    fired["metadata"]["annotations"] = {objects.ANNOTATION_SCHEDULED: "at six"}
+    run = objects.cronjob_run(fired)
+    assert run is not None and run["scheduled_for"] is None and run["revision"] is None
+    # a one-off Job (no CronJob owner) or one without the definition label: not a run
+    one_off = {**fired, "metadata": {**fired["metadata"], "ownerReferences": []}}
+    assert objects.cronjob_run(one_off) is None
+    unlabelled = {**fired, "metadata": {**fired["metadata"], "labels": {}}}
+    assert objects.cronjob_run(unlabelled) is None
+    assert objects.run_id_of({"metadata": {"uid": "not-a-uuid"}}) is None
+
+
+async def test_the_fired_job_read_back_through_the_client_is_a_run(kube, make_spawner):
+    spawner = await make_spawner()
+    api = spawner._api()
+    name = (await api.create_cronjob("jobs", cronjob()))["metadata"]["name"]
+    at = datetime(2026, 12, 2, 5, 0, tzinfo=timezone.utc)
+    kube.fire_cronjob("jobs", name, at)
+    (listed,) = await api.list_jobs("jobs", objects.selector({objects.LABEL_DEFINITION_ID: DEF_ID}))
+    run = objects.cronjob_run(listed)
+    assert run is not None
+    assert (run["definition_id"], run["cronjob"], run["scheduled_for"], run["revision"]) == (
+        DEF_ID,
+        name,
+        at,
+        3,
+    )
+    assert run["job_name"] == listed["metadata"]["name"]
+    assert run["job_id"] == listed["metadata"]["uid"].replace("-", "")
+    # the pod the Job made carries the same uid (controller-uid: the downward API's view)
+    (pod,) = kube.pods_of(run["job_name"], "jobs")
+    assert pod["metadata"]["labels"]["controller-uid"].replace("-", "") == run["job_id"]
