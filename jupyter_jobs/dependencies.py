@@ -27,14 +27,14 @@ cancelled (:func:`explain_cancel`).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .exceptions import BadRequest, Conflict, NotFound
 from .models import CANCELLED, COMPLETED, FAILED, LOST, QUEUED, Job, JobUpdate
 from .wire import label
 
-if TYPE_CHECKING:
-    from .manager import JobManager
+#: the :class:`jupyter_jobs.manager.JobManager` (not imported: the manager imports this module)
+JobManager = Any
 
 #: SLURM's dependency type for each ``when``
 SLURM_TYPES = {"ok": "afterok", "any": "afterany", "failed": "afternotok"}

@@ -71,7 +71,11 @@ def test_runner_is_execed_shell_quoted():
 def test_epilogue_runs_the_runner_without_exec():
     text = render(req_epilogue="echo bye")
     assert "\nexec " not in text
-    assert text.rstrip().endswith("jupyter_jobs.runner /home/u/jobs/abc\necho bye")
+    # the batch job exits with the runner's code, not the epilogue's (dependencies: afterok)
+    assert text.rstrip().endswith(
+        "jupyter_jobs.runner /home/u/jobs/abc\njupyter_jobs_status=$?\necho bye\n"
+        "exit $jupyter_jobs_status"
+    )
 
 
 def test_gres_style_for_gpus():
