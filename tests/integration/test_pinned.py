@@ -75,7 +75,11 @@ async def test_a_queued_notebook_runs_its_pinned_copy(jobs_api, jp_root_dir):
     blocker = await submit_blocker(jobs_api, root)
     nb = nbformat.v4.new_notebook()
     nb.cells = [nbformat.v4.new_code_cell("print('nb-version-1')")]
-    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
     nbformat.write(nb, root / "report.ipynb")
     job = await jobs_api.submit({"path": "report.ipynb"})
     assert (await jobs_api.get(job["id"]))["status"] == "queued"
