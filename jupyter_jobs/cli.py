@@ -44,6 +44,26 @@ def _local_time(iso: str | None) -> str:
     return dt.astimezone().strftime("%Y-%m-%d %H:%M:%S")
 
 
+#: an estimate further ahead is no estimate: SLURM puts a job that waits behind one without a
+#: time limit about a year ahead (the UI's labels.MAX_EXPECTED_START_DAYS)
+MAX_EXPECTED_START_DAYS = 300
+
+
+def _expected_start(job: dict[str, Any]) -> str | None:
+    """When a queued job is expected to start: its local time, "unknown" when the engine has no
+    sensible estimate, None for a job that is not queued."""
+    if job.get("status") != "queued":
+        return None
+    iso = job.get("expected_start")
+    try:
+        dt = datetime.fromisoformat(str(iso).replace("Z", "+00:00")) if iso else None
+    except ValueError:
+        dt = None
+    if dt is None or (dt - datetime.now(dt.tzinfo)).days > MAX_EXPECTED_START_DAYS:
+        return "unknown" if job.get("backend") == "slurm" else None
+    return _local_time(iso)
+
+
 def _elapsed(job: dict[str, Any]) -> str:
     start = job.get("started_at")
     if not start:
@@ -165,7 +185,7 @@ def _describe(job: dict[str, Any]) -> str:
         ("created", _local_time(job.get("created_at"))),
         ("started", _local_time(job.get("started_at")) if job.get("started_at") else None),
         ("finished", _local_time(job.get("finished_at")) if job.get("finished_at") else None),
-        ("expected start", _local_time(job.get("expected_start"))),
+        ("expected start", _expected_start(job)),
         ("duration", _elapsed(job)),
         ("log size", f"{job.get('log_size', 0)} bytes"),
         ("outputs", "\n  ".join(job.get("outputs") or [])),
@@ -173,8 +193,6 @@ def _describe(job: dict[str, Any]) -> str:
     ]
     if not progress:
         fields = [f for f in fields if f[0] != "progress"]
-    if not job.get("expected_start"):
-        fields = [f for f in fields if f[0] != "expected start"]
     shown = [(k, v) for k, v in fields if v not in (None, "", "-")]
     width = max(len(k) for k, _ in shown)
     return "\n".join(f"{k + ':':<{width + 1}} {v}" for k, v in shown)
