@@ -142,6 +142,11 @@ def _split_token(url: str) -> tuple[str, str | None]:
 # ---------------------------------------------------------------------------------- client
 
 
+def _given(fields: dict[str, Any]) -> dict[str, Any]:
+    """A request body: the fields that were given (not None)."""
+    return {key: value for key, value in fields.items() if value is not None}
+
+
 class JobsClient:
     """Talks to one Jupyter server's jupyter-jobs API.
 
@@ -318,6 +323,39 @@ class JobsClient:
                 raise JobsClientError(f"after: {j!r} is not a job or a job id", field="after")
         return out
 
+    def what_to_run(
+        self,
+        path: str | None,
+        command: Sequence[str] | None,
+        args: Sequence[str],
+        cwd: str | None,
+    ) -> dict[str, Any]:
+        """The ``path``/``command``/``args``/``cwd`` fields of a job, a sweep or a definition:
+        exactly one of a path or a command (argv lists), local paths made server paths."""
+        if (path is None) == (command is None):
+            raise JobsClientError("give either a path or a command", field="path")
+        if isinstance(args, str) or isinstance(command, str):
+            raise JobsClientError("args and command are lists of strings (argv), not one string")
+        return {
+            "path": None if path is None else self.server_path(os.fspath(path), "path"),
+            "command": None if command is None else [str(c) for c in command],
+            "args": [str(a) for a in args] or None,
+            "cwd": self.server_path(os.fspath(cwd), "cwd") if cwd else self.default_cwd(),
+        }
+
+    def paged_jobs(self, query: dict[str, Any], limit: int | None) -> list[Job]:
+        """Jobs matching ``query``, newest first: at most ``limit`` (all when None), following
+        ``next_cursor``."""
+        out: list[Job] = []
+        cursor = None
+        while True:
+            size = min(1000, limit - len(out)) if limit is not None else 1000  # the server's max
+            page = self.request("GET", "jobs", query={**query, "limit": size, "cursor": cursor})
+            out.extend(Job(self, d) for d in page.get("jobs", []))
+            cursor = page.get("next_cursor")
+            if not cursor or (limit is not None and len(out) >= limit):
+                return out[:limit] if limit is not None else out
+
     def backends(self) -> dict[str, Any]:
         """``GET backends``: ``{"backends": [...], "default_backend": name}``."""
         return self.request("GET", "backends")
@@ -355,15 +393,8 @@ class JobsClient:
         ``after``: jobs (or ids, or unique id prefixes) this one waits for; ``when``: how they
         must end for it to start — ``"ok"`` (the default), ``"any"`` or ``"failed"``.
         """
-        if (path is None) == (command is None):
-            raise JobsClientError("give either a path or a command", field="path")
-        if isinstance(args, str) or isinstance(command, str):
-            raise JobsClientError("args and command are lists of strings (argv), not one string")
         given = {
-            "path": None if path is None else self.server_path(os.fspath(path), "path"),
-            "command": None if command is None else [str(c) for c in command],
-            "args": [str(a) for a in args] or None,
-            "cwd": self.server_path(os.fspath(cwd), "cwd") if cwd else self.default_cwd(),
+            **self.what_to_run(path, command, args, cwd),
             **dict(env=env, name=name, backend=backend, profile=profile, kind=kind),
             **dict(resources=resources, parameters=parameters),
             "after": self.job_ids(after),
@@ -375,8 +406,7 @@ class JobsClient:
             if extra_files is None
             else [self.server_path(os.fspath(f), "extra_files") for f in extra_files],
         }
-        body = {key: value for key, value in given.items() if value is not None}
-        return Job(self, self.request("POST", "jobs", body=body))
+        return Job(self, self.request("POST", "jobs", body=_given(given)))
 
     def sweep(
         self,
@@ -404,38 +434,18 @@ class JobsClient:
         dict per child)."""
         if (grid is None) == (parameter_sets is None):
             raise JobsClientError("give either a grid or parameter sets", field="grid")
-        if (path is None) == (command is None):
-            raise JobsClientError("give either a path or a command", field="path")
-        if isinstance(args, str) or isinstance(command, str):
-            raise JobsClientError("args and command are lists of strings (argv), not one string")
         given = {
-            "path": None if path is None else self.server_path(os.fspath(path), "path"),
-            "command": None if command is None else [str(c) for c in command],
-            "args": [str(a) for a in args] or None,
-            "cwd": self.server_path(os.fspath(cwd), "cwd") if cwd else self.default_cwd(),
+            **self.what_to_run(path, command, args, cwd),
             "grid": None if grid is None else {k: list(v) for k, v in grid.items()},
             "parameter_sets": None if parameter_sets is None else [dict(p) for p in parameter_sets],
             **dict(throttle=throttle, parameters_as=parameters_as, env=env, name=name),
             **dict(backend=backend, profile=profile, resources=resources, parameters=parameters),
         }
-        body = {key: value for key, value in given.items() if value is not None}
-        return Job(self, self.request("POST", "jobs", body=body))
+        return Job(self, self.request("POST", "jobs", body=_given(given)))
 
     def jobs(self, status: str | None = None, backend: str | None = None, limit: int | None = None):
         """Jobs, newest first: at most ``limit`` (all when None), following ``next_cursor``."""
-        out: list[Job] = []
-        cursor = None
-        while True:
-            size = min(1000, limit - len(out)) if limit is not None else 1000  # the server's max
-            page = self.request(
-                "GET",
-                "jobs",
-                query={"status": status, "backend": backend, "limit": size, "cursor": cursor},
-            )
-            out.extend(Job(self, d) for d in page.get("jobs", []))
-            cursor = page.get("next_cursor")
-            if not cursor or (limit is not None and len(out) >= limit):
-                return out[:limit] if limit is not None else out
+        return self.paged_jobs({"status": status, "backend": backend}, limit)
 
     def job(self, job_id: str) -> Job:
         """The job with this id, or with this unique id prefix (``jupyter jobs list`` shows 8)."""
@@ -798,16 +808,7 @@ class Definition:
 
     def runs(self, limit: int | None = None) -> list[Job]:
         """The definition's runs, newest first."""
-        out: list[Job] = []
-        cursor = None
-        while True:
-            size = min(1000, limit - len(out)) if limit is not None else 1000
-            query = {"definition": self.id, "limit": size, "cursor": cursor}
-            page = self.client.request("GET", "jobs", query=query)
-            out.extend(Job(self.client, d) for d in page.get("jobs", []))
-            cursor = page.get("next_cursor")
-            if not cursor or (limit is not None and len(out) >= limit):
-                return out[:limit] if limit is not None else out
+        return self.client.paged_jobs({"definition": self.id}, limit)
 
 
 def schedule(
@@ -835,22 +836,14 @@ def schedule(
     """Save a job (a path or a command, as :meth:`JobsClient.submit` takes it) with a schedule:
     ``cron`` (5 fields, ``"0 6 * * 1-5"``) read in ``timezone`` (IANA; default UTC)."""
     client = client or default_client()
-    if (path is None) == (command is None):
-        raise JobsClientError("give either a path or a command", field="path")
-    if isinstance(args, str) or isinstance(command, str):
-        raise JobsClientError("args and command are lists of strings (argv), not one string")
     given = {
-        "path": None if path is None else client.server_path(os.fspath(path), "path"),
-        "command": None if command is None else [str(c) for c in command],
-        "args": [str(a) for a in args] or None,
-        "cwd": client.server_path(os.fspath(cwd), "cwd") if cwd else client.default_cwd(),
+        **client.what_to_run(path, command, args, cwd),
         **dict(env=env, name=name, backend=backend, profile=profile, kind=kind),
         **dict(resources=resources, parameters=parameters),
         **dict(schedule=cron, timezone=timezone, active=active, overlap=overlap),
         **dict(retries=retries, retry_delay=retry_delay, max_history=max_history),
     }
-    body = {key: value for key, value in given.items() if value is not None}
-    return Definition(client, client.request("POST", "job-definitions", body=body))
+    return Definition(client, client.request("POST", "job-definitions", body=_given(given)))
 
 
 def definitions(client: JobsClient | None = None) -> list[Definition]:
