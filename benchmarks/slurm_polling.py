@@ -33,25 +33,9 @@ from jupyter_jobs.models import RUNNING, Job, new_job_id
 from jupyter_jobs.spawners.slurm import SlurmSpawner
 from jupyter_jobs.store import JobStore
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-def find_cluster() -> None:
-    base = os.environ.get("JUPYTER_JOBS_SLURM_BASE")
-    if not os.environ.get("SLURM_CONF") and base:
-        os.environ["SLURM_CONF"] = os.path.join(base, "etc", "slurm.conf")
-    r = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
-    if r.returncode != 0 or " is UP" not in r.stdout:
-        sys.exit(
-            "no SLURM cluster answers: run scripts/slurm-up.sh BASE and set "
-            "JUPYTER_JOBS_SLURM_BASE=BASE"
-        )
-
-
-async def run(argv: list[str]) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-    )
-    out, _ = await proc.communicate()
-    return out.decode()
+from _slurm import find_cluster, run
 
 
 async def wait_empty(user: str) -> None:

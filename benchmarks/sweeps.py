@@ -23,7 +23,6 @@ import argparse
 import asyncio
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,17 +31,9 @@ from jupyter_jobs import jobfiles, sweeps
 from jupyter_jobs.models import FINAL_STATUSES, Job, new_job_id
 from jupyter_jobs.spawners.slurm import SlurmSpawner
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
-def find_cluster() -> None:
-    base = os.environ.get("JUPYTER_JOBS_SLURM_BASE")
-    if not os.environ.get("SLURM_CONF") and base:
-        os.environ["SLURM_CONF"] = os.path.join(base, "etc", "slurm.conf")
-    r = subprocess.run(["scontrol", "ping"], capture_output=True, text=True)
-    if r.returncode != 0 or " is UP" not in r.stdout:
-        sys.exit(
-            "no SLURM cluster answers: run scripts/slurm-up.sh BASE and set "
-            "JUPYTER_JOBS_SLURM_BASE=BASE"
-        )
+from _slurm import find_cluster, run
 
 
 def make_job(root: str, name: str, **fields) -> Job:
@@ -63,14 +54,6 @@ def make_job(root: str, name: str, **fields) -> Job:
         job_dir=job_dir,
         **fields,
     )
-
-
-async def run(argv: list[str]) -> str:
-    proc = await asyncio.create_subprocess_exec(
-        *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL
-    )
-    out, _ = await proc.communicate()
-    return out.decode()
 
 
 async def until_done(spawner: SlurmSpawner, jobs: list[Job], interval: float, poll) -> int:
