@@ -499,8 +499,19 @@ class SlurmSpawner(Spawner):
                 *script.dependency_options(job.state.get("slurm_dependency")),
             ],
         )
+        job_id = await self._sbatch(self._held(job, argv), job.job_dir, "job")
+        return JobUpdate(
+            status=QUEUED,
+            backend_ref=job_id,
+            reason=job.state.get("waiting_for") or f"submitted to SLURM as job {job_id}",
+            state={"slurm_job_id": job_id},
+        )
+
+    async def _sbatch(self, argv: list[str], cwd: str, what: str) -> str:
+        """Run ``sbatch`` (``argv``) and return the SLURM job id it printed; a refusal is a 400
+        naming ``what`` was refused (the job, the sweep), slurmctld not answering a 503."""
         try:
-            rc, out, err = await self.run(self._held(job, argv), cwd=job.job_dir)
+            rc, out, err = await self.run(argv, cwd=cwd)
         except NotInstalled as e:
             raise NotInstalled(f"the SLURM backend is not available here: {e.message}") from None
         if rc != 0:
@@ -508,18 +519,12 @@ class SlurmSpawner(Spawner):
             if _unreachable(err):
                 raise EngineUnavailable(f"slurmctld not answering: {message}")
             raise BadRequest(
-                f"SLURM refused the job: {message}", field=script.field_of_message(message)
+                f"SLURM refused the {what}: {message}", field=script.field_of_message(message)
             )
         try:
-            job_id = script.parse_sbatch_output(out)
+            return script.parse_sbatch_output(out)
         except ValueError as e:
             raise EngineError(str(e))
-        return JobUpdate(
-            status=QUEUED,
-            backend_ref=job_id,
-            reason=job.state.get("waiting_for") or f"submitted to SLURM as job {job_id}",
-            state={"slurm_job_id": job_id},
-        )
 
     # ------------------------------------------------------------------ job definitions
 
@@ -596,21 +601,7 @@ class SlurmSpawner(Spawner):
         argv, text = self.array_argv(sweep, len(children), throttle)
         with open(argv[-1], "w", encoding="utf-8") as f:
             f.write(text)
-        try:
-            rc, out, err = await self.run(argv, cwd=sweep.job_dir)
-        except NotInstalled as e:
-            raise NotInstalled(f"the SLURM backend is not available here: {e.message}") from None
-        if rc != 0:
-            message = _last_line(err) or _last_line(out) or f"sbatch exit code {rc}"
-            if _unreachable(err):
-                raise EngineUnavailable(f"slurmctld not answering: {message}")
-            raise BadRequest(
-                f"SLURM refused the sweep: {message}", field=script.field_of_message(message)
-            )
-        try:
-            array_id = script.parse_sbatch_output(out)
-        except ValueError as e:
-            raise EngineError(str(e))
+        array_id = await self._sbatch(argv, sweep.job_dir, "sweep")
         updates = {"": JobUpdate(backend_ref=array_id)}
         for child in children:
             ref = f"{array_id}_{child.index}"
