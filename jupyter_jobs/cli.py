@@ -629,10 +629,10 @@ def _note_options_passed_on(path: str, args: list[str]) -> None:
         )
 
 
-def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | None) -> int:
+def _job_fields(a: argparse.Namespace, command: list[str] | None) -> dict[str, Any]:
+    """The keyword arguments ``submit``, ``sweep`` and ``schedule`` take alike, from the options
+    of ``submit`` / ``schedule``: the command, its arguments, env, name, backend, resources."""
     args = list(a.args)
-    if a.path is not None:
-        _note_options_passed_on(a.path, args)
     if command is not None and a.path is not None:
         args += command  # `submit train.py -- --flag`: the part after -- is for the script
         command = None
@@ -640,6 +640,23 @@ def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | N
     for key in ("cpus", "memory", "gpus", "time_limit"):
         if getattr(a, key) is not None:
             resources[key] = getattr(a, key)
+    return dict(
+        command=command,
+        args=args,
+        env=dict(a.env) or None,
+        name=a.name,
+        backend=a.backend,
+        profile=a.profile,
+        resources=resources or None,
+        parameters=dict(a.params) or None,
+        cwd=a.cwd,
+    )
+
+
+def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | None) -> int:
+    if a.path is not None:
+        _note_options_passed_on(a.path, list(a.args))
+    fields = _job_fields(a, command)
     if a.grid or a.throttle is not None or a.parameters_as:
         if not a.grid:
             raise SystemExit(f"{PROG} submit: --throttle and --params-as are for sweeps (--grid)")
@@ -648,28 +665,12 @@ def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | N
             grid=dict(a.grid),
             throttle=a.throttle,
             parameters_as=a.parameters_as,
-            command=command,
-            args=args,
-            env=dict(a.env) or None,
-            name=a.name,
-            backend=a.backend,
-            profile=a.profile,
-            resources=resources or None,
-            parameters=dict(a.params) or None,
-            cwd=a.cwd,
+            **fields,
         )
     else:
         job = client.submit(
             a.path,
-            command=command,
-            args=args,
-            env=dict(a.env) or None,
-            name=a.name,
-            backend=a.backend,
-            profile=a.profile,
-            resources=resources or None,
-            parameters=dict(a.params) or None,
-            cwd=a.cwd,
+            **fields,
             kind=a.kind,
             after=a.after or None,
             when=a.when,
@@ -940,27 +941,11 @@ def _definition_lines(d: dict[str, Any]) -> str:
 
 
 def cmd_schedule(client: JobsClient, a: argparse.Namespace, command: list[str] | None) -> int:
-    args = list(a.args)
-    if command is not None and a.path is not None:
-        args += command
-        command = None
-    resources: dict[str, Any] = dict(a.resource)
-    for key in ("cpus", "memory", "gpus", "time_limit"):
-        if getattr(a, key) is not None:
-            resources[key] = getattr(a, key)
     d = client_module.schedule(
         a.path,
         cron=a.cron,
         timezone=a.timezone or _local_zone(),
-        command=command,
-        args=args,
-        env=dict(a.env) or None,
-        name=a.name,
-        backend=a.backend,
-        profile=a.profile,
-        resources=resources or None,
-        parameters=dict(a.params) or None,
-        cwd=a.cwd,
+        **_job_fields(a, command),
         kind=a.kind,
         active=False if a.paused else None,
         overlap=a.overlap,
