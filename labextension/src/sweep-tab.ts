@@ -73,8 +73,8 @@ const RANGE = new RegExp(`^(${NUMBER})\\s*:\\s*(${NUMBER})(?:\\s*:\\s*(${NUMBER}
 
 /**
  * The values of one parameter from what the user typed: a list ("0.1, 0.5, 1", "'a', 'b'",
- * "True, False") or a range "start:stop" / "start:stop:step" (stop left out, as Python's
- * `range`: "0:3" is 0, 1, 2). Throws a {@link GridTextError} in the user's words.
+ * "True, False") or a range "start:stop" / "start:stop:step" (both ends included, as the CLI's
+ * `--grid` and SLURM's `--array=0-3`: "0:3" is 0, 1, 2, 3). Throws a {@link GridTextError} in the user's words.
  */
 export function parseValues(text: string): GridValue[] {
   const t = text.trim();
@@ -89,12 +89,12 @@ export function parseValues(text: string): GridValue[] {
     if (step <= 0) {
       throw new GridTextError(`the step of ${t} must be more than 0`);
     }
-    if (stop <= start) {
+    if (stop < start) {
       throw new GridTextError(
-        `${t} has no values: the end (${stop}) is left out, so it must be more than the start (${start})`
+        `${t} has no values: the end (${stop}) is less than the start (${start})`
       );
     }
-    const n = Math.ceil((stop - start) / step - 1e-9);
+    const n = Math.floor((stop - start) / step + 1e-9) + 1;
     if (n > MAX_RANGE) {
       throw new GridTextError(
         `${t} has ${n.toLocaleString('en')} values; at most ${MAX_RANGE.toLocaleString('en')}`
@@ -398,10 +398,10 @@ export class SweepTab {
         { class: 'jp-JobsDialog-hint' },
         this._notebook
           ? trans.__(
-              'One run per combination. Values: a list (0.1, 0.5, 1) or a range (0:3 is 0, 1, 2; 0:1:0.25 steps by 0.25). A value left as in the notebook is not swept.'
+              'One run per combination. Values: a list (0.1, 0.5, 1) or a range (0:3 is 0, 1, 2, 3; 0:1:0.25 steps by 0.25). A value left as in the notebook is not swept.'
             )
           : trans.__(
-              'One run per combination. Values: a list (0.1, 0.5, 1) or a range (0:3 is 0, 1, 2; 0:1:0.25 steps by 0.25).'
+              'One run per combination. Values: a list (0.1, 0.5, 1) or a range (0:3 is 0, 1, 2, 3; 0:1:0.25 steps by 0.25).'
             )
       ),
       values,

@@ -26,16 +26,17 @@ describe('grid text', () => {
   });
 
   it('reads ranges with the end left out, as Python', () => {
-    expect(parseValues('0:3')).toEqual([0, 1, 2]);
+    expect(parseValues('0:3')).toEqual([0, 1, 2, 3]); // both ends, as --grid and sbatch --array
     expect(parseValues('2:10:3')).toEqual([2, 5, 8]);
-    expect(parseValues('0:1:0.25')).toEqual([0, 0.25, 0.5, 0.75]);
-    expect(parseValues('0.1:0.4:0.1')).toEqual([0.1, 0.2, 0.3]);
+    expect(parseValues('0:1:0.25')).toEqual([0, 0.25, 0.5, 0.75, 1]);
+    expect(parseValues('3:3')).toEqual([3]);
+    expect(parseValues('0.1:0.4:0.1')).toEqual([0.1, 0.2, 0.3, 0.4]);
   });
 
   it('says what is wrong in words', () => {
     expect(() => parseValues('')).toThrow('give at least one value');
     expect(() => parseValues('1,,2')).toThrow('empty');
-    expect(() => parseValues('3:3')).toThrow(/no values/);
+    expect(() => parseValues('3:2')).toThrow(/no values/);
     expect(() => parseValues('0:5:0')).toThrow(/step/);
     expect(() => parseValues('1, 1')).toThrow('1 is given twice');
     expect(() => parseValues("'a")).toThrow(/quote/);
@@ -102,7 +103,7 @@ describe('SweepTab', () => {
     expect(count.dataset.runs).toBe('0');
     type(input(form, 'input[name="grid.lr"]'), '0.1, 0.5, 1');
     expect(count.textContent).toBe('3 runs');
-    type(input(form, 'input[name="grid.seed"]'), '0:4');
+    type(input(form, 'input[name="grid.seed"]'), '0:3');
     expect(count.textContent).toBe('12 runs');
     type(input(form, 'input[name="throttle"]'), '2');
     const request = tab.apply(form.getValue()) as any;
@@ -117,10 +118,10 @@ describe('SweepTab', () => {
     const toggle = input(form, 'input[name="sweep"]');
     toggle.checked = true;
     toggle.dispatchEvent(new Event('change'));
-    type(input(form, 'input[name="grid.lr"]'), '1:1');
+    type(input(form, 'input[name="grid.lr"]'), '1:0');
     const error = form.node.querySelector('[data-field="grid.lr"]') as HTMLElement;
     expect(error.hidden).toBe(false);
-    expect(error.textContent).toMatch(/^lr: 1:1 has no values/);
+    expect(error.textContent).toMatch(/^lr: 1:0 has no values/);
     expect(() => tab.apply(form.getValue())).toThrow(JobsAPIError);
     type(input(form, 'input[name="grid.lr"]'), '0.1,0.2');
     type(input(form, 'input[name="throttle"]'), '0');
