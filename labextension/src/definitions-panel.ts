@@ -84,6 +84,9 @@ export class DefinitionsPanel extends PanelWithToolbar {
     }, this);
     this._syncExpanded();
     this.update();
+    if (!this._model.loaded) {
+      void this._model.refresh(); // once at start: the section opens when there are definitions
+    }
   }
 
   protected onAfterAttach(msg: Message): void {
@@ -93,9 +96,6 @@ export class DefinitionsPanel extends PanelWithToolbar {
       this._connectedTo?.expansionToggled.disconnect(this._onToggled, this);
       accordion.expansionToggled.connect(this._onToggled, this);
       this._connectedTo = accordion;
-    }
-    if (!this._model.loaded) {
-      void this._model.refresh();
     }
     this._syncExpanded();
   }
@@ -334,7 +334,10 @@ export class DefinitionsPanel extends PanelWithToolbar {
         accordion.collapse(index);
       }
     } else if (!accordion) {
+      // not inserted yet: start collapsed (the accordion's title follows at insert), as the
+      // Remote sessions section does; opening it later goes through the accordion and sizes it
       this._expanded = has;
+      this.setHidden(!has);
     } else if (!has) {
       this._expanded = has;
       this.setHidden(true);

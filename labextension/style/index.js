@@ -1,3 +1,4 @@
 import './base.css';
 import './sessions.css';
 import './sweeps.css';
+import './schedules.css';
