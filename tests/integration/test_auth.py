@@ -99,7 +99,8 @@ def fill(pattern: str, job_id: str) -> str:
 
     def value(m: re.Match) -> str:
         name = m.group(1)
-        assert name == "job_id", f"add a sample value for path parameter {name!r} in fill()"
+        # a job definition's id has the shape of a job's: the same sample serves both
+        assert name in ("job_id", "definition_id"), f"add a sample value for {name!r} in fill()"
         return job_id
 
     return re.sub(r"\(\?P<(\w+)>[^)]*\)", value, pattern)
