@@ -70,6 +70,34 @@ EVENT_FIELDS = (
 )
 
 
+def _request_job(
+    req: JobRequest,
+    spawner: Spawner,
+    profile: dict[str, Any],
+    resources: dict[str, Any],
+    **fields: Any,
+) -> Job:
+    """A new job of a checked request (a job's or a sweep child's): what the request says to
+    run, where, with what; ``fields`` the rest (name, parameters, definition, sweep, ...)."""
+    return Job(
+        id=new_job_id(),
+        kind=req.kind,
+        backend=spawner.name,
+        profile=profile["name"],
+        path=req.path,
+        command=req.command,
+        args=req.args,
+        env=req.env,
+        cwd=req.cwd,
+        resources=resources,
+        output_formats=list(req.output_formats),
+        report=dict(req.report),
+        notify=req.notify,
+        extra_files=[rel for rel, _ in req.extra_files],
+        **fields,
+    )
+
+
 class JobManager(KernelJobsMixin, LoggingConfigurable):
     """Jobs across all backends."""
 
@@ -646,34 +674,20 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         profile = spawner.resolve_profile(req.profile)
         resources = spawner.validate_resources(profile, req.resources)
         dependencies.check_parents(self, req.after, req.when)  # 400/409 before anything is made
-        job = Job(
-            id=new_job_id(),
+        job = _request_job(
+            req,
+            spawner,
+            profile,
+            resources,
             name=req.name,
-            kind=req.kind,
-            backend=spawner.name,
-            profile=profile["name"],
-            path=req.path,
-            command=req.command,
-            args=req.args,
-            env=req.env,
-            cwd=req.cwd,
-            resources=resources,
             parameters=req.parameters,
             definition_id=definition_id,
             scheduled_for=scheduled_for,
             attempt=attempt,
             after=list(req.after),
             when=req.when,
-            output_formats=list(req.output_formats),
-            report=dict(req.report),
-            notify=req.notify,
-            extra_files=[rel for rel, _ in req.extra_files],
         )
-        copies, extra_spec = pins.plan(job, req, profile, self.root.job_dir(job.id), self.root_dir)
-        job.argv = build_argv(
-            job, req, spawner, profile, self.root_dir, self.output_dir, run_path=job.pinned_path
-        )
-        return await self.add(job, req.abs_cwd, spawner, extra_spec, copies=copies)
+        return await self._create(job, req, spawner, profile)
 
     async def checked_spawner(self, backend: str | None) -> Spawner:
         """The request's backend, available (503 otherwise)."""
@@ -697,32 +711,34 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
     ) -> Job:
         """Create one child of ``sweep`` (its directory, record, spec and pinned input; the
         index), not started yet."""
-        job = Job(
-            id=new_job_id(),
+        job = _request_job(
+            req,
+            spawner,
+            profile,
+            resources,
             name=sweeps.child_name(sweep.name, index, params),
-            kind=req.kind,
-            backend=spawner.name,
-            profile=profile["name"],
-            path=req.path,
-            command=req.command,
-            args=req.args,
-            env=req.env,
-            cwd=req.cwd,
-            resources=resources,
             parameters=req.parameters if req.kind == "notebook" else dict(params),
             definition_id=sweep.definition_id,
-            output_formats=list(req.output_formats),
-            report=dict(req.report),
-            notify=req.notify,
-            extra_files=[rel for rel, _ in req.extra_files],
             sweep_id=sweep.id,
             index=index,
         )
+        return await self._create(job, req, spawner, profile, start=False)
+
+    async def _create(
+        self,
+        job: Job,
+        req: JobRequest,
+        spawner: Spawner,
+        profile: dict[str, Any],
+        *,
+        start: bool = True,
+    ) -> Job:
+        """Plan ``job``'s pinned inputs, build its argv and :meth:`add` it."""
         copies, extra_spec = pins.plan(job, req, profile, self.root.job_dir(job.id), self.root_dir)
         job.argv = build_argv(
             job, req, spawner, profile, self.root_dir, self.output_dir, run_path=job.pinned_path
         )
-        return await self.add(job, req.abs_cwd, spawner, extra_spec, copies=copies, start=False)
+        return await self.add(job, req.abs_cwd, spawner, extra_spec, copies=copies, start=start)
 
     async def add(
         self,
