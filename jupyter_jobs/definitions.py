@@ -475,17 +475,7 @@ class JobDefinitions(LoggingConfigurable):
                 return  # arranged already (another server, or the run before it)
         except FileNotFoundError:
             return  # deleted meanwhile
-        try:
-            job = await self._submit(record, scheduled_for=occurrence, attempt=1)
-            content["job_id"] = job.id
-        except JobsError as e:
-            content["error"] = f"could not start: {e.message}"
-            self.log.warning(
-                "jupyter-jobs: definition %s: the run of %s could not be arranged: %s",
-                record["id"],
-                isoformat(occurrence),
-                e.message,
-            )
+        await self._first_attempt(record, occurrence, content, "could not be arranged")
         jobfiles.write_json(marker, content)
 
     async def _keep_chain(self, record: dict[str, Any], now: datetime) -> None:
@@ -674,17 +664,7 @@ class JobDefinitions(LoggingConfigurable):
                     content["skipped"],
                 )
         else:
-            try:
-                job = await self._submit(record, scheduled_for=occurrence, attempt=1)
-                content["job_id"] = job.id
-            except JobsError as e:
-                content["error"] = f"could not start: {e.message}"
-                self.log.warning(
-                    "jupyter-jobs: definition %s: the run of %s could not start: %s",
-                    record["id"],
-                    isoformat(occurrence),
-                    e.message,
-                )
+            await self._first_attempt(record, occurrence, content, "could not start")
         jobfiles.write_json(marker, content)
         self._prune_markers(record["id"])
 
@@ -781,6 +761,28 @@ class JobDefinitions(LoggingConfigurable):
                     os.unlink(os.path.join(self.def_dir(definition_id), f"{prefix}{suffix}"))
                 except OSError:
                     pass
+
+    async def _first_attempt(
+        self,
+        record: dict[str, Any],
+        occurrence: datetime,
+        content: dict[str, Any],
+        failed: str,
+    ) -> None:
+        """Submit the first attempt of ``occurrence``'s run; its job id, or the error, into the
+        marker's ``content`` (a refusal logged as the run that ``failed``)."""
+        try:
+            job = await self._submit(record, scheduled_for=occurrence, attempt=1)
+            content["job_id"] = job.id
+        except JobsError as e:
+            content["error"] = f"could not start: {e.message}"
+            self.log.warning(
+                "jupyter-jobs: definition %s: the run of %s %s: %s",
+                record["id"],
+                isoformat(occurrence),
+                failed,
+                e.message,
+            )
 
     async def _submit(
         self, record: dict[str, Any], *, scheduled_for: datetime | None, attempt: int
