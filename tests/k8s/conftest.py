@@ -116,3 +116,18 @@ def read(path: str) -> str:
         return ""
     with open(path) as f:
         return f.read()
+
+
+@pytest.fixture
+def started(manager):
+    """The extension starts its backends just after the server starts: wait for the watch."""
+
+    async def wait():
+        spawner = manager.spawners["kubernetes"]
+        if spawner.client is None:
+            # pytest-jupyter's server does not run the extensions' start hook: do what it does
+            await manager.start()
+        await eventually(lambda: spawner.reflector is not None and spawner.reflector.healthy)
+        return spawner
+
+    return wait

@@ -7,8 +7,6 @@ import json
 
 import pytest
 
-from .conftest import eventually
-
 
 @pytest.fixture
 def jobs_config(kubeconfig):
@@ -21,18 +19,6 @@ def jobs_config(kubeconfig):
             "poll_interval": 0.2,
         },
     }
-
-
-@pytest.fixture
-def started(manager):
-    async def wait():
-        spawner = manager.spawners["kubernetes"]
-        if spawner.client is None:
-            await manager.start()  # pytest-jupyter does not run the extension's start hook
-        await eventually(lambda: spawner.reflector is not None and spawner.reflector.healthy)
-        return spawner
-
-    return wait
 
 
 def node(name, cpu, memory, gpus=None, control_plane=False):

@@ -27,21 +27,6 @@ def jobs_config(kubeconfig):
     }
 
 
-@pytest.fixture
-def started(manager):
-    """The extension starts its backends just after the server starts: wait for the watch."""
-
-    async def wait():
-        spawner = manager.spawners["kubernetes"]
-        if spawner.client is None:
-            # pytest-jupyter's server does not run the extensions' start hook: do what it does
-            await manager.start()
-        await eventually(lambda: spawner.reflector is not None and spawner.reflector.healthy)
-        return spawner
-
-    return wait
-
-
 async def test_a_job_runs_through_the_rest_api_with_live_log_and_exit_code(kube, jobs_api, started):
     await started()
     r = await jobs_api.request("GET", "backends")
