@@ -274,6 +274,11 @@ export class DefinitionsPanel extends PanelWithToolbar {
       this._runs.set(id, []);
     }
     this.update();
+    // the history made the row taller: room for it (up to half the sidebar; the body scrolls)
+    const accordion = this._accordion();
+    if (accordion && this.isVisible) {
+      this._fitSize(accordion, accordion.widgets.indexOf(this));
+    }
   }
 
   private async _act(what: () => Promise<unknown>): Promise<void> {
