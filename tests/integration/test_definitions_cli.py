@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
 
 import pytest
 
 from benchmarks._server import ServerProcess
 from jupyter_jobs.client import JobsClient, JobsClientError, schedule
+from tests.multi.servers import jj
 
 REPORT = "import sys; print('report', *sys.argv[1:])\n"
 
@@ -26,15 +26,6 @@ def server(tmp_path_factory):
     srv.start()
     yield srv
     srv.stop()
-
-
-def jj(server, *args, timeout=120):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_JOBS_")}
-    argv = [sys.executable, "-m", "jupyter_jobs.cli", "--url", server.url, "--token"]
-    argv += [server.token, "--root-dir", server.root_dir, *args]
-    return subprocess.run(
-        argv, cwd=server.root_dir, env=env, capture_output=True, text=True, timeout=timeout
-    )
 
 
 def test_schedule_list_pause_resume_run_and_delete(server):

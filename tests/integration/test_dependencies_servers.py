@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 import os
 import signal
-import subprocess
-import sys
 
 import pytest
 
 from jupyter_jobs.client import JobsClient
-from tests.multi.servers import get, start_server, submit, wait_final, wait_until
+from tests.multi.servers import get, jj, start_server, submit, wait_final, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -123,15 +121,6 @@ async def test_holding_across_two_servers_of_one_job_root(place):
     finally:
         a.stop()
         b.stop()
-
-
-def jj(server, *args, timeout=120):
-    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_JOBS_")}
-    argv = [sys.executable, "-m", "jupyter_jobs.cli", "--url", server.url, "--token"]
-    argv += [server.token, "--root-dir", server.root_dir, *args]
-    return subprocess.run(
-        argv, cwd=server.root_dir, env=env, capture_output=True, text=True, timeout=timeout
-    )
 
 
 async def test_cli_and_python(place):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import os
 import sqlite3
+import subprocess
+import sys
 import time
 from collections.abc import Iterable
 from typing import Any
@@ -145,3 +147,14 @@ def index_files(workdir: str, job_root: str) -> list[str]:
     if os.path.exists(os.path.join(job_root, "jobs.db")):
         found.append(os.path.join(job_root, "jobs.db"))
     return found
+
+
+def jj(server: ServerProcess, *args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """``jupyter jobs ARGS`` (``python -m jupyter_jobs.cli``) against ``server``, run in its root
+    with no ``JUPYTER_JOBS_*`` variable of the test's environment."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTER_JOBS_")}
+    argv = [sys.executable, "-m", "jupyter_jobs.cli", "--url", server.url, "--token"]
+    argv += [server.token, "--root-dir", server.root_dir, *args]
+    return subprocess.run(
+        argv, cwd=server.root_dir, env=env, capture_output=True, text=True, timeout=timeout
+    )
