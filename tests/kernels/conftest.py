@@ -11,10 +11,12 @@ import asyncio
 import json
 import os
 import subprocess
+import sys
 import time
 
 import pytest
 
+from tests.k8s.cluster_thread import ClusterThread
 from tests.slurm_cluster import cluster_problem
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -113,6 +115,74 @@ def _our_names() -> list[str]:
         text=True,
     ).stdout.split()
     return sorted({n for n in out if n.startswith("jupyter-kernel")}) or ["jupyter-kernel-none"]
+
+
+#: KubernetesSpawner settings for the loopback fake API: no server pod to take after, quick retries
+#: and polls
+FAKE_K8S_SPAWNER = {
+    "image": "python:3.12-slim",
+    "user": "alice",
+    "inherit_server_pod": False,
+    "retry_delay": 0.05,
+    "max_retry_delay": 0.2,
+    "poll_interval": 0.2,
+}
+
+
+@pytest.fixture
+def cluster(tmp_path):
+    """The loopback fake Kubernetes API and its kubelet stand-in, on a thread of their own."""
+    c = ClusterThread(str(tmp_path / "k8s")).start()
+    yield c
+    c.stop()
+
+
+def standalone_env(tmp_path, server_config, backend, env_vars=None, unset=()):
+    """A user's Jupyter dirs under ``tmp_path`` with no server running: the server config (the
+    job root and ``server_config``) and the kernel specs written by ``jupyter jobs kernelspec
+    install --backend BACKEND``. Returns the environment (``env_vars`` added, ``unset`` removed)
+    and the job root."""
+    config_dir = tmp_path / "config"
+    config_dir.mkdir()
+    job_root = tmp_path / "job-root"
+    (config_dir / "jupyter_server_config.json").write_text(
+        json.dumps({"JobsApp": {"job_root": str(job_root)}, **server_config})
+    )
+    env = dict(os.environ)
+    for name in unset:
+        env.pop(name, None)
+    env.update(
+        {
+            **(env_vars or {}),
+            "JUPYTER_CONFIG_DIR": str(config_dir),
+            "JUPYTER_DATA_DIR": str(tmp_path / "data"),
+            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
+            "JUPYTER_PATH": str(tmp_path / "prefix" / "share" / "jupyter"),
+            "JUPYTER_JOBS_LOCAL_STATE": str(tmp_path / "local-state"),
+        }
+    )
+    bindir = os.path.dirname(sys.executable)
+    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
+    r = subprocess.run(
+        [os.path.join(bindir, "jupyter"), "jobs", "kernelspec", "install", "--prefix",
+         str(tmp_path / "prefix"), "--backend", backend],
+        env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert r.returncode == 0, r.stdout + r.stderr
+    return env, job_root
+
+
+def kernel_records(job_root):
+    """The job records of kind ``kernel`` in ``job_root``, by job id."""
+    out = []
+    for name in sorted(os.listdir(job_root)):
+        path = os.path.join(job_root, name, "job.json")
+        if os.path.exists(path):
+            with open(path) as f:
+                record = json.load(f)
+            if record["kind"] == "kernel":
+                out.append(record)
+    return out
 
 
 class KernelsAPI:

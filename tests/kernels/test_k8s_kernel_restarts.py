@@ -19,8 +19,10 @@ import pytest
 
 from benchmarks._server import request, ws_execute
 from jupyter_jobs.spawners import k8s_objects as objects
-from tests.k8s.cluster_thread import ClusterThread
-from tests.multi.servers import API, get, start_server, wait_until
+from tests.multi.servers import get, start_server, wait_until
+
+from .conftest import FAKE_K8S_SPAWNER
+from .servers import kernel_job, notebook_session, spec_offered
 
 pytestmark = pytest.mark.slow
 KERNEL = "jupyter-jobs-kubernetes-default"
@@ -31,23 +33,11 @@ def config(**provisioner):
     return {
         "JobManager": {"enabled_backends": ["kubernetes"], "cancel_grace_period": 1.0},
         "KubernetesSpawner": {
-            "image": "python:3.12-slim",
-            "user": "alice",
-            "inherit_server_pod": False,
-            "retry_delay": 0.05,
-            "max_retry_delay": 0.2,
-            "poll_interval": 0.2,
+            **FAKE_K8S_SPAWNER,
             "profiles": [{"name": "default", "display_name": "Default", "kernels": True}],
         },
         "JobKernelProvisioner": {"server_grace": 60.0, "launch_timeout": 60.0, **provisioner},
     }
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = ClusterThread(str(tmp_path / "k8s")).start()
-    yield c
-    c.stop()
 
 
 @pytest.fixture
@@ -77,31 +67,10 @@ def _kube_env(monkeypatch, place):
     monkeypatch.delenv("KUBERNETES_SERVICE_HOST", raising=False)
 
 
-async def spec_offered(server):
-    async def offered():
-        _, specs, _ = await request(server, "GET", "api/kernelspecs", expect=200)
-        return KERNEL in specs["kernelspecs"]
-
-    await wait_until(offered, 30, "the Kubernetes kernel spec is offered")
-
-
-async def kernel_job(server):
-    _, data, _ = await request(server, "GET", f"{API}/jobs?kind=kernel", expect=200)
-    [job] = [j for j in data["jobs"] if j["status"] not in ("cancelled", "completed", "failed")]
-    return job
-
-
 async def test_a_pod_kernel_keeps_its_state_and_session_across_server_restarts(place, cluster):
     server = server_of(place)
     try:
-        await spec_offered(server)
-        _, session, _ = await request(
-            server,
-            "POST",
-            "api/sessions",
-            {"path": "analysis.ipynb", "type": "notebook", "kernel": {"name": KERNEL}},
-            expect=201,
-        )
+        session = await notebook_session(server, KERNEL)
         kernel_id = session["kernel"]["id"]
         assert (await ws_execute(server, kernel_id, "import os; x = 42; os.getpid()")).isdigit()
         pid = await ws_execute(server, kernel_id, "os.getpid()")
@@ -151,7 +120,7 @@ async def test_another_server_of_the_job_root_takes_a_dead_servers_pod_kernel_up
     a = server_of(place, "a")
     b = None
     try:
-        await spec_offered(a)
+        await spec_offered(a, KERNEL)
         _, kernel, _ = await request(a, "POST", "api/kernels", {"name": KERNEL}, expect=201)
         await ws_execute(a, kernel["id"], "x = 42")
         job = await kernel_job(a)
@@ -183,7 +152,7 @@ async def test_another_server_of_the_job_root_takes_a_dead_servers_pod_kernel_up
 async def test_a_pod_kernel_whose_server_never_returns_ends_itself(place, cluster):
     server = server_of(place, server_grace=3.0)
     try:
-        await spec_offered(server)
+        await spec_offered(server, KERNEL)
         _, kernel, _ = await request(server, "POST", "api/kernels", {"name": KERNEL}, expect=201)
         assert (await ws_execute(server, kernel["id"], "6 * 7")) == "42"
         job = await kernel_job(server)

@@ -18,7 +18,14 @@ from jupyter_jobs.kernels.specs import TIMES, kernel_name
 from jupyter_jobs.spawners import k8s_objects as objects
 from tests.k8s.fake_kubelet import FakeKubelet
 
-from .conftest import check_interrupt_keeps_the_kernel, job_of, jobs_app, run_code, wait_until
+from .conftest import (
+    FAKE_K8S_SPAWNER,
+    check_interrupt_keeps_the_kernel,
+    job_of,
+    jobs_app,
+    run_code,
+    wait_until,
+)
 
 DEFAULT = "jupyter-jobs-kubernetes-default"
 BIG = "jupyter-jobs-kubernetes-big"
@@ -57,12 +64,7 @@ def jobs_config(kube, kubelet, tmp_path, monkeypatch, launch_timeout):
     return {
         "JobManager": {"enabled_backends": ["local", "kubernetes"], "cancel_grace_period": 1.0},
         "KubernetesSpawner": {
-            "image": "python:3.12-slim",
-            "user": "alice",
-            "inherit_server_pod": False,
-            "retry_delay": 0.05,
-            "max_retry_delay": 0.2,
-            "poll_interval": 0.2,
+            **FAKE_K8S_SPAWNER,
             "profiles": PROFILES,
         },
         "JobKernelProvisioner": {"launch_timeout": launch_timeout},

@@ -14,7 +14,7 @@ import pytest
 
 from jupyter_jobs.events import KERNELSPECS_SCHEMA_ID
 
-from .conftest import jobs_app, wait_until
+from .conftest import FAKE_K8S_SPAWNER, jobs_app, wait_until
 
 REFRESH = 0.2
 OURS = {"jupyter-jobs-kubernetes-default"}
@@ -36,12 +36,7 @@ def jobs_config(kube, kubeconfig_path):
     return {
         "JobManager": {"enabled_backends": ["local", "kubernetes"], "cancel_grace_period": 1.0},
         "KubernetesSpawner": {
-            "image": "python:3.12-slim",
-            "user": "alice",
-            "inherit_server_pod": False,
-            "retry_delay": 0.05,
-            "max_retry_delay": 0.2,
-            "poll_interval": 0.2,
+            **FAKE_K8S_SPAWNER,
         },
         "RemoteKernelSpecs": {"refresh_interval": REFRESH},
     }

@@ -9,67 +9,30 @@ the kernel pod's container command for real (on a thread: tests/k8s/cluster_thre
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 import textwrap
 
 import pytest
 
-from tests.k8s.cluster_thread import ClusterThread
+from .conftest import FAKE_K8S_SPAWNER, kernel_records, standalone_env
 
 pytestmark = pytest.mark.slow
 KERNEL = "jupyter-jobs-kubernetes-default"
 
 
 @pytest.fixture
-def cluster(tmp_path):
-    c = ClusterThread(str(tmp_path / "k8s")).start()
-    yield c
-    c.stop()
-
-
-@pytest.fixture
 def client_env(cluster, tmp_path):
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    job_root = tmp_path / "job-root"
-    (config_dir / "jupyter_server_config.json").write_text(
-        json.dumps(
-            {
-                "JobsApp": {"job_root": str(job_root)},
-                "JobManager": {"enabled_backends": ["kubernetes"], "cancel_grace_period": 1.0},
-                "KubernetesSpawner": {
-                    "image": "python:3.12-slim",
-                    "user": "alice",
-                    "inherit_server_pod": False,
-                    "retry_delay": 0.05,
-                    "max_retry_delay": 0.2,
-                    "poll_interval": 0.2,
-                },
-            }
-        )
-    )
-    env = dict(os.environ)
-    env.pop("KUBERNETES_SERVICE_HOST", None)
-    env.update(
+    env, job_root = standalone_env(
+        tmp_path,
         {
-            "KUBECONFIG": cluster.kubeconfig,
-            "JUPYTER_CONFIG_DIR": str(config_dir),
-            "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-            "JUPYTER_PATH": str(tmp_path / "prefix" / "share" / "jupyter"),
-            "JUPYTER_JOBS_LOCAL_STATE": str(tmp_path / "local-state"),
-        }
+            "JobManager": {"enabled_backends": ["kubernetes"], "cancel_grace_period": 1.0},
+            "KubernetesSpawner": FAKE_K8S_SPAWNER,
+        },
+        "kubernetes",
+        env_vars={"KUBECONFIG": cluster.kubeconfig},
+        unset=("KUBERNETES_SERVICE_HOST",),
     )
-    bindir = os.path.dirname(sys.executable)
-    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    r = subprocess.run(
-        [os.path.join(bindir, "jupyter"), "jobs", "kernelspec", "install", "--prefix",
-         str(tmp_path / "prefix"), "--backend", "kubernetes"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stdout + r.stderr
     return {"env": env, "job_root": job_root}
 
 
@@ -116,18 +79,6 @@ async def main():
 
 asyncio.run(main())
 """
-
-
-def kernel_records(job_root):
-    out = []
-    for name in sorted(os.listdir(job_root)):
-        path = os.path.join(job_root, name, "job.json")
-        if os.path.exists(path):
-            with open(path) as f:
-                record = json.load(f)
-            if record["kind"] == "kernel":
-                out.append(record)
-    return out
 
 
 def test_plain_kernel_manager_code_runs_a_kernel_in_a_pod(client_env, cluster):

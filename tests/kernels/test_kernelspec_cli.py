@@ -10,16 +10,8 @@ import os
 import pytest
 
 from jupyter_jobs.kernels import cli
-from tests.k8s.cluster_thread import ClusterThread
 
 NAME = "jupyter-jobs-kubernetes-default"
-
-
-@pytest.fixture
-def cluster(tmp_path):
-    c = ClusterThread(str(tmp_path / "k8s")).start()
-    yield c
-    c.stop()
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ import signal
 import pytest
 
 from benchmarks._server import request, ws_execute
-from tests.multi.servers import API, get, start_server, wait_until
+from tests.multi.servers import get, start_server, wait_until
 
 from .conftest import KERNEL_PROFILES, active_slurm_jobs
+from .servers import kernel_job, notebook_session, spec_offered
 
 pytestmark = pytest.mark.slow
 KERNEL = "jupyter-jobs-slurm-default"
@@ -42,34 +43,13 @@ def place(slurm_cluster, tmp_path):
     asyncio.run(wait_until(settled, 30, "no allocation left", interval=0.5))
 
 
-async def spec_offered(server):
-    async def offered():
-        _, specs, _ = await request(server, "GET", "api/kernelspecs", expect=200)
-        return KERNEL in specs["kernelspecs"]
-
-    await wait_until(offered, 30, "the SLURM kernel spec is offered")
-
-
-async def kernel_job(server, kernel_id):
-    _, data, _ = await request(server, "GET", f"{API}/jobs?kind=kernel", expect=200)
-    [job] = [j for j in data["jobs"] if j["status"] not in ("cancelled", "completed", "failed")]
-    return job
-
-
 async def test_a_kernel_keeps_its_state_and_session_across_server_restarts(place):
     server = start_server(place["work"], place["job_root"], place["root"], config=config())
     try:
-        await spec_offered(server)
-        _, session, _ = await request(
-            server,
-            "POST",
-            "api/sessions",
-            {"path": "analysis.ipynb", "type": "notebook", "kernel": {"name": KERNEL}},
-            expect=201,
-        )
+        session = await notebook_session(server, KERNEL)
         kernel_id = session["kernel"]["id"]
         assert (await ws_execute(server, kernel_id, "x = 42; x")) == "42"
-        job = await kernel_job(server, kernel_id)
+        job = await kernel_job(server)
         await asyncio.sleep(6)  # one snapshot of the sessions (every 5 s)
 
         for how in ("stop", "kill"):  # a clean stop (an upgrade, culling), then a crash
@@ -85,12 +65,12 @@ async def test_a_kernel_keeps_its_state_and_session_across_server_restarts(place
                 code, _, _ = await request(server, "GET", f"api/kernels/{kernel_id}")
                 return code == 200
 
-            await spec_offered(server)
+            await spec_offered(server, KERNEL)
             await wait_until(back, 20, f"the kernel taken up again after a {how}")
             _, again, _ = await request(server, "GET", f"api/sessions/{session['id']}", expect=200)
             assert again["path"] == "analysis.ipynb" and again["kernel"]["id"] == kernel_id
             assert (await ws_execute(server, kernel_id, "x")) == "42", how
-            assert (await kernel_job(server, kernel_id))["id"] == job["id"]  # the same job
+            assert (await kernel_job(server))["id"] == job["id"]  # the same job
 
         await request(server, "DELETE", f"api/sessions/{session['id']}", expect=204)
 
@@ -107,9 +87,9 @@ async def test_a_kernel_whose_server_never_returns_ends_its_own_job(place):
         place["work"], place["job_root"], place["root"], config=config(server_grace=4.0)
     )
     try:
-        await spec_offered(server)
-        _, kernel, _ = await request(server, "POST", "api/kernels", {"name": KERNEL}, expect=201)
-        job = await kernel_job(server, kernel["id"])
+        await spec_offered(server, KERNEL)
+        await request(server, "POST", "api/kernels", {"name": KERNEL}, expect=201)
+        job = await kernel_job(server)
         server.proc.send_signal(signal.SIGKILL)
         server.proc.wait(10)
     finally:
@@ -128,9 +108,9 @@ async def test_idle_culling_ends_a_remote_kernel_and_its_job(place):
     cull = {"MappingKernelManager": {"cull_idle_timeout": 3, "cull_interval": 1}}
     server = start_server(place["work"], place["job_root"], place["root"], config=config() | cull)
     try:
-        await spec_offered(server)
+        await spec_offered(server, KERNEL)
         _, kernel, _ = await request(server, "POST", "api/kernels", {"name": KERNEL}, expect=201)
-        job = await kernel_job(server, kernel["id"])
+        job = await kernel_job(server)
 
         async def culled():
             code, _, _ = await request(server, "GET", f"api/kernels/{kernel['id']}")

@@ -16,7 +16,7 @@ import time
 import nbformat
 import pytest
 
-from .conftest import KERNEL_PROFILES, active_slurm_jobs
+from .conftest import KERNEL_PROFILES, active_slurm_jobs, kernel_records, standalone_env
 
 pytestmark = pytest.mark.slow
 KERNEL = "jupyter-jobs-slurm-default"
@@ -26,54 +26,20 @@ KERNEL = "jupyter-jobs-slurm-default"
 def client_env(slurm_cluster, tmp_path):
     """A user's Jupyter dirs: the server config (job root, SLURM profiles) and the kernel specs
     written by ``jupyter jobs kernelspec install``; no server runs."""
-    config_dir = tmp_path / "config"
-    config_dir.mkdir()
-    job_root = tmp_path / "job-root"
-    (config_dir / "jupyter_server_config.json").write_text(
-        json.dumps(
-            {
-                "JobsApp": {"job_root": str(job_root)},
-                "JobManager": {"enabled_backends": ["slurm"], "cancel_grace_period": 1.0},
-                "SlurmSpawner": {"poll_interval": 0.5, "profiles": KERNEL_PROFILES},
-            }
-        )
-    )
-    env = dict(os.environ)
-    env.update(
+    env, job_root = standalone_env(
+        tmp_path,
         {
-            "JUPYTER_CONFIG_DIR": str(config_dir),
-            "JUPYTER_DATA_DIR": str(tmp_path / "data"),
-            "JUPYTER_RUNTIME_DIR": str(tmp_path / "runtime"),
-            "JUPYTER_PATH": str(tmp_path / "prefix" / "share" / "jupyter"),
-            "JUPYTER_JOBS_LOCAL_STATE": str(tmp_path / "local-state"),
-        }
+            "JobManager": {"enabled_backends": ["slurm"], "cancel_grace_period": 1.0},
+            "SlurmSpawner": {"poll_interval": 0.5, "profiles": KERNEL_PROFILES},
+        },
+        "slurm",
     )
-    bindir = os.path.dirname(sys.executable)
-    env["PATH"] = bindir + os.pathsep + env.get("PATH", "")
-    r = subprocess.run(
-        [os.path.join(bindir, "jupyter"), "jobs", "kernelspec", "install", "--prefix",
-         str(tmp_path / "prefix"), "--backend", "slurm"],
-        env=env, capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert r.returncode == 0, r.stdout + r.stderr
     before = set(active_slurm_jobs())
     yield {"env": env, "job_root": job_root, "tmp": tmp_path}
     deadline = time.monotonic() + 20  # a job that just ended is COMPLETING for a moment
     while (left := set(active_slurm_jobs()) - before) and time.monotonic() < deadline:
         time.sleep(0.5)
     assert not left, f"allocations left behind: {left}"
-
-
-def kernel_records(job_root):
-    out = []
-    for name in os.listdir(job_root):
-        path = os.path.join(job_root, name, "job.json")
-        if os.path.exists(path):
-            with open(path) as f:
-                record = json.load(f)
-            if record["kind"] == "kernel":
-                out.append(record)
-    return out
 
 
 def run_py(env, code, timeout=240):
