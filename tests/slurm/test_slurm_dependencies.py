@@ -64,16 +64,22 @@ async def wait_reason(api, job_id, reason, timeout=60):
         await asyncio.sleep(0.2)
 
 
+@pytest.fixture
+def gate(jp_root_dir, tmp_path):
+    """``gated.py`` and ``quick.py`` in the server's root; a ``gated.py`` job ends once the file
+    this returns exists."""
+    (jp_root_dir / "gated.py").write_text(GATED)
+    (jp_root_dir / "quick.py").write_text(QUICK)
+    return tmp_path / "gate"
+
+
 async def test_chain_with_a_failing_parent_is_held_and_cancelled_by_slurm(
     jobs_api,
     jp_root_dir,
-    tmp_path,
+    gate,
     calls_log,  # noqa: F811
 ):
     _, log = calls_log
-    (jp_root_dir / "gated.py").write_text(GATED)
-    (jp_root_dir / "quick.py").write_text(QUICK)
-    gate = tmp_path / "gate"
     a = await submit(jobs_api, {"path": "gated.py", "args": [str(gate), "3"], "name": "a"})
     a = await jobs_api.wait(a["id"], statuses=("running",), timeout=120)
     b = await submit(jobs_api, {"path": "quick.py", "name": "b", "after": [a["id"]]})
@@ -109,14 +115,10 @@ async def test_chain_with_a_failing_parent_is_held_and_cancelled_by_slurm(
 
 async def test_chain_that_runs_and_an_on_failure_job_that_is_not_needed(
     jobs_api,
-    jp_root_dir,
-    tmp_path,
+    gate,
     calls_log,  # noqa: F811
 ):
     _, log = calls_log
-    (jp_root_dir / "gated.py").write_text(GATED)
-    (jp_root_dir / "quick.py").write_text(QUICK)
-    gate = tmp_path / "gate"
     a = await submit(jobs_api, {"path": "gated.py", "args": [str(gate), "0"], "name": "first"})
     a = await jobs_api.wait(a["id"], statuses=("queued", "running"), timeout=120)
     b = await submit(jobs_api, {"path": "quick.py", "name": "second", "after": [a["id"]]})
