@@ -10,6 +10,7 @@ server started afterwards runs it (catch-up ``latest``) — once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import sys
@@ -19,6 +20,7 @@ from datetime import datetime, timezone
 import pytest
 
 from benchmarks._server import ServerProcess, request
+from tests.multi.servers import wait_until
 
 API = "jupyter-jobs/api"
 CONFIG = {
@@ -36,14 +38,8 @@ async def runs(server, definition_id):
     return page["jobs"]
 
 
-async def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        await asyncio.sleep(0.25)
+#: ``wait_for(predicate, timeout, what)``
+wait_for = functools.partial(wait_until, interval=0.25)
 
 
 def servers(tmp_path, *names):

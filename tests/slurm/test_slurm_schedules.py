@@ -5,11 +5,10 @@ in real server processes (one every-minute test, about two minutes)."""
 
 from __future__ import annotations
 
-import asyncio
+import functools
 import os
 import subprocess
 import sys
-import time
 from datetime import datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
@@ -18,6 +17,7 @@ import pytest
 from benchmarks._server import ServerProcess, request
 from jupyter_jobs import jobfiles
 from jupyter_jobs.spawners import slurm_schedule as sched
+from tests.multi.servers import wait_until
 
 API = "jupyter-jobs/api"
 CONFIG = {
@@ -53,14 +53,8 @@ def in_queue(ref: str) -> str:
     ).stdout.strip()
 
 
-async def wait_for(predicate, timeout, what):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await predicate()
-        if value:
-            return value
-        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
-        await asyncio.sleep(0.5)
+#: ``wait_for(predicate, timeout, what)``
+wait_for = functools.partial(wait_until, interval=0.5)
 
 
 # ---------------------------------------------------------------- the time zone of --begin
