@@ -1,4 +1,4 @@
-import { expect, test } from '@jupyterlab/galata';
+import { expect, IJupyterLabPageFixture, test } from '@jupyterlab/galata';
 import { Page } from '@playwright/test';
 import { execFileSync } from 'child_process';
 
@@ -17,6 +17,47 @@ function slurmState(id: string): string {
   } catch {
     return ''; // an id squeue no longer knows
   }
+}
+
+/**
+ * Submit a SLURM job of ours that takes every CPU of the one node (so a kernel job waits behind
+ * it) and return its id. No time limit: SLURM puts the next job's start a year ahead.
+ */
+function fillTheNode(): string {
+  const cpus = execFileSync('sinfo', ['-h', '-o', '%c']).toString().trim().split(/\s+/)[0];
+  return execFileSync('sbatch', [
+    '--parsable',
+    '-J',
+    BLOCKER_NAME,
+    '-c',
+    cpus,
+    '-o',
+    '/dev/null',
+    '--wrap',
+    'sleep 900'
+  ])
+    .toString()
+    .trim();
+}
+
+/** Write an empty notebook whose kernel is the SLURM one at `path` and open it. */
+async function openSlurmNotebook(page: IJupyterLabPageFixture, path: string): Promise<void> {
+  await page.contents.uploadContent(
+    JSON.stringify({
+      cells: [],
+      metadata: {
+        kernelspec: { name: SLURM_KERNEL, display_name: 'Python 3 — SLURM', language: 'python' }
+      },
+      nbformat: 4,
+      nbformat_minor: 5
+    }),
+    'text',
+    path
+  );
+  await page.evaluate(
+    (p: string) => (window as any).jupyterapp.commands.execute('docmanager:open', { path: p }),
+    path
+  );
 }
 
 /** The Remote sessions section of the Jobs sidebar and its accordion title. */
@@ -114,40 +155,11 @@ test.describe('A queued SLURM kernel', () => {
     page
   }) => {
     test.setTimeout(300000);
-    const cpus = execFileSync('sinfo', ['-h', '-o', '%c']).toString().trim().split(/\s+/)[0];
-    // no time limit: SLURM puts the next job's start a year ahead
-    blocker = execFileSync('sbatch', [
-      '--parsable',
-      '-J',
-      BLOCKER_NAME,
-      '-c',
-      cpus,
-      '-o',
-      '/dev/null',
-      '--wrap',
-      'sleep 900'
-    ])
-      .toString()
-      .trim();
+    blocker = fillTheNode();
     await expect.poll(() => slurmState(blocker!), { timeout: 30000 }).toBe('RUNNING');
 
     const path = 'remote/queued-kernel.ipynb';
-    await page.contents.uploadContent(
-      JSON.stringify({
-        cells: [],
-        metadata: {
-          kernelspec: { name: SLURM_KERNEL, display_name: 'Python 3 — SLURM', language: 'python' }
-        },
-        nbformat: 4,
-        nbformat_minor: 5
-      }),
-      'text',
-      path
-    );
-    await page.evaluate(
-      p => (window as any).jupyterapp.commands.execute('docmanager:open', { path: p }),
-      path
-    );
+    await openSlurmNotebook(page, path);
     await page.locator('.jp-NotebookPanel').last().waitFor();
 
     const sidebar = await openJobs(page);
@@ -228,36 +240,10 @@ test.describe('A queued SLURM kernel', () => {
     page
   }) => {
     test.setTimeout(180000);
-    const cpus = execFileSync('sinfo', ['-h', '-o', '%c']).toString().trim().split(/\s+/)[0];
-    blocker = execFileSync('sbatch', [
-      '--parsable',
-      '-J',
-      BLOCKER_NAME,
-      '-c',
-      cpus,
-      '-o',
-      '/dev/null',
-      '--wrap',
-      'sleep 900'
-    ])
-      .toString()
-      .trim();
+    blocker = fillTheNode();
     await expect.poll(() => slurmState(blocker!), { timeout: 30000 }).toBe('RUNNING');
     const path = 'closed-while-queued.ipynb';
-    await page.contents.uploadContent(
-      JSON.stringify({
-        cells: [],
-        metadata: { kernelspec: { name: SLURM_KERNEL, display_name: 'Python 3 — SLURM' } },
-        nbformat: 4,
-        nbformat_minor: 5
-      }),
-      'text',
-      path
-    );
-    await page.evaluate(
-      p => (window as any).jupyterapp.commands.execute('docmanager:open', { path: p }),
-      path
-    );
+    await openSlurmNotebook(page, path);
     const sidebar = await openJobs(page);
     const row = sidebar.locator('.jp-JobsSessions-row', { hasText: path });
     await expect(row).toHaveAttribute('data-status', 'queued', { timeout: 60000 });
