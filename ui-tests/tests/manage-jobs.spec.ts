@@ -41,6 +41,8 @@ test.describe('Managing jobs', () => {
       timeout: 60000
     });
     await rowAction(page, 'run twice', 'rerun');
+    // the job ran a pinned copy of its file: rerun asks which to run (the same run again here)
+    await page.locator('.jp-Dialog-footer button:has-text("Pinned copy")').click();
     await expect(rows(page, 'run twice')).toHaveCount(2);
     // newest first: the new run is on top and completes too
     await expect(row(page, 'run twice')).toHaveAttribute('data-status', 'completed', {

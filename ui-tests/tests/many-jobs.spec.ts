@@ -140,7 +140,10 @@ test('10,000 jobs: one page when the sidebar opens, all reachable, searched and 
 
   const sidebar = await openJobs(page);
   const summary = sidebar.locator('.jp-JobsFilter-summary');
-  await expect(summary).toHaveText('10000 jobs');
+  await expect(summary).toHaveText('10000 jobs'); // from the counts the status bar asked for
+  // the first page: its rows drawn, its answer read (the listener reads bodies asynchronously)
+  await expect(sidebar.locator('.jp-JobsRow').first()).toBeVisible();
+  await expect.poll(() => answers.slice(before).filter(isPage).length).toBeGreaterThan(0);
   const firstOpen = answers.slice(before).filter(isPage);
   console.log(
     `many-jobs: first open: ${firstOpen.length} GET jobs, ` +
