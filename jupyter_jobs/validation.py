@@ -220,6 +220,11 @@ def _display_name(value: Any) -> str:
     return name.strip()
 
 
+#: the longest file name and path the usual Linux file systems take (NAME_MAX, PATH_MAX - 1)
+NAME_MAX = 255
+PATH_MAX = 4095
+
+
 def resolve_in_root(
     root_dir: str, rel: Any, fld: str, *, must_exist: bool = True
 ) -> tuple[str, str]:
@@ -232,6 +237,16 @@ def resolve_in_root(
     if rel.startswith("/") or rel.startswith("\\") or re.match(r"^[A-Za-z]:", rel):
         raise BadRequest(
             f"{what} must be relative to the server's root directory, not absolute ({rel!r})",
+            field=fld,
+        )
+    longest = max(
+        (len(part.encode("utf-8", "surrogatepass")) for part in re.split(r"[/\\]", rel)), default=0
+    )
+    if longest > NAME_MAX or len(rel.encode("utf-8", "surrogatepass")) > PATH_MAX:
+        # the file system could hold no such file (ENAMETOOLONG): say so before touching it
+        raise BadRequest(
+            f"{what} {show(rel)} is longer than a file system allows (a name at most"
+            f" {NAME_MAX} bytes, a path at most {PATH_MAX})",
             field=fld,
         )
     root = os.path.realpath(root_dir)

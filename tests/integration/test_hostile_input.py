@@ -335,3 +335,20 @@ def test_the_server_log_holds_no_traceback(server):
         log = f.read()
     assert "Traceback" not in log, log[-5000:]
     assert " 500 " not in log and "Uncaught exception" not in log, log[-5000:]
+
+
+@pytest.mark.parametrize("field", ["path", "cwd", "extra_files"])
+async def test_names_no_file_system_holds_are_a_400(server, field):
+    """A name longer than NAME_MAX (the fuzzer's 4,000 zeros as an extra file of a rerun made a
+    500 from ENAMETOOLONG): refused, naming the field, and nothing created."""
+    long = "sub/" + "0" * 300  # a path short enough, one name in it too long
+    body = {"path": "hello.py"}
+    body[field] = [long] if field == "extra_files" else long
+    await refused(
+        server,
+        "POST",
+        f"{API}/jobs",
+        json.dumps(body),
+        field=field,
+        words="longer than a file system allows",
+    )
