@@ -10,6 +10,8 @@ import { PanelWithToolbar, refreshIcon, ToolbarButton } from '@jupyterlab/ui-com
 import type { Message } from '@lumino/messaging';
 import { AccordionPanel, Widget } from '@lumino/widgets';
 
+import { fitSectionSize, sectionAccordion, syncSectionExpanded } from './accordion-section';
+
 import { DefinitionsModel, formatInZone, IJobDefinition, IRun } from './definitions-model';
 import { h } from './dom';
 import { reportOutput } from './job-row';
@@ -320,39 +322,19 @@ export class DefinitionsPanel extends PanelWithToolbar {
   // ------------------------------------------------ accordion (as the Remote sessions section)
 
   private _accordion(): AccordionPanel | null {
-    return this.parent instanceof AccordionPanel ? this.parent : null;
+    return sectionAccordion(this);
   }
 
-  /** Collapsed to its title without definitions; open with the first one. */
+  /** Collapsed to its title with nothing to show; open with the first row (accordion-section.ts). */
   private _syncExpanded(): void {
-    const has = this._model.definitions.length > 0 || !!this._model.error;
-    if (has === this._expanded) {
-      return;
-    }
-    const accordion = this._accordion();
-    if (accordion && this.isAttached) {
-      const index = accordion.widgets.indexOf(this);
-      this._expanded = has;
-      if (has) {
-        accordion.expand(index);
-      } else {
-        accordion.collapse(index);
-      }
-    } else if (!accordion) {
-      // not inserted yet: start collapsed (the accordion's title follows at insert), as the
-      // Remote sessions section does; opening it later goes through the accordion and sizes it
-      this._expanded = has;
-      this.setHidden(!has);
-    } else if (!has) {
-      this._expanded = has;
-      this.setHidden(true);
-    }
+    this._expanded = syncSectionExpanded(
+      this,
+      this._model.definitions.length > 0 || !!this._model.error,
+      this._expanded
+    );
   }
 
-  /**
-   * Opened: a section that never had a size would get 0 px, so it gets what its rows need (at
-   * the sidebar's width), up to half the sidebar (the fix of sessions-panel.ts).
-   */
+  /** The accordion opened this section: give it the room its rows need. */
   private _onToggled(accordion: AccordionPanel, index: number): void {
     if (accordion.widgets[index] !== this || this.isHidden) {
       return;
@@ -361,32 +343,7 @@ export class DefinitionsPanel extends PanelWithToolbar {
   }
 
   private _fitSize(accordion: AccordionPanel, index: number): boolean {
-    const sizes = (accordion.layout as unknown as { absoluteSizes(): number[] }).absoluteSizes();
-    const total = sizes.reduce((a, b) => a + b, 0);
-    if (total <= 0) {
-      return false;
-    }
-    if (total < 2) {
-      return true;
-    }
-    this._render();
-    const style = this.node.style;
-    const width = style.width;
-    style.width = `${accordion.node.clientWidth}px`;
-    let natural = 8;
-    for (const child of Array.from(this._body.node.children)) {
-      natural += (child as HTMLElement).offsetHeight;
-    }
-    style.width = width;
-    const wanted = Math.round(Math.min(total / 2, Math.max(MIN_HEIGHT, natural)));
-    const mine = sizes[index];
-    if (Math.abs(mine - wanted) < 2) {
-      return true;
-    }
-    const others = total - mine;
-    const share = others > 0 ? (total - wanted) / others : 0;
-    accordion.setRelativeSizes(sizes.map((size, i) => (i === index ? wanted : size * share)));
-    return true;
+    return fitSectionSize(this, this._body, accordion, index, () => this._render());
   }
 
   protected onResize(msg: Widget.ResizeMessage): void {
@@ -407,5 +364,3 @@ export class DefinitionsPanel extends PanelWithToolbar {
   private _connectedTo: AccordionPanel | null = null;
   private _sizePending = false;
 }
-
-const MIN_HEIGHT = 96;

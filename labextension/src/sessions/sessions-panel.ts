@@ -9,6 +9,8 @@ import { PanelWithToolbar } from '@jupyterlab/ui-components';
 import type { Message } from '@lumino/messaging';
 import { AccordionPanel, Widget } from '@lumino/widgets';
 
+import { fitSectionSize, sectionAccordion, syncSectionExpanded } from '../accordion-section';
+
 import { h } from '../dom';
 import { basename, formatDuration } from '../format';
 import { backendLabel, backendName, engineIdLabel, expectedStartText } from '../labels';
@@ -276,46 +278,20 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
     return row;
   }
 
-  /** The accordion this section sits in (the Jobs sidebar's), if any. */
   private _accordion(): AccordionPanel | null {
-    return this.parent instanceof AccordionPanel ? this.parent : null;
+    return sectionAccordion(this);
   }
 
-  /**
-   * Without remote kernels (or an error about them) the section collapses to its title line, so
-   * the job rows get the sidebar's height; it opens with the first remote kernel. Only changes
-   * are applied: a user who opens the empty section keeps it open. Inside the accordion this goes
-   * through the accordion, so its title's caret and the sizes follow.
-   */
+  /** Collapsed to its title with nothing to show; open with the first row (accordion-section.ts). */
   private _syncExpanded(): void {
-    const has = this._model.sessions.length > 0 || !!this._model.error;
-    if (has === this._expanded) {
-      return;
-    }
-    const accordion = this._accordion();
-    if (accordion && this.isAttached) {
-      const index = accordion.widgets.indexOf(this);
-      this._expanded = has;
-      if (has) {
-        accordion.expand(index);
-      } else {
-        accordion.collapse(index);
-      }
-    } else if (!accordion) {
-      this._expanded = has;
-      this.setHidden(!has);
-    } else if (!has) {
-      // in the accordion but not attached yet: start collapsed (its title follows at insert)
-      this._expanded = has;
-      this.setHidden(true);
-    }
+    this._expanded = syncSectionExpanded(
+      this,
+      this._model.sessions.length > 0 || !!this._model.error,
+      this._expanded
+    );
   }
 
-  /**
-   * The accordion opened this section: give it room. The accordion restores the size a section
-   * had when it was closed; a section that never had one (it started collapsed) would get 0 px,
-   * so it gets what its rows need, up to half the sidebar, taken from the jobs list.
-   */
+  /** The accordion opened this section: give it the room its rows need. */
   private _onToggled(accordion: AccordionPanel, index: number): void {
     if (accordion.widgets[index] !== this || this.isHidden) {
       return;
@@ -323,36 +299,8 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
     this._sizePending = !this._fitSize(accordion, index);
   }
 
-  /** Give the open section the room its rows need; false when the sidebar has no size yet. */
   private _fitSize(accordion: AccordionPanel, index: number): boolean {
-    const sizes = (accordion.layout as unknown as { absoluteSizes(): number[] }).absoluteSizes();
-    const total = sizes.reduce((a, b) => a + b, 0);
-    if (total <= 0) {
-      return false; // the sidebar is closed: size it when it opens
-    }
-    if (total < 2) {
-      return true; // relative sizes: the accordion restored the size the section had when closed
-    }
-    this._render(); // now, to measure the rows
-    // at the sidebar's width: a section never laid out has none yet (its text would wrap a word
-    // a line); the layout sets its own width right after
-    const style = this.node.style;
-    const width = style.width;
-    style.width = `${accordion.node.clientWidth}px`;
-    let natural = 8;
-    for (const child of Array.from(this._body.node.children)) {
-      natural += (child as HTMLElement).offsetHeight;
-    }
-    style.width = width;
-    const wanted = Math.round(Math.min(total / 2, Math.max(MIN_HEIGHT, natural)));
-    const mine = sizes[index];
-    if (Math.abs(mine - wanted) < 2) {
-      return true;
-    }
-    const others = total - mine;
-    const share = others > 0 ? (total - wanted) / others : 0;
-    accordion.setRelativeSizes(sizes.map((size, i) => (i === index ? wanted : size * share)));
-    return true;
+    return fitSectionSize(this, this._body, accordion, index, () => this._render());
   }
 
   protected onResize(msg: Widget.ResizeMessage): void {
@@ -381,4 +329,3 @@ export class RemoteSessionsPanel extends PanelWithToolbar {
 }
 
 /** Least height (px) of the open section: the empty text or one row. */
-const MIN_HEIGHT = 96;
