@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-from typing import Any
+from typing import Any, Callable
 
 from . import jobfiles
 from .exceptions import StorageFull
@@ -29,9 +29,17 @@ class JobRoot:
 
     # ------------------------------------------------------------------ create, write, remove
 
-    def create(self, job: Job, files: dict[str, Any], copies: dict[str, str] | None = None) -> None:
+    def create(
+        self,
+        job: Job,
+        files: dict[str, Any],
+        copies: dict[str, str] | None = None,
+        fill: Callable[[str], None] | None = None,
+    ) -> None:
         """Make ``job``'s directory with ``job.json``, ``files`` (name → JSON) and ``copies``
         (a path in the job's directory → the file copied there: the pinned inputs) in one step.
+        ``fill(tmp)`` writes anything else into the directory before it is put in place (the
+        next run of a SLURM schedule: its batch script and inputs, carried from the run before).
 
         Raises :class:`StorageFull` (and leaves nothing behind) when the disk or quota is full;
         a copy that fails (the file went away since the request was checked) raises OSError,
@@ -47,6 +55,8 @@ class JobRoot:
                 os.makedirs(os.path.dirname(dest), mode=0o700, exist_ok=True)
                 shutil.copyfile(source, dest)  # the content only: the copy is the job's own
                 os.chmod(dest, 0o600)
+            if fill is not None:
+                fill(tmp)
             jobfiles.write_json(os.path.join(tmp, jobfiles.RECORD), job.to_record(), fsync=True)
             os.rename(tmp, job.job_dir)
         except OSError as e:

@@ -32,6 +32,8 @@ from datetime import datetime, timezone
 from typing import Any
 
 from . import jobfiles
+from .exceptions import StorageFull
+from .jobroot import JobRoot
 from .models import QUEUED, Job, isoformat, new_job_id, parse_time
 from .spawners import slurm_schedule as sched
 from .spawners import slurm_script as script
@@ -132,27 +134,23 @@ def clone_run(job_dir: str, occurrence: datetime, reason: str, root_dir: str | N
     job.state[sched.STATE_REASON] = reason
     parent = os.path.dirname(job_dir)
     job.job_dir = os.path.join(parent, new)
-    tmp = os.path.join(parent, f".new-{new}")
-    try:
-        os.makedirs(tmp, mode=0o700)
+    files: dict[str, Any] = {}
+
+    def carry(tmp: str) -> None:  # the batch script (text) and the inputs, this run's ids renamed
         for name in CARRIED:
             path = os.path.join(job_dir, name)
-            if not os.path.exists(path):
-                continue
-            if name.endswith(".json"):
-                data = _replace_ids(jobfiles.read_json(path), old, new)
-                jobfiles.write_json(os.path.join(tmp, name), data)
-            else:
+            if os.path.exists(path) and not name.endswith(".json"):
                 with open(path, encoding="utf-8") as f:
                     text = f.read().replace(old, new)
                 with open(os.path.join(tmp, name), "w", encoding="utf-8") as f:
                     f.write(text)
         _pin_again(job, job_dir, tmp, root_dir)
-        jobfiles.write_json(os.path.join(tmp, jobfiles.RECORD), job.to_record(), fsync=True)
-        os.rename(tmp, job.job_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+
+    for name in CARRIED:
+        path = os.path.join(job_dir, name)
+        if os.path.exists(path) and name.endswith(".json"):
+            files[name] = _replace_ids(jobfiles.read_json(path), old, new)
+    JobRoot(parent).create(job, files, fill=carry)  # created whole, as every job directory is
     return job
 
 
@@ -239,7 +237,7 @@ def arrange_next(job_dir: str, record: dict[str, Any], definition: dict[str, Any
     reason = sched.scheduled_reason(nxt, definition["timezone"])
     try:
         job = clone_run(job_dir, nxt, reason, own_marker.get("root_dir"))
-    except OSError as e:
+    except (OSError, StorageFull) as e:
         jobfiles.write_json(marker, {**content, "error": f"could not arrange the next run: {e}"})
         raise
     try:
