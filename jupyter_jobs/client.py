@@ -96,7 +96,8 @@ def find_server(
     cwd: str | None = None, runtime_dir: str | None = None, *, path: str | None = None
 ) -> dict[str, Any]:
     """The newest running server whose ``root_dir`` contains ``path`` (a file to run), or else
-    ``cwd`` (default: the current dir; its server then says that the file is outside its root).
+    ``cwd`` (default: the current dir; its server then says that the file is outside its root);
+    with no ``path`` (a command about jobs) and one server running, that server from anywhere.
 
     The message when none does names only the directory asked about: other servers' folders
     may be other people's (a shared machine) and are no help in finding this one.
@@ -114,11 +115,20 @@ def find_server(
             root = info.get("root_dir") or info.get("notebook_dir")
             if root and _is_within(place, os.path.realpath(root)):
                 return info
+    if path is None and len(servers) == 1:
+        # no file to run (list, show, logs, cancel ...): your one running server, from anywhere
+        return servers[0]
     folder = where if path is None or os.path.isdir(where) else os.path.dirname(where)
+    several = (
+        f" {len(servers)} servers run, none of them for this directory: run the command in the"
+        " root directory of the one you mean, or"
+        if path is None
+        else ""
+    )
     raise ServerNotFound(
-        f"no running Jupyter server serves {where}. Start one whose root directory contains it "
-        f"(`jupyter lab --notebook-dir={shlex.quote(folder)}`), or give a server's address with "
-        f"--url/--token (or {ENV_URL}/{ENV_TOKEN})."
+        f"no running Jupyter server serves {where}.{several} Start one whose root directory"
+        f" contains it (`jupyter lab --notebook-dir={shlex.quote(folder)}`), or give a server's"
+        f" address with --url/--token (or {ENV_URL}/{ENV_TOKEN})."
     )
 
 

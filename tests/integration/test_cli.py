@@ -256,12 +256,25 @@ def test_no_running_server_exits_2_with_a_clear_message(tmp_path):
 
 
 def test_outside_every_server_root_exits_2_and_names_no_other_folder(server):
-    r = jj(server, "list", cwd=server.base)
+    outside = server.base / "elsewhere.py"
+    outside.write_text("print(1)\n")
+    r = jj(server, "submit", str(outside), cwd=server.base)
     assert r.returncode == 2
-    assert f"no running Jupyter server serves {server.base.resolve()}." in r.stderr
+    assert f"no running Jupyter server serves {outside.resolve()}." in r.stderr
     assert str(server.root) not in r.stderr  # another server's folder is none of our business
     assert f"jupyter lab --notebook-dir={server.base.resolve()}" in r.stderr
     assert "--url" in r.stderr
+
+
+def test_commands_about_jobs_use_the_one_running_server_from_anywhere(server):
+    """``jupyter jobs list`` / ``show ID`` in a folder no server serves: with one server running
+    it is the one meant (a second newcomer's trial found `show` refused from /tmp)."""
+    job = submit_id(server, "--wait", "train.py", "anywhere")
+    r = jj(server, "show", job[:8], cwd=server.base)
+    assert r.returncode == 0, r.stderr
+    assert job in r.stdout
+    r = jj(server, "list", cwd=server.base)
+    assert r.returncode == 0 and job[:8] in r.stdout, r.stderr
 
 
 def test_explicit_url_and_token_work_without_runtime_files(server, tmp_path):
@@ -391,6 +404,11 @@ def test_an_absolute_path_picks_the_server_whose_root_holds_it(server, tmp_path)
         assert r.returncode == 2
         assert f"no running Jupyter server serves {outside.resolve()}." in r.stderr
         assert f"--notebook-dir={tmp_path.resolve()}`" in r.stderr
+        assert str(server.root) not in r.stderr and str(other.root) not in r.stderr
+        # a command about jobs outside both roots: which of the two is meant cannot be told
+        r = jj(server, "list", cwd=tmp_path, env=env)
+        assert r.returncode == 2
+        assert "2 servers run, none of them for this directory" in r.stderr
         assert str(server.root) not in r.stderr and str(other.root) not in r.stderr
     finally:
         stop_server(other)
