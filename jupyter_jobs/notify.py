@@ -10,6 +10,11 @@ never waits on it); the webhook is a JSON ``POST`` (tornado's ``AsyncHTTPClient`
 whose payload Slack and Microsoft Teams incoming webhooks both take: a ``text`` with a one-line
 summary, plus ``job`` with the details. A notification that fails is logged (one warning line);
 it never changes the job.
+
+Who sends: the job's owner when it sees the end — and, first, the runner itself at the end of the
+job when no server will see it soon (:func:`send_at_end`): a run fired by the engine (SLURM's
+``--begin`` chain) while every server is culled or stopped, or a job whose server stopped
+cleanly. The runner reads the ``Notifier`` settings from the same config files a server reads.
 """
 
 from __future__ import annotations
@@ -18,6 +23,7 @@ import asyncio
 import json
 import os
 import smtplib
+import sys
 from email.message import EmailMessage
 from typing import Any
 
@@ -38,6 +44,36 @@ def due(job: Job) -> bool:
     if not job.is_final or not (notify.get("email") or notify.get("webhook")):
         return False
     return notify.get("on") == "always" or job.status != COMPLETED
+
+
+def send_at_end(job_dir: str) -> bool:
+    """From the runner, once it has written the job's final status: send the notification if it
+    is due and no live server owns the job (its owner is the engine's chain, or left its lease
+    with a clean stop — JupyterHub's culling —, or ran on this host and is gone). A lease on
+    another host counts as live: that server (or the one that takes the job over) sends it.
+    True when this call sent it. Never raises."""
+    from .ownership import Leases
+
+    try:
+        record = jobfiles.read_json(os.path.join(job_dir, jobfiles.RECORD))
+        status = jobfiles.read_json(os.path.join(job_dir, jobfiles.STATUS))
+        if not isinstance(record, dict) or not isinstance(status, dict):
+            return False
+        job = Job.from_record(record)
+        job.job_dir = job_dir
+        if status.get("state") in jobfiles.RUNNER_FINAL_STATES:
+            job.status = str(status["state"])
+            job.exit_code = status.get("exit_code")
+            job.reason = status.get("reason")
+        if not due(job) or Leases(os.path.dirname(job_dir)).alive(job.owner):
+            return False
+        from . import serverconfig
+
+        notifier = Notifier(config=serverconfig.load())
+        return asyncio.run(notifier.send(job, by="runner"))
+    except Exception as e:  # the job has ended already: nothing here may change that
+        print(f"jupyter-jobs: notification of {job_dir} not sent: {_one(e)}", file=sys.stderr)
+        return False
 
 
 def summary(job: Job) -> str:
@@ -114,14 +150,14 @@ class Notifier(LoggingConfigurable):
         prefix = os.environ.get("JUPYTERHUB_SERVICE_PREFIX", "")
         return hub.rstrip("/") + prefix if hub and prefix else ""
 
-    async def send(self, job: Job) -> bool:
+    async def send(self, job: Job, by: str = "server") -> bool:
         """Send ``job``'s notification if it is due and nobody sent it; True when this call
-        took it on. Never raises: failures are logged."""
+        took it on (``by`` says who in the marker). Never raises: failures are logged."""
         if not due(job) or not job.job_dir:
             return False
         try:
             marker = os.path.join(job.job_dir, NOTIFIED)
-            if not jobfiles.create_exclusive(marker, {"status": job.status}):
+            if not jobfiles.create_exclusive(marker, {"status": job.status, "by": by}):
                 return False
         except OSError as e:
             self.log.warning("jupyter-jobs: notification of job %s not sent: %s", job.id, e)

@@ -357,6 +357,11 @@ class Runner:
             max_rss_bytes=usage.ru_maxrss * (1 if sys.platform == "darwin" else 1024),
         )
 
+    def has_notify(self) -> bool:
+        """Whether the job's record asks for a notification (read only at the end)."""
+        record = read_json(self.path(RECORD))
+        return isinstance(record, dict) and bool(record.get("notify"))
+
     def claim(self) -> bool:
         """Be the one runner of this job (see the module docstring)."""
         attempt = os.environ.get("SLURM_RESTART_COUNT")
@@ -420,6 +425,10 @@ class Runner:
         else:
             state, reason = "failed", f"exit code {code}"
         self.finish(state, exit_code, reason, process_exit_code=exit_code)
+        if self.has_notify():
+            from .notify import send_at_end  # no server may see this end (a culled server)
+
+            send_at_end(self.job_dir)
         # on SLURM: a failed command fails the batch job, for the dependencies of other jobs
         return 1 if state == "failed" and self.spec.get("exit_nonzero_on_failure") else 0
 

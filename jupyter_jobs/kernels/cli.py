@@ -14,25 +14,16 @@ import shutil
 import sys
 from typing import Any
 
-from jupyter_core.application import JupyterApp
 from jupyter_core.paths import jupyter_data_dir, jupyter_path
 
+from .. import serverconfig
 from .specs import MARK, RemoteKernelSpecs, is_ours, write_spec_dir
 
 PROG = "jupyter jobs kernelspec"
 
 
-class _ServerConfig(JupyterApp):  # type: ignore[misc]
-    """Loads the server's config files (nothing else)."""
-
-    name = "jupyter-jobs-kernelspec"
-    config_file_name = "jupyter_server_config"
-
-
 def load_config() -> Any:
-    app = _ServerConfig()
-    app.initialize([])
-    return app.config
+    return serverconfig.load()
 
 
 def load_spawners(config: Any) -> dict[str, Any]:

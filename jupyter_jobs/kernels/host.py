@@ -23,8 +23,7 @@ import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable
 
-from jupyter_core.application import JupyterApp
-
+from .. import serverconfig
 from ..ownership import index_location
 from ..store import JobStore
 
@@ -58,14 +57,6 @@ class Host:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(run(), self.loop))
 
 
-class _ServerConfig(JupyterApp):
-    """Loads ``jupyter_server_config`` (``.py`` and ``.json``) from the Jupyter config path."""
-
-    name = "jupyter-jobs-kernels"
-    description = "reads the Jupyter server's configuration for standalone remote kernels"
-    config_file_name = "jupyter_server_config"  # type: ignore[assignment]
-
-
 _lock = threading.Lock()
 _standalone: Host | None = None
 
@@ -88,9 +79,7 @@ async def _start_manager() -> JobManager:
     from ..app import JobsApp  # the server's defaults for the job root and the index
     from ..manager import JobManager
 
-    app = _ServerConfig()
-    app.load_config_file()
-    config = app.config
+    config = serverconfig.load()
     jobs_app = JobsApp(config=config)
     job_root = jobs_app.job_root
     os.makedirs(job_root, mode=0o700, exist_ok=True)
