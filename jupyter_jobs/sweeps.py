@@ -319,8 +319,8 @@ def child_request(req: Any, params: dict[str, Any]) -> Any:
 
 async def submit_sweep(manager: Any, req: Any, **run_fields: Any) -> Any:
     """Store a sweep and its children (each a job directory), then start them: one array for a
-    backend that has them (SLURM), else through the manager's queue (at most the throttle and
-    the backend's ``max_concurrent`` at once). Nothing is left when a step fails."""
+    backend that has them (SLURM's array job, Kubernetes' Indexed Job), else through the manager's
+    queue (at most the throttle and the backend's ``max_concurrent`` at once). Nothing is left when a step fails."""
     from . import jobfiles
     from .models import PENDING, QUEUED, Job, new_job_id
 
@@ -392,18 +392,23 @@ async def submit_sweep(manager: Any, req: Any, **run_fields: Any) -> Any:
     for child in children:
         manager.active[child.id] = child
         manager._emit("created", child)
+    updates = None
     if getattr(spawner, "supports_arrays", False):
         try:
+            # None: not as an array after all (a Kubernetes image without jupyter-jobs)
             updates = await spawner.submit_array(sweep, children, throttle)
         except BaseException:
             for child in children:
                 manager._forget(child)
             manager._forget(sweep)
             raise
+    if updates is not None:
         array_id = updates.pop("", None)
         if array_id is not None:
             sweep.state["array_id"] = array_id.backend_ref
-            sweep.reason = f"{sweep.reason}; SLURM array job {array_id.backend_ref}"
+            # the backend's own words (Kubernetes), else SLURM's array job
+            shown = array_id.reason or f"SLURM array job {array_id.backend_ref}"
+            sweep.reason = f"{sweep.reason}; {shown}"
             manager._persist(sweep)
         for child_id, update in updates.items():
             manager.apply_update(child_id, update)
@@ -481,7 +486,8 @@ def throttled(job: Any, sweep: Any, running: Mapping[str, int]) -> bool:
 
 
 async def cancel_sweep(manager: Any, sweep: Any) -> None:
-    """Every active child is cancelled: on SLURM one ``scancel`` of the array job."""
+    """Every active child is cancelled: on SLURM one ``scancel`` of the array job, on Kubernetes
+    one delete of the Indexed Job."""
     from . import jobfiles
     from .models import CANCELLING, JobUpdate
 

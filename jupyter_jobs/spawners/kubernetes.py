@@ -12,6 +12,8 @@ is found; in a pod it inherits the server pod's image and volumes (same files an
 - With jupyter-jobs in the image (the server's own), the pod runs the runner on the shared job
   directory; otherwise the command runs directly and the pod log is copied to ``output.log``.
 - Cancel deletes the Job (foreground). A restarted server re-attaches through the watch's list.
+- A sweep is one Indexed Job, its pods mapped to the children by completion index
+  (:mod:`.k8s_sweep`).
 - Kernels: fixed ports, the key in a Secret owned by the Job, the pod IP from the watch.
 """
 
@@ -29,7 +31,7 @@ from traitlets import Float, default
 from .. import jobfiles
 from ..exceptions import AlreadyExists, BadRequest, EngineUnavailable, JobsError, NotInstalled
 from ..models import CANCELLED, CANCELLING, FINAL_STATUSES, Job, JobUpdate
-from . import k8s_limits
+from . import k8s_limits, k8s_sweep
 from . import k8s_objects as objects
 from .base import LogReader, Spawner
 from .k8s_client import KubeClient, PodReflector, find_config, in_cluster_namespace
@@ -94,6 +96,8 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         self._connect_lock = asyncio.Lock()
         self._last_connect = 0.0
         self._limits: tuple[float, ClusterLimits | None] | None = None
+        #: the children of sweeps' Indexed Jobs (:mod:`.k8s_sweep`)
+        self.sweeps = k8s_sweep.SweepPods()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -419,7 +423,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         """The newest pod of each job in the watch's cache."""
         out: dict[str, dict[str, Any]] = {}
         for pod in self.reflector.pods.values() if self.reflector else ():
-            job_id = (pod["metadata"].get("labels") or {}).get(objects.LABEL_JOB_ID)
+            job_id = self.sweeps.job_of(pod)  # a sweep's pod: the child at its index
             if not job_id:
                 continue
             old = out.get(job_id)
@@ -451,7 +455,10 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
                 if update is not None and self._differs(job, update):
                     out[job.id] = update
             else:
-                update = await self._without_pod(job)
+                if k8s_sweep.is_array_child(job):
+                    update = await k8s_sweep.without_pod(self, job)
+                else:
+                    update = await self._without_pod(job)
                 if update is not None:
                     out[job.id] = update
         return out
@@ -482,6 +489,8 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
     async def cancel(self, job: Job) -> JobUpdate | None:
         api = self._api()
         self._cancelling.add(job.id)
+        if k8s_sweep.is_array_child(job):  # one index of a sweep's Indexed Job
+            return await k8s_sweep.cancel_child(self, job)
         name = job.state.get("job_name") or objects.job_object_name(job.id)
         namespace = job.state.get("namespace") or self._ns
         pod = self._pods_by_job().get(job.id)
@@ -497,7 +506,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         return None  # the watch reports the pod's end
 
     async def cleanup(self, job: Job) -> None:
-        if self.client is None:
+        if self.client is None or await k8s_sweep.cleanup(self, job):
             return
         name = job.state.get("job_name") or objects.job_object_name(job.id)
         await self.client.delete_job(job.state.get("namespace") or self._ns, name, "Background")
@@ -508,6 +517,19 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         self._cancelling.discard(job_id)
         self._log_done.discard(job_id)
         self._job_checks.pop(job_id, None)
+
+    # ------------------------------------------------------------------ sweeps: one Indexed Job
+
+    #: a sweep is one Indexed Job (:mod:`.k8s_sweep`, :mod:`jupyter_jobs.sweeps`)
+    supports_arrays = True
+
+    async def submit_array(
+        self, sweep: Job, children: list[Job], throttle: int | None
+    ) -> dict[str, JobUpdate] | None:
+        return await k8s_sweep.submit_array(self, sweep, children, throttle)
+
+    async def cancel_array(self, array_id: str) -> bool:
+        return await k8s_sweep.cancel_array(self, array_id)
 
     # ------------------------------------------------------------------ reading the watch
 
@@ -521,7 +543,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
     def _update_for(self, job_id: str, pod: dict[str, Any]) -> JobUpdate | None:
         """The job's update from its pod; None while a direct job's log is still being copied."""
         ann = pod["metadata"].get("annotations") or {}
-        job_dir = ann.get(objects.ANNOTATION_JOB_DIR)
+        job_dir = self.sweeps.job_dir_of(pod, job_id)
         runner = ann.get(objects.ANNOTATION_RUNNER) == "true"
         phase = (pod.get("status") or {}).get("phase")
         runner_status = None
@@ -542,7 +564,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         return update
 
     def _on_pod_event(self, kind: str, pod: dict[str, Any]) -> None:
-        job_id = (pod["metadata"].get("labels") or {}).get(objects.LABEL_JOB_ID)
+        job_id = self.sweeps.job_of(pod)
         if not job_id or self.notify is None:
             return
         if kind == "DELETED":
@@ -551,6 +573,8 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
                 return
             if job_id in self._cancelling:
                 self._push(job_id, JobUpdate(status=CANCELLED, reason="cancelled"))
+            elif k8s_sweep.is_sweep_pod(pod):
+                self._spawn(k8s_sweep.explain_deleted(self, job_id, pod))
             else:  # deleted under us (activeDeadlineSeconds, someone's kubectl): ask the Job why
                 self._job_checks[job_id] = float("-inf")
                 self._spawn(self._explain_deleted(job_id, pod))

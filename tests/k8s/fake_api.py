@@ -2,7 +2,8 @@
 
 Tornado on 127.0.0.1, driven by the real ``kubernetes_asyncio`` client. Implemented:
 
-- ``batch/v1`` Jobs: create (a fake Job controller makes its one pod), get, delete (with
+- ``batch/v1`` Jobs: create (a fake Job controller makes its one pod; an Indexed Job's, at
+  most ``parallelism`` pods, ``fake_indexed.py``), get, delete (with
   ``propagationPolicy``; Foreground deletes the pod first, and owned Secrets are collected);
 - Pods: get, list and watch by ``labelSelector`` (equality and existence terms), watches resumed
   from ``resourceVersion`` (``410 Gone`` once history is compacted), bookmarks, ``timeoutSeconds``;

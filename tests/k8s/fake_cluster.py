@@ -2,8 +2,9 @@
 
 Objects (Jobs, Pods, Secrets) as plain camelCase dicts; a global ``resourceVersion``; the history
 of pod events that watches replay (compacted on demand, so old versions get 410); a fake Job
-controller (one pod per Job, ``backoffLimit: 0``), the garbage collector (owned Secrets go with
-their Job) and the kubelet's side (phases, container states, log lines), driven by tests.
+controller (one pod per Job, ``backoffLimit: 0``; an Indexed Job's: ``fake_indexed.py``), the
+garbage collector (owned Secrets go with their Job) and the kubelet's side (phases, container
+states, log lines), driven by tests.
 """
 
 from __future__ import annotations
@@ -14,6 +15,11 @@ import uuid
 from collections import Counter
 from datetime import datetime, timezone
 from typing import Any
+
+try:
+    from . import fake_indexed
+except ImportError:  # run as a script
+    import fake_indexed  # type: ignore[no-redef]
 
 
 def now() -> str:
@@ -105,6 +111,8 @@ class FakeCluster:
         return out
 
     def create_job(self, ns: str, body: dict[str, Any]) -> dict[str, Any]:
+        if fake_indexed.is_indexed(body):  # a sweep's: its own controller (fake_indexed.py)
+            return fake_indexed.create(self, ns, body)
         job = json.loads(json.dumps(body))
         job["metadata"] = self._new_meta(ns, job.get("metadata") or {})
         job["status"] = {"active": 1, "startTime": now()}
@@ -334,6 +342,8 @@ class FakeCluster:
         reason = reason or ("Completed" if code == 0 else "Error")
         self._set_terminated(pod, code, reason, "Succeeded" if code == 0 else "Failed", message)
         self._pod_event("MODIFIED", pod)
+        if fake_indexed.finished(self, pod, code):
+            return
         job = self.jobs.get((pod["metadata"]["namespace"], pod["metadata"]["labels"]["job-name"]))
         if job is not None:
             ok = code == 0
