@@ -157,6 +157,10 @@ async def test_a_sweep_is_one_indexed_job_run_at_most_the_throttle_at_once(
     kubelet = Kubelet(kube)
     await kubelet.run_all(name, manager, sweep["children"], throttle=2)
     assert fake_indexed.most_active(kube, NS, name) == 2
+    # a restarted server (nothing remembered) maps each pod to its child from sweep.json on disk
+    fresh = k8s_sweep.SweepPods()
+    for pod in kube.pods_of(name, NS):
+        assert fresh.job_of(pod) == sweep["children"][objects.completion_index(pod)]
     assert job["status"]["conditions"][0]["type"] == "Complete"
     assert job["status"]["completedIndexes"] == "0-4"
 
