@@ -20,6 +20,19 @@ this is a 2-core machine), and is timed from the first submit to the last run's 
 Prints the total time of each, the time per run, and the ratios to jupyter-scheduler (target:
 ours <= 0.5x) and to the bare papermill loop; never a pass/fail.
 
+Then what each saving technique not built (issue 13: "measure what each saves") would save at
+most, from the parts of a run it removes, measured in the same run (``--savings-samples`` each,
+median) and projected to the N runs at ``--concurrency`` at once:
+
+- **a kernel started ahead** for the next sweep child while the previous one executes: hides the
+  kernel's start -> ready time (``jupyter_client``, the ``python3`` kernel, as papermill starts
+  it); its CPU is spent all the same, so on busy cores it saves less;
+- **the runner driving nbclient in its own process** (no separate notebook driver process): saves
+  one interpreter start (``python -c pass``); the driver's imports (``import
+  jupyter_jobs.notebook``, printed beside it) would be paid in the runner instead.
+
+``--only savings`` measures only these (e.g. beside an earlier run of the contenders).
+
 jupyter-scheduler is never installed into this project's environment: make a separate venv::
 
     python3 -m venv /tmp/js-venv && /tmp/js-venv/bin/pip install jupyter-scheduler ipykernel
@@ -37,6 +50,8 @@ import argparse
 import asyncio
 import json
 import os
+import resource
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -188,6 +203,119 @@ async def our_sweep(n: int, concurrency: int, env: dict[str, str]) -> float:
     return elapsed
 
 
+# ---------------------------------------------------------------------- what each technique saves
+
+#: Run in a fresh interpreter (of this venv): ``samples`` kernels started as papermill starts them
+#: (``KernelManager`` + a client waiting for ``kernel_info``), each shut down before the next;
+#: prints JSON: per sample the wall seconds start -> ready and ready -> gone, and the kernel's CPU.
+KERNEL_PROBE = """
+import json, resource, sys, time
+from jupyter_client.manager import KernelManager
+out = []
+for _ in range(int(sys.argv[1])):
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    km = KernelManager(kernel_name="python3")
+    km.start_kernel()
+    kc = km.client()
+    kc.start_channels()
+    kc.wait_for_ready(timeout=120)
+    t1 = time.monotonic()
+    kc.stop_channels()
+    km.shutdown_kernel()
+    t2 = time.monotonic()
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+    out.append({"ready_s": t1 - t0, "shutdown_s": t2 - t1, "kernel_cpu_s": cpu})
+print(json.dumps(out))
+"""
+
+
+def timed_process(argv: list[str]) -> tuple[float, float]:
+    """Wall and CPU (user+sys) seconds of one process ``argv`` from spawn to exit."""
+    c0 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t0 = time.monotonic()
+    subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wall = time.monotonic() - t0
+    c1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, (c1.ru_utime + c1.ru_stime) - (c0.ru_utime + c0.ru_stime)
+
+
+def kernel_starts(samples: int) -> list[dict[str, float]]:
+    r = subprocess.run(
+        [sys.executable, "-c", KERNEL_PROBE, str(samples)],
+        capture_output=True,
+        text=True,
+        timeout=60 + 60 * samples,
+    )
+    if r.returncode != 0:
+        raise RuntimeError(f"kernel probe failed: {r.stderr[-1000:]}")
+    return list(json.loads(r.stdout.strip().splitlines()[-1]))
+
+
+def savings(n: int, concurrency: int, samples: int) -> list[dict[str, Any]]:
+    """What each technique not built would save at most: per run (median of ``samples``, wall
+    and CPU) and over ``n`` runs at ``concurrency`` at once (per run x n / concurrency)."""
+    kernels = kernel_starts(samples)
+    bare = [timed_process([sys.executable, "-c", "pass"]) for _ in range(samples)]
+    driver = [
+        timed_process([sys.executable, "-c", "import jupyter_jobs.notebook"])
+        for _ in range(samples)
+    ]
+
+    def med(values: list[float]) -> float:
+        return statistics.median(values)
+
+    rows: list[dict[str, Any]] = [
+        {
+            "technique": "a kernel started ahead (hides kernel start -> ready)",
+            "per_run_s": med([k["ready_s"] for k in kernels]),
+            "per_run_cpu_s": med([k["kernel_cpu_s"] for k in kernels]),
+            "note": "kernel start -> ready, wall; its CPU (start + shutdown) is spent anyway",
+        },
+        {
+            "technique": "the runner drives nbclient itself (one interpreter start less)",
+            "per_run_s": med([w for w, _ in bare]),
+            "per_run_cpu_s": med([c for _, c in bare]),
+            "note": "python -c pass",
+        },
+        {
+            "technique": "  (not saved: the driver's imports, paid in the runner instead)",
+            "per_run_s": med([w for w, _ in driver]) - med([w for w, _ in bare]),
+            "per_run_cpu_s": med([c for _, c in driver]) - med([c for _, c in bare]),
+            "note": "python -c 'import jupyter_jobs.notebook' minus python -c pass",
+            "saving": False,
+        },
+    ]
+    for row in rows:
+        row["samples"] = samples
+        row["over_n_s"] = row["per_run_s"] * n / concurrency
+    return rows
+
+
+def print_savings(rows: list[dict[str, Any]], n: int, c: int, ours_s: float | None) -> None:
+    width = max(len(r["technique"]) for r in rows)
+    over = f"over {n} runs, {c} at once"
+    print(
+        f"what each technique not built would save at most (median of {rows[0]['samples']},"
+        " measured in this run):"
+    )
+    print(f"| {'technique':<{width}} | per run | its CPU | {over} | of ours |")
+    print(f"|{'-' * (width + 2)}|---------|---------|-{'-' * len(over)}-|---------|")
+    for r in rows:
+        of_ours = (
+            f"{r['over_n_s'] / ours_s:.0%}"
+            if ours_s and r.get("saving", True) is not False
+            else "-"
+        )
+        print(
+            f"| {r['technique']:<{width}} | {r['per_run_s']:5.2f} s | {r['per_run_cpu_s']:5.2f} s |"
+            f" {r['over_n_s']:>{len(over) - 2}.1f} s | {of_ours:>7} |"
+        )
+    for r in rows:
+        print(f"  {r['technique'].strip()}: {r['note']}")
+
+
 # ---------------------------------------------------------------------- main
 
 
@@ -211,9 +339,10 @@ def scheduler_python(venv: str | None) -> tuple[str | None, str]:
     return python, ""
 
 
-async def main_async(args: argparse.Namespace) -> dict[str, Any]:
-    n, c = args.runs, args.concurrency
-    print(f"{n} trivial notebook runs per contender, at most {c} at once for every contender")
+async def contenders(
+    n: int, c: int, args: argparse.Namespace
+) -> tuple[list[dict[str, Any]], list[str], bool | None]:
+    """Every contender's N runs; prints their table; returns its rows, notes and target met."""
     results: dict[str, float | None] = {}
     notes: list[str] = []
     results["papermill bare loop"] = papermill_loop(n, c)
@@ -263,7 +392,30 @@ async def main_async(args: argparse.Namespace) -> dict[str, Any]:
         print(f"target: ours <= {TARGET}x jupyter-scheduler: not measured (no jupyter-scheduler)")
     for note in notes:
         print(f"  {note}")
-    out = {"runs": n, "concurrency": c, "rows": rows, "target": TARGET, "met": met, "notes": notes}
+    return rows, notes, met
+
+
+async def main_async(args: argparse.Namespace) -> dict[str, Any]:
+    n, c = args.runs, args.concurrency
+    load_before = os.getloadavg()
+    out: dict[str, Any] = {"runs": n, "concurrency": c, "target": TARGET}
+    ours_s = None
+    if args.only in ("all", "contenders"):
+        print(f"{n} trivial notebook runs per contender, at most {c} at once for every contender")
+        rows, notes, met = await contenders(n, c, args)
+        out.update(rows=rows, notes=notes, met=met)
+        ours_s = rows[-1]["total_s"]
+    if args.only in ("all", "savings"):
+        saved = savings(n, c, args.savings_samples)
+        print_savings(saved, n, c, ours_s)
+        out["savings"] = saved
+    load_after = os.getloadavg()
+    cpus = os.cpu_count() or 1
+    print(
+        f"  load average (1 min) before {load_before[0]:.1f}, after {load_after[0]:.1f} on"
+        f" {cpus} CPUs{': a busy machine inflates every figure' if max(load_before[0], load_after[0]) > cpus else ''}"
+    )
+    out["load_average"] = {"before": load_before[0], "after": load_after[0], "cpus": cpus}
     if args.json:
         with open(args.json, "w") as f:
             json.dump(out, f, indent=1)
@@ -281,10 +433,24 @@ def main(argv: list[str] | None = None) -> int:
         f" {DEFAULT_SCHEDULER_VENV})",
     )
     parser.add_argument("--no-scheduler", action="store_true", help="skip jupyter-scheduler")
+    parser.add_argument(
+        "--only",
+        choices=("all", "contenders", "savings"),
+        default="all",
+        help="measure only the contenders, or only what each technique not built would save",
+    )
+    parser.add_argument(
+        "--savings-samples",
+        type=int,
+        default=None,
+        help="samples of each part a technique would save (median; default: 10, or --runs if fewer)",
+    )
     parser.add_argument("--json", help="also write the results here")
     args = parser.parse_args(argv)
-    if args.runs < 1 or args.concurrency < 1:
-        parser.error("--runs and --concurrency must be at least 1")
+    if args.savings_samples is None:
+        args.savings_samples = min(10, args.runs)
+    if args.runs < 1 or args.concurrency < 1 or args.savings_samples < 1:
+        parser.error("--runs, --concurrency and --savings-samples must be at least 1")
     asyncio.run(main_async(args))
     return 0
 
