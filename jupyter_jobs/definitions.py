@@ -589,6 +589,9 @@ class JobDefinitions(LoggingConfigurable):
                     await self._retry_failed(record, now)
                 elif record.get("active"):
                     await self._keep_chain(record, now)
+                engine_tick = getattr(self.spawner_of(record), "definition_tick", None)
+                if engine_tick is not None:  # a Kubernetes CronJob: its runs recorded
+                    await engine_tick(record, self.manager)
                 await self._trim(record)
             except (OSError, JobsError) as e:
                 self.log.warning(

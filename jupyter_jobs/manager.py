@@ -762,17 +762,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             os.makedirs(os.path.dirname(os.path.join(self.root_dir, job.outputs[0])), exist_ok=True)
         files: dict[str, Any] = {}
         if spawner.uses_runner:
-            spec = {
-                "id": job.id,
-                "argv": job.argv,
-                "env": {**self.extra_env, **job.env},
-                "cwd": abs_cwd,
-                "cancel_grace": self.cancel_grace_period,
-                "usage_interval": self.usage_interval,
-            }
-            spec.update(spawner.runner_spec(job))
-            spec.update(extra_spec or {})
-            files[jobfiles.SPEC] = spec
+            files[jobfiles.SPEC] = self.runner_spec(job, abs_cwd, spawner, extra_spec)
         try:
             self.root.create(job, files, copies)
         except FileNotFoundError as e:  # a file to pin went away since the request was checked
@@ -797,6 +787,58 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         self._enqueue(job)
         await self._start_waiting(spawner.name)
         return self.get(job.id)
+
+    def runner_spec(
+        self, job: Job, abs_cwd: str, spawner: Spawner, extra_spec: dict[str, Any] | None = None
+    ) -> dict[str, Any]:
+        """The runner's ``spec.json`` of a built job (what it runs, where, with what limits)."""
+        spec = {
+            "id": job.id,
+            "argv": job.argv,
+            "env": {**self.extra_env, **job.env},
+            "cwd": abs_cwd,
+            "cancel_grace": self.cancel_grace_period,
+            "usage_interval": self.usage_interval,
+        }
+        spec.update(spawner.runner_spec(job))
+        spec.update(extra_spec or {})
+        return spec
+
+    async def adopt_record(self, job: Job, fields: dict[str, Any] | None = None) -> bool:
+        """Carry on with a job whose record was made outside :meth:`submit` (a run a Kubernetes
+        CronJob made, recorded by this server): ours → in view, indexed and re-attached; the
+        engine's (a pod that made its own directory; an owner with no live lease) → taken over
+        as any such job (``O_EXCL``: one server of the job root). ``fields`` are set on the
+        record once it is ours. False when it is another live server's, or final."""
+        live = self.active.get(job.id)
+        if live is None and job.is_final:  # ended and left the view: only its record to mend
+            if not self.mine(job):
+                return False
+            for key, value in (fields or {}).items():
+                setattr(job, key, value)
+            self._persist(job)
+            return True
+        if live is not None and self.mine(live):  # ours already (taken over at a sync)
+            for key, value in (fields or {}).items():
+                setattr(live, key, value)
+            self._persist(live)
+            return True
+        if not self.mine(job):
+            if self.leases.alive(job.owner):
+                return False
+            self.active.setdefault(job.id, job)
+            self._index(job)
+            if not await self._take_over(self.active[job.id]):
+                return False
+            ours = self.active.get(job.id) or self.root.read_record(job.id)  # ended at once?
+            return ours is not None and await self.adopt_record(ours, fields)
+        for key, value in (fields or {}).items():
+            setattr(job, key, value)
+        self.active[job.id] = job
+        self._persist(job)
+        self._emit("created", job)
+        await self._adopt(job, self.get_spawner(job.backend))
+        return True
 
     def _enqueue(self, job: Job) -> None:
         """Queue one of our jobs for a start, in the order the jobs were created."""

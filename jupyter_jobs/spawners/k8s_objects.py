@@ -811,6 +811,19 @@ def run_id_of(k8s_job: dict[str, Any]) -> str | None:
     return uid if re.fullmatch(r"[0-9a-f]{32}", uid) else None
 
 
+def pod_job_id(pod: dict[str, Any]) -> str | None:
+    """The job id a pod belongs to: its job-id label (a one-off Job's pod), else, for a pod of
+    a definition's CronJob, its Job's uid from the ``controller-uid`` label (:func:`run_id_of`)."""
+    labels = (pod.get("metadata") or {}).get("labels") or {}
+    job_id = labels.get(LABEL_JOB_ID)
+    if job_id:
+        return str(job_id)
+    if not labels.get(LABEL_DEFINITION_ID):
+        return None
+    uid = labels.get("batch.kubernetes.io/controller-uid") or labels.get("controller-uid")
+    return run_id_of({"metadata": {"uid": uid}})
+
+
 def cronjob_run(k8s_job: dict[str, Any]) -> dict[str, Any] | None:
     """What a Job made by a definition's CronJob says about its run, or None when it is not
     one (no definition label, or no CronJob among its owners): ``definition_id``, ``job_name``

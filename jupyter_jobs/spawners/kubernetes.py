@@ -12,6 +12,7 @@ is found; in a pod it inherits the server pod's image and volumes (same files an
 - With jupyter-jobs in the image (the server's own), the pod runs the runner on the shared job
   directory; otherwise the command runs directly and the pod log is copied to ``output.log``.
 - Cancel deletes the Job (foreground). A restarted server re-attaches through the watch's list.
+- A job definition is a CronJob; the Jobs it makes are recorded as runs (:mod:`.k8s_schedule`).
 - A sweep is one Indexed Job, its pods mapped to the children by completion index
   (:mod:`.k8s_sweep`).
 - Kernels: fixed ports, the key in a Secret owned by the Job, the pod IP from the watch.
@@ -31,7 +32,7 @@ from traitlets import Float, default
 from .. import jobfiles
 from ..exceptions import AlreadyExists, BadRequest, EngineUnavailable, JobsError, NotInstalled
 from ..models import CANCELLED, CANCELLING, FINAL_STATUSES, Job, JobUpdate
-from . import k8s_limits, k8s_sweep
+from . import k8s_limits, k8s_schedule, k8s_sweep
 from . import k8s_objects as objects
 from .base import LogReader, Spawner
 from .k8s_client import KubeClient, PodReflector, find_config, in_cluster_namespace
@@ -98,6 +99,8 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         self._limits: tuple[float, ClusterLimits | None] | None = None
         #: the children of sweeps' Indexed Jobs (:mod:`.k8s_sweep`)
         self.sweeps = k8s_sweep.SweepPods()
+        #: job definitions' CronJobs and their runs (:mod:`.k8s_schedule`)
+        self.schedules = k8s_schedule.Schedules(self)
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -423,7 +426,10 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         """The newest pod of each job in the watch's cache."""
         out: dict[str, dict[str, Any]] = {}
         for pod in self.reflector.pods.values() if self.reflector else ():
-            job_id = self.sweeps.job_of(pod)  # a sweep's pod: the child at its index
+            # a sweep's pod: the child at its index; a CronJob's: its Job's uid
+            job_id = (
+                self.sweeps.job_of(pod) if k8s_sweep.is_sweep_pod(pod) else objects.pod_job_id(pod)
+            )
             if not job_id:
                 continue
             old = out.get(job_id)
@@ -518,6 +524,21 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         self._log_done.discard(job_id)
         self._job_checks.pop(job_id, None)
 
+    # ------------------------------------------------------------------ job definitions: CronJobs
+
+    def schedule_capability(self) -> str:
+        return "engine"  # a CronJob per definition (:mod:`.k8s_schedule`)
+
+    async def arrange_next_run(self, definition: dict[str, Any], occurrence: Any) -> None:
+        await self.schedules.arrange(definition)
+
+    async def withdraw_runs(self, definition: dict[str, Any]) -> None:
+        await self.schedules.withdraw(definition)
+
+    async def definition_tick(self, record: dict[str, Any], manager: Any) -> None:
+        """Each look at the definitions: the CronJob in step, the runs it made recorded."""
+        await self.schedules.tick(record, manager)
+
     # ------------------------------------------------------------------ sweeps: one Indexed Job
 
     #: a sweep is one Indexed Job (:mod:`.k8s_sweep`, :mod:`jupyter_jobs.sweeps`)
@@ -543,7 +564,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
     def _update_for(self, job_id: str, pod: dict[str, Any]) -> JobUpdate | None:
         """The job's update from its pod; None while a direct job's log is still being copied."""
         ann = pod["metadata"].get("annotations") or {}
-        job_dir = self.sweeps.job_dir_of(pod, job_id)
+        job_dir = self.sweeps.job_dir_of(pod, job_id) or self.schedules.run_dir(pod, job_id)
         runner = ann.get(objects.ANNOTATION_RUNNER) == "true"
         phase = (pod.get("status") or {}).get("phase")
         runner_status = None
@@ -564,7 +585,7 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
         return update
 
     def _on_pod_event(self, kind: str, pod: dict[str, Any]) -> None:
-        job_id = self.sweeps.job_of(pod)
+        job_id = self.sweeps.job_of(pod) if k8s_sweep.is_sweep_pod(pod) else objects.pod_job_id(pod)
         if not job_id or self.notify is None:
             return
         if kind == "DELETED":
