@@ -520,7 +520,8 @@ class JobDefinitions(LoggingConfigurable):
         next may take the same occurrence."""
         page = self.manager.store.page(definition=[record["id"]], limit=50)
         for r in page.records:
-            if r["status"] not in (PENDING, QUEUED) or not r.get("scheduled_for"):
+            retry = int(r.get("attempt") or 1) > 1  # a retry made ahead (SLURM) waits too
+            if r["status"] not in (PENDING, QUEUED) or not (r.get("scheduled_for") or retry):
                 continue
             try:
                 await self.manager.cancel(r["id"])
@@ -530,8 +531,8 @@ class JobDefinitions(LoggingConfigurable):
             live = self.manager.active.get(r["id"])
             if live is not None and self.manager.mine(live):
                 live.state[WITHDRAWN] = why
-            occurrence = parse_time(r["scheduled_for"])
-            if occurrence is not None:
+            occurrence = parse_time(r.get("scheduled_for"))
+            if occurrence is not None and not retry:  # a retry's occurrence was decided
                 try:
                     os.unlink(
                         os.path.join(

@@ -545,8 +545,9 @@ class SlurmSpawner(Spawner):
         through :meth:`cancel`): SLURM holds nothing else for a definition."""
 
     def runner_argv(self, job: Job) -> list[str]:
-        if job.definition_id and job.scheduled_for:
-            # arranges the run after this one, decides ``skip``, then execs the runner
+        if job.definition_id:
+            # arranges the run after this one (a scheduled run), decides ``skip``, runs the
+            # runner, and retries the run when it failed (``retries``)
             return [self.runner_python, "-m", "jupyter_jobs.schedule_next", job.job_dir]
         return super().runner_argv(job)
 

@@ -10,12 +10,17 @@ with the time zone made explicit, the marker of an occurrence, the reason a wait
 server may each have another. So the time is always given in UTC and sbatch always runs as
 ``env TZ=UTC0 sbatch …`` (``env`` works behind ``SlurmSpawner.exec_prefix`` too, where the
 environment of this process does not reach).
+
+A run that failed is retried the same way, from inside its SLURM job (``retries``,
+``retry_delay``): a new run of the same occurrence, ``attempt`` + 1, held with ``--begin`` until the
+delay has passed; once per failed run (its ``retry-<job id>`` marker, the name the server-fired
+retries of the local backend use too).
 """
 
 from __future__ import annotations
 
 import os
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from .. import cron
@@ -25,6 +30,8 @@ SBATCH_ENV_PREFIX = ["env", "TZ=UTC0"]
 #: ``Job.state`` keys of a definition's run on SLURM
 STATE_REASON = "scheduled_reason"
 STATE_AFTER = "after_slurm_job"
+#: ``Job.state`` key of a retry: the id of the failed run it retries
+STATE_RETRY_OF = "retry_of"
 #: the engine "owns" a run its chain made until a server takes it over (no lease: never alive)
 ENGINE_OWNER = "slurm-begin-chain"
 
@@ -79,3 +86,28 @@ def next_occurrence(definition: dict[str, Any], after: datetime) -> datetime | N
     return cron.next_after(
         cron.parse(definition["schedule"]), cron.timezone_of(definition["timezone"]), after
     )
+
+
+def retry_marker_path(definitions_dir: str, definition_id: str, failed_job_id: str) -> str:
+    """The ``retry-<job id>`` marker of a failed run: made (``O_EXCL``) by the one side that
+    retries it (the same name as the server-fired retries, :mod:`jupyter_jobs.definitions`)."""
+    return os.path.join(definitions_dir, definition_id, f"retry-{failed_job_id}")
+
+
+def retry_begin(failed_at: datetime, delay: float) -> datetime:
+    """When a retry may start: ``delay`` seconds after the failure (whole seconds, UTC)."""
+    at = failed_at.astimezone(timezone.utc) + timedelta(seconds=max(0.0, float(delay)))
+    if at.microsecond:
+        at = at.replace(microsecond=0) + timedelta(seconds=1)  # never earlier than the delay
+    return at
+
+
+def retry_reason(
+    attempt: int, retries: int, failed_job_id: str, why: str | None, begin: datetime, tz_name: str
+) -> str:
+    """What a retry shows: ``retry 1 of 3 after run 1a2b3c4d failed (exit code 1); starts Wed 2
+    Dec 06:00:05 Europe/Berlin`` — ``attempt`` is the failed run's (the retry is ``attempt + 1``)."""
+    local = begin.astimezone(cron.timezone_of(tz_name))
+    when = f"{local.strftime('%a')} {local.day} {local.strftime('%b %H:%M:%S')} {tz_name}"
+    failed = f"failed ({why})" if why else "failed"
+    return f"retry {attempt} of {retries} after run {failed_job_id[:8]} {failed}; starts {when}"
