@@ -146,6 +146,19 @@ async def test_a_definition_made_while_the_api_is_down_gets_its_cronjob_when_it_
     assert the_cronjob(kube, d["id"])["spec"]["suspend"] is False
 
 
+async def test_one_look_at_many_definitions_is_one_list_call(kube, jobs_api, started, manager):
+    spawner = await started()
+    made = [await create(jobs_api, schedule=f"{i} 6 * * *") for i in range(20)]
+    await manager.definitions.stop()  # the looks are made here, one at a time
+    await manager.definitions.tick()  # the CronJobs are known (made by this server)
+    kube.calls.clear()
+    spawner.schedules._listed = None  # the next look comes later than the list is kept
+    await manager.definitions.tick()
+    # one list of the user's definition Jobs for all twenty, nothing per definition
+    assert dict(kube.calls) == {"GET jobs": 1}, dict(kube.calls)
+    assert len(made) == len(kube.cronjobs) == 20
+
+
 def second_manager(tmp_path, job_root, root_dir) -> JobManager:
     """Another server of the same job root (in this process: its own lease, index, watch)."""
     config = Config(
@@ -334,3 +347,43 @@ class TestARunnerImage:
         assert await jobs_api.log(run_id) == "from the runner []\n"
         # the same directory: one run, whoever came first
         assert [n for n in os.listdir(manager.job_root) if n.startswith(run_id[:8])] == [run_id]
+
+
+def test_the_pod_and_a_server_make_one_run_directory_whoever_is_first(tmp_path):
+    """``k8s_run.clone_run`` from both sides: the first makes the directory, the second finds
+    it (and its record) and changes nothing; ids of the prepared run are replaced."""
+    template_id, run_id = "a" * 32, "b" * 32
+    prepared = tmp_path / "definitions" / ("d" * 32) / "prepared-run-1"
+    (prepared / "input").mkdir(parents=True)
+    (prepared / "input" / "report.py").write_text("print('pinned')\n")
+    record = {
+        "id": template_id,
+        "name": "report.py",
+        "kind": "script",
+        "backend": "kubernetes",
+        "profile": "default",
+        "argv": ["python", f"/jobs/{template_id}/input/report.py"],
+        "definition_id": "d" * 32,
+        "state": {"cwd": str(tmp_path)},
+    }
+    (prepared / "job.json").write_text(json.dumps(record))
+    (prepared / "spec.json").write_text(json.dumps({"id": template_id, "argv": record["argv"]}))
+    common = dict(namespace="jobs", job_name="jupyter-def-x-1", scheduled_for=None)
+    pod_job, pod_made = k8s_run.clone_run(
+        str(prepared), str(tmp_path), run_id, owner=k8s_run.ENGINE_OWNER, **common
+    )
+    server_job, server_made = k8s_run.clone_run(
+        str(prepared), str(tmp_path), run_id, owner="server-1", **common
+    )
+    assert (pod_made, server_made) == (True, False)
+    assert server_job.owner == k8s_run.ENGINE_OWNER  # the first one's record, untouched
+    run_dir = tmp_path / run_id
+    spec = json.loads((run_dir / "spec.json").read_text())
+    assert spec["id"] == run_id and spec["argv"][1] == f"/jobs/{run_id}/input/report.py"
+    assert (run_dir / "input" / "report.py").read_text() == "print('pinned')\n"
+    assert pod_job.backend_ref == "jobs/jupyter-def-x-1" and pod_job.status == "queued"
+    assert not [n for n in os.listdir(tmp_path) if n.startswith(".new-")]
+    assert k8s_run.run_id_from_env(
+        {k8s_run.ENV_UID[1]: "0b1c2d3e-4f50-6172-8394-a5b6c7d8e9f0"}
+    ) == ("0b1c2d3e4f5061728394a5b6c7d8e9f0")
+    assert k8s_run.run_id_from_env({k8s_run.ENV_UID[0]: ""}) is None
