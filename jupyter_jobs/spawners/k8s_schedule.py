@@ -104,6 +104,8 @@ class Schedules:
         self.arranged: dict[str, tuple[int, bool]] = {}
         self._listed: tuple[float, dict[str, list[dict[str, Any]]]] | None = None
         self._locks: dict[str, asyncio.Lock] = {}
+        #: per definition: the last "cannot reach the engine" message logged
+        self._said: dict[str, str] = {}
 
     @property
     def log(self) -> Any:
@@ -312,10 +314,13 @@ class Schedules:
         """One look at a definition: its CronJob in step with it, its new runs recorded."""
         try:
             await self._keep(str(record["id"]))
+            self._said.pop(record["id"], None)
         except EngineUnavailable as e:
             if isinstance(e, EngineForbidden):  # tried again at the next revision, not each look
                 self.arranged[record["id"]] = (int(record["revision"]), bool(record.get("active")))
-            self.log.info("jupyter-jobs: definition %s: %s", record["id"], e.message)
+            if self._said.get(record["id"]) != e.message:  # once, not at every look
+                self._said[record["id"]] = e.message
+                self.log.info("jupyter-jobs: definition %s: %s", record["id"], e.message)
             return
         except JobsError as e:  # refused (a 400): once per revision, logged
             self.arranged[record["id"]] = (int(record["revision"]), bool(record.get("active")))
