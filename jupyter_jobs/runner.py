@@ -414,6 +414,8 @@ class Runner:
                 self.write_status(generation=generation, restarted_at=now_iso())
                 continue
             break
+        if outcome is None:
+            outcome = self.cancel_that_beat_us(code)
         self.scan_log()
         exit_code = code if code >= 0 else 128 - code
         if outcome:
@@ -431,6 +433,23 @@ class Runner:
             send_at_end(self.job_dir)
         # on SLURM: a failed command fails the batch job, for the dependencies of other jobs
         return 1 if state == "failed" and self.spec.get("exit_nonzero_on_failure") else 0
+
+    def cancel_that_beat_us(self, code: int) -> tuple[str, str | None] | None:
+        """A cancel whose signal reached the command first: ``scancel`` (and ``kill`` of a process
+        group) signals every process of the job at once, so the command may die of it before
+        the runner's loop has looked. Its end is then the cancel's, not a failure."""
+        if code < 0 and -code in STOP_SIGNALS and self.cancel_requested is None:
+            deadline = time.monotonic() + 1.0  # our own copy of the signal is on its way
+            while self.cancel_requested is None and time.monotonic() < deadline:
+                if cancel_requested(self.job_dir):
+                    self.cancel_requested = 0
+                    break
+                time.sleep(0.02)
+        if self.cancel_requested is None:
+            return None
+        if self.cancel_requested == 0 or cancel_requested(self.job_dir):
+            return ("cancelled", "cancelled")
+        return ("cancelled", f"cancelled ({signal_name(self.cancel_requested)})")
 
     def supervise(self) -> tuple[int, tuple[str, str | None] | None]:
         """Watch the command until it ends (or is stopped): its exit code, and why it was stopped

@@ -59,6 +59,29 @@ def test_sigterm_to_runner_cancels_tree(tmp_path):
     assert not os.path.exists(f"/proc/{pid}") or open(f"/proc/{pid}/stat").read().split()[2] == "Z"
 
 
+def test_a_cancel_signal_that_reaches_the_command_first_is_still_a_cancel(tmp_path):
+    """scancel signals every process of the job at once: the command may die of SIGTERM before
+    the runner's own SIGTERM is handled. That end is the cancel's, not a failure."""
+    job_dir, proc = run(tmp_path, ["sleep", "200"], cancel_grace=1)
+    for _ in range(100):
+        if (job_dir / "status.json").exists() and status(job_dir).get("state") == "running":
+            break
+        time.sleep(0.05)
+    os.kill(status(job_dir)["pid"], signal.SIGTERM)  # the command first
+    time.sleep(0.1)
+    proc.send_signal(signal.SIGTERM)  # then the runner, as scancel's signal reaches it
+    proc.wait(30)
+    s = status(job_dir)
+    assert (s["state"], s["reason"], s["exit_code"]) == ("cancelled", "cancelled (SIGTERM)", None)
+
+
+def test_a_command_killed_by_sigterm_with_no_cancel_is_a_failure(tmp_path):
+    job_dir, proc = run(tmp_path, ["bash", "-c", "kill -TERM $$"])
+    proc.wait(30)
+    s = status(job_dir)
+    assert (s["state"], s["reason"], s["exit_code"]) == ("failed", "killed by SIGTERM", 143)
+
+
 def test_killed_by_signal_is_128_plus_n(tmp_path):
     job_dir, proc = run(tmp_path, ["bash", "-c", "kill -9 $$"])
     proc.wait(30)
