@@ -665,6 +665,8 @@ def cmd_submit(client: JobsClient, a: argparse.Namespace, command: list[str] | N
             grid=dict(a.grid),
             throttle=a.throttle,
             parameters_as=a.parameters_as,
+            after=a.after or None,
+            when=a.when,
             **fields,
         )
     else:

@@ -435,13 +435,16 @@ class JobsClient:
         resources: dict[str, Any] | None = None,
         parameters: dict[str, Any] | None = None,
         cwd: str | None = None,
+        after: Sequence[Job | str] | Job | str | None = None,
+        when: str | None = None,
     ) -> Job:
         """Submit a sweep: one run of ``path`` (or ``command``) per combination of ``grid``
         (``{"alpha": [0.1, 0.5], "seed": [0, 1]}``) or per set of ``parameter_sets``, at most
         ``throttle`` at once. A notebook gets each set in its parameters cell; a script as
         ``--name value`` arguments (``parameters_as="args"``) or ``JJ_PARAM_name`` variables
-        (``"env"``). The answer is the sweep's Job (``data["children"]``; ``results()`` is one
-        dict per child)."""
+        (``"env"``). ``after``/``when``: as for :meth:`submit`, the whole sweep waits (no child
+        starts before). The answer is the sweep's Job (``data["children"]``; ``results()`` is
+        one dict per child)."""
         if (grid is None) == (parameter_sets is None):
             raise JobsClientError("give either a grid or parameter sets", field="grid")
         given = {
@@ -450,6 +453,8 @@ class JobsClient:
             "parameter_sets": None if parameter_sets is None else [dict(p) for p in parameter_sets],
             **dict(throttle=throttle, parameters_as=parameters_as, env=env, name=name),
             **dict(backend=backend, profile=profile, resources=resources, parameters=parameters),
+            "after": self.job_ids(after),
+            "when": when,
         }
         return Job(self, self.request("POST", "jobs", body=_given(given)))
 

@@ -23,6 +23,17 @@ Who holds a waiting job:
 Everything here is called by :class:`jupyter_jobs.manager.JobManager` at three points: a submit
 (:func:`check_parents`), a look at the start queue (:func:`settle`), and a job that ended
 cancelled (:func:`explain_cancel`).
+
+A sweep may wait too. Its children carry its ``after`` and ``when`` (each waits for the same
+parents), but they start together, as the sweep starts (:func:`jupyter_jobs.sweeps.release`):
+
+- SLURM holds the whole array when it can (the same rule as for one job): the one
+  ``sbatch --array`` of the sweep gets the ``--dependency``;
+- otherwise the sweep itself (not its children) stands in its owner's start queue, marked
+  :data:`SWEEP_HELD`; :func:`settle` holds it (the sweep and its children ``queued``, "waiting
+  for …"), cancels it (every child ``cancelled`` with the reason, so the sweep ends cancelled),
+  or lets it go: then its children are handed over as a sweep's children are (one array, or the
+  queue under the throttle).
 """
 
 from __future__ import annotations
@@ -30,7 +41,7 @@ from __future__ import annotations
 from typing import Any
 
 from .exceptions import BadRequest, Conflict, NotFound
-from .models import CANCELLED, COMPLETED, FAILED, LOST, QUEUED, Job, JobUpdate
+from .models import CANCELLED, COMPLETED, FAILED, LOST, QUEUED, Job, JobUpdate, utcnow
 from .wire import label
 
 #: the :class:`jupyter_jobs.manager.JobManager` (not imported: the manager imports this module)
@@ -42,6 +53,10 @@ SLURM_TYPES = {"ok": "afterok", "any": "afterany", "failed": "afternotok"}
 #: reason it shows while SLURM holds it
 SLURM_DEPENDENCY = "slurm_dependency"
 WAITING_FOR = "waiting_for"
+
+#: ``sweep.state`` key: the sweep waits for its parents and its children were not handed to
+#: their backend yet (it stands in its owner's start queue, children not)
+SWEEP_HELD = "held_for_parents"
 
 WAIT, GO, CANCEL = "wait", "go", "cancel"
 
@@ -83,9 +98,12 @@ def verdict(when: str, parents: list[Job]) -> tuple[str, str]:
     return GO, ""
 
 
-def check_parents(manager: JobManager, after: list[str], when: str) -> list[Job]:
+def check_parents(
+    manager: JobManager, after: list[str], when: str, *, what: str = "this job"
+) -> list[Job]:
     """At submit: every job waited for exists in this job root (400 naming the one that does
-    not) and has not already ended the wrong way (409: the job could never start)."""
+    not) and has not already ended the wrong way (409: the job — ``what`` — could never
+    start)."""
     parents = []
     for job_id in after:
         try:
@@ -97,43 +115,54 @@ def check_parents(manager: JobManager, after: list[str], when: str) -> list[Job]
             ) from None
     outcome, reason = verdict(when, parents)
     if outcome == CANCEL:
-        raise Conflict(f"{label('after')}: {reason}, so this job would never start", field="after")
+        raise Conflict(f"{label('after')}: {reason}, so {what} would never start", field="after")
     return parents
 
 
-def _parents(manager: JobManager, job: Job) -> list[Job] | str:
-    """The job's parents as this server sees them now, or why one cannot be found."""
+def _parents(manager: JobManager, job: Job, seen: dict[str, Job] | None = None) -> list[Job] | str:
+    """The job's parents as this server sees them now, or why one cannot be found (``seen``:
+    the parents already read in this look at the queue, by id: a sweep's children share
+    theirs)."""
     out = []
     for job_id in job.after:
-        try:
-            out.append(manager.get(job_id))
-        except NotFound:
-            return f"job {job_id[:8]} it waited for was deleted"
+        parent = seen.get(job_id) if seen is not None else None
+        if parent is None:
+            try:
+                parent = manager.get(job_id)
+            except NotFound:
+                return f"job {job_id[:8]} it waited for was deleted"
+            if seen is not None:
+                seen[job_id] = parent
+        out.append(parent)
     return out
 
 
 def settle(manager: JobManager, backend: str) -> set[str]:
-    """Go through the start queue of ``backend``: a waiting job whose parents ended the wrong way
-    is cancelled, one whose parents are not done stays (its id is in the answer: the queue
-    skips it) — unless its engine can hold it (SLURM), one whose parents are done is left to
-    start."""
+    """Go through the start queue of ``backend``: a waiting job (or sweep) whose parents ended
+    the wrong way is cancelled, one whose parents are not done stays (its id is in the answer:
+    the queue skips it) — unless its engine can hold it (SLURM), one whose parents are done is
+    left to start."""
     held: set[str] = set()
     queue = manager.waiting.get(backend)
     if not queue:
         return held
     spawner = manager.spawners.get(backend)
+    seen: dict[str, Job] = {}
     for job_id in list(queue):
         job = manager.active.get(job_id)
         if job is None or not job.after or job.is_final or not manager.mine(job):
             continue
-        parents = _parents(manager, job)
+        parents = _parents(manager, job, seen)
         if isinstance(parents, str):
             outcome, reason = CANCEL, parents
         else:
             outcome, reason = verdict(job.when, parents)
         if outcome == CANCEL:
             queue.remove(job_id)
-            manager.apply_update(job_id, JobUpdate(status=CANCELLED, reason=reason))
+            if job.kind == "sweep":
+                _cancel_sweep(manager, job, reason)
+            else:
+                manager.apply_update(job_id, JobUpdate(status=CANCELLED, reason=reason))
             continue
         if outcome == GO:
             job.state.pop(WAITING_FOR, None)
@@ -146,9 +175,43 @@ def settle(manager: JobManager, backend: str) -> set[str]:
             job.state[WAITING_FOR] = reason
             continue
         held.add(job_id)
-        if job.status != QUEUED or job.reason != reason:
+        if job.kind == "sweep":
+            _hold_sweep(manager, job, reason)
+        elif job.status != QUEUED or job.reason != reason:
             manager.apply_update(job_id, JobUpdate(status=QUEUED, reason=reason))
     return held
+
+
+def _hold_sweep(manager: JobManager, sweep: Job, reason: str) -> None:
+    """A sweep its owner holds: it and its children ``queued``, "waiting for …"."""
+    if sweep.state.get(WAITING_FOR) == reason and sweep.reason == reason:
+        return
+    sweep.state[WAITING_FOR] = reason
+    for child_id in sweep.children:
+        child = manager.active.get(child_id)
+        if child is not None and not child.is_final and child.reason != reason:
+            manager.apply_update(child_id, JobUpdate(status=QUEUED, reason=reason))
+    sweep.reason = reason  # the children's counts keep it (jupyter_jobs.sweeps.settle)
+    manager._persist(sweep)
+    manager._emit("updated", sweep)
+
+
+def _cancel_sweep(manager: JobManager, sweep: Job, reason: str) -> None:
+    """A held sweep whose parents ended the wrong way: every child ``cancelled`` with the
+    reason; the sweep, its children's aggregate, ends ``cancelled`` with it too."""
+    sweep.state.pop(SWEEP_HELD, None)
+    for child_id in sweep.children:
+        child = manager.active.get(child_id)
+        if child is not None and not child.is_final:
+            manager.apply_update(child_id, JobUpdate(status=CANCELLED, reason=reason))
+    sweep.state.pop(WAITING_FOR, None)  # kept until now: the sweep stayed "queued" meanwhile
+    if not sweep.is_final:  # no child in view (each ended elsewhere): the sweep itself
+        sweep.status = CANCELLED
+        sweep.reason = reason
+        sweep.finished_at = sweep.finished_at or utcnow()
+        manager.active.pop(sweep.id, None)
+        manager._emit("updated", sweep)
+    manager._persist(sweep)
 
 
 def engine_dependency(spawner: Any, job: Job, parents: list[Job]) -> str | None:
@@ -166,6 +229,23 @@ def engine_dependency(spawner: Any, job: Job, parents: list[Job]) -> str | None:
     return SLURM_TYPES[job.when] + "".join(f":{r}" for r in refs)
 
 
+def cancelled_for(manager: JobManager, job: Job) -> str | None:
+    """Why a job (or sweep) that waited for others and never started ended ``cancelled``,
+    nobody having asked: the parent that ended the wrong way, or None (it was asked, it
+    started, it waits for nothing, or its parents say nothing against it)."""
+    if not job.after or job.started_at is not None or job.state.get("cancel_requested"):
+        return None
+    from . import jobfiles
+
+    if job.job_dir and jobfiles.cancel_requested(job.job_dir):
+        return None
+    parents = _parents(manager, job)
+    if isinstance(parents, str):
+        return parents
+    outcome, reason = verdict(job.when, parents)
+    return reason if outcome == CANCEL else None
+
+
 def explain_cancel(manager: JobManager, job: Job) -> None:
     """A job that waited for others ended ``cancelled`` before it started, nobody having asked:
     its engine cancelled it for a parent that ended the wrong way (SLURM's
@@ -176,15 +256,8 @@ def explain_cancel(manager: JobManager, job: Job) -> None:
 
     if job.job_dir and jobfiles.cancel_requested(job.job_dir):
         return
-    parents = _parents(manager, job)
-    if isinstance(parents, str):
-        job.reason = parents
-        return
-    outcome, reason = verdict(job.when, parents)
-    if outcome == CANCEL:
-        job.reason = reason
-    else:
-        job.reason = "SLURM cancelled it: a job it waited for did not end as it asked"
+    reason = cancelled_for(manager, job)
+    job.reason = reason or "SLURM cancelled it: a job it waited for did not end as it asked"
 
 
 def blocking_delete(manager: JobManager, job: Job) -> None:

@@ -369,8 +369,12 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             sweeps.recount(self, job)
             if job.is_final:  # its runs ended while no server looked
                 self.active.pop(job.id, None)
+            elif job.state.get(dependencies.SWEEP_HELD):
+                self._enqueue(job)  # it waits for other jobs (dependencies.settle)
             self._persist(job)
             return
+        if sweeps.held(self, job):
+            return  # a child of a sweep that waits for other jobs: it starts with its sweep
         spawner.load_state(job, job.state)
         if job.kind == "kernel":
             if not (self.resumable(job) and job.backend_ref):
@@ -721,6 +725,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             definition_id=sweep.definition_id,
             sweep_id=sweep.id,
             index=index,
+            after=list(sweep.after),  # each child waits for what its sweep waits for
+            when=sweep.when,
         )
         return await self._create(job, req, spawner, profile, start=False)
 
@@ -863,6 +869,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         queue = self.waiting[backend]
         slots = self.slots[backend]
         held = dependencies.settle(self, backend)  # jobs waiting for others: held here, or not
+        await sweeps.release(self, backend, held)  # sweeps that waited: their children go now
         running = self._running_children()
         for queued_id in list(queue):
             job = self.active.get(queued_id)

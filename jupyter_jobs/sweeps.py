@@ -319,9 +319,12 @@ def child_request(req: Any, params: dict[str, Any]) -> Any:
 
 async def submit_sweep(manager: Any, req: Any, **run_fields: Any) -> Any:
     """Store a sweep and its children (each a job directory), then start them: one array for a
-    backend that has them (SLURM's array job, Kubernetes' Indexed Job), else through the manager's
-    queue (at most the throttle and the backend's ``max_concurrent`` at once). Nothing is left when a step fails."""
-    from . import jobfiles
+    backend that has them (SLURM's array job, Kubernetes' Indexed Job), else through the
+    manager's queue (at most the throttle and the backend's ``max_concurrent`` at once). A
+    sweep with ``after`` waits for its parents
+    first (:mod:`jupyter_jobs.dependencies`): it stands in the queue itself and is started by
+    :func:`release`. Nothing is left when a step fails."""
+    from . import dependencies, jobfiles
     from .models import PENDING, QUEUED, Job, new_job_id
 
     sets = list(req.parameter_sets)
@@ -338,6 +341,8 @@ async def submit_sweep(manager: Any, req: Any, **run_fields: Any) -> Any:
     resources = spawner.validate_resources(profile, req.resources)
     throttle = req.throttle or _int_or_none(profile.get("throttle"))
     await spawner.check_request(resources)
+    # 400/409 before anything is made
+    dependencies.check_parents(manager, req.after, req.when, what="this sweep")
     sweep = Job(
         id=new_job_id(),
         name=req.name,
@@ -357,11 +362,15 @@ async def submit_sweep(manager: Any, req: Any, **run_fields: Any) -> Any:
         throttle=throttle,
         parameters_as=req.parameters_as,
         child_counts={PENDING: len(sets)},
+        after=list(req.after),
+        when=req.when,
         **run_fields,
     )
     sweep.job_dir = manager.root.job_dir(sweep.id)
     sweep.owner = manager.server_id
     sweep.state = {"cwd": req.abs_cwd}
+    if sweep.after:
+        sweep.state[dependencies.SWEEP_HELD] = True
     sweep.reason = f"{len(sets)} runs" + (f", at most {throttle} at once" if throttle else "")
     children: list[Job] = []
     try:
@@ -392,31 +401,124 @@ async def submit_sweep(manager: Any, req: Any, **run_fields: Any) -> Any:
     for child in children:
         manager.active[child.id] = child
         manager._emit("created", child)
-    updates = None
-    if getattr(spawner, "supports_arrays", False):
-        try:
-            # None: not as an array after all (a Kubernetes image without jupyter-jobs)
-            updates = await spawner.submit_array(sweep, children, throttle)
-        except BaseException:
-            for child in children:
-                manager._forget(child)
-            manager._forget(sweep)
-            raise
-    if updates is not None:
-        array_id = updates.pop("", None)
-        if array_id is not None:
-            sweep.state["array_id"] = array_id.backend_ref
-            # the backend's own words (Kubernetes), else SLURM's array job
-            shown = array_id.reason or f"SLURM array job {array_id.backend_ref}"
-            sweep.reason = f"{sweep.reason}; {shown}"
-            manager._persist(sweep)
-        for child_id, update in updates.items():
-            manager.apply_update(child_id, update)
-    else:
-        for child in children:
-            manager._enqueue(child)
+    if sweep.after:  # held, handed over or cancelled by the look at the queue (release)
+        manager._enqueue(sweep)
+        await manager._start_waiting(spawner.name)
+        return manager.get(sweep.id)
+    try:
+        queued = await _hand_over(manager, spawner, sweep, children)
+    except BaseException:
+        _forget_sweep(manager, sweep, children)
+        raise
+    if queued:
         await manager._start_waiting(spawner.name)
     return manager.get(sweep.id)
+
+
+def _forget_sweep(manager: Any, sweep: Any, children: list[Any]) -> None:
+    for child in children:
+        manager._forget(child)
+    manager._forget(sweep)
+
+
+async def _hand_over(manager: Any, spawner: Any, sweep: Any, children: list[Any]) -> bool:
+    """Give a sweep's children to their backend: one array (SLURM, with the ``--dependency``
+    its parents ask, if any; Kubernetes' Indexed Job), else each to the manager's queue (True:
+    the caller looks at it)."""
+    from . import dependencies
+    from .models import PENDING, JobUpdate
+
+    dependency = sweep.state.get(dependencies.SLURM_DEPENDENCY)
+    waiting = sweep.state.get(dependencies.WAITING_FOR) if dependency else None
+    updates = None
+    if getattr(spawner, "supports_arrays", False):
+        extra = {"dependency": dependency} if dependency else {}
+        updates = await spawner.submit_array(sweep, children, sweep.throttle, **extra)
+    if updates is None:  # no arrays here, or not for this sweep (a Kubernetes image without
+        # jupyter-jobs): one job per child
+        for child in children:
+            if child.is_final:
+                continue
+            if child.status != PENDING:  # held with its sweep: new again for the queue
+                manager.apply_update(child.id, JobUpdate(status=PENDING, clear_reason=True))
+            manager._enqueue(child)
+        return True
+    array_id = updates.pop("", None)
+    if array_id is not None:
+        sweep.state["array_id"] = array_id.backend_ref
+        # the backend's own words (Kubernetes), else SLURM's array job
+        shown = array_id.reason or f"SLURM array job {array_id.backend_ref}"
+        sweep.reason = f"{sweep.reason}; {shown}"
+        manager._persist(sweep)
+    for child_id, update in updates.items():
+        if waiting:  # the engine holds it: "waiting for <name> (<id>)"
+            update.reason = waiting
+            update.state = {**(update.state or {}), dependencies.WAITING_FOR: waiting}
+        manager.apply_update(child_id, update)
+    settle(manager, sweep)
+    manager._persist(sweep)
+    manager._emit("updated", sweep)
+    return False
+
+
+def held(manager: Any, child: Any) -> bool:
+    """A child of a sweep that still waits for its parents (the sweep starts it)."""
+    from . import dependencies
+
+    sweep = manager.active.get(child.sweep_id) if child.sweep_id else None
+    return bool(sweep is not None and sweep.state.get(dependencies.SWEEP_HELD))
+
+
+async def release(manager: Any, backend: str, held_ids: set[str]) -> None:
+    """The sweeps in ``backend``'s start queue that :func:`jupyter_jobs.dependencies.settle`
+    let go (their parents ended the right way, or SLURM holds them now): out of the queue,
+    their children handed over (an array, or the queue, which the caller goes through next).
+    A refusal at the submit itself (every child still ``pending``) is the submitter's 4xx and
+    leaves nothing; a later one fails the children with the reason."""
+    from . import dependencies, jobfiles
+    from .exceptions import EngineUnavailable, JobsError
+    from .models import PENDING
+
+    queue = manager.waiting.get(backend)
+    if not queue:
+        return
+    spawner = manager.spawners[backend]
+    for job_id in list(queue):
+        sweep = manager.active.get(job_id)
+        if sweep is None or sweep.kind != "sweep" or job_id in held_ids:
+            continue
+        queue.remove(job_id)
+        if (
+            sweep.is_final
+            or not manager.mine(sweep)
+            or not sweep.state.get(dependencies.SWEEP_HELD)
+        ):
+            continue
+        if sweep.job_dir and jobfiles.cancel_requested(sweep.job_dir):
+            continue  # being cancelled: its children follow the cancel
+        sweep.state.pop(dependencies.SWEEP_HELD, None)
+        # every child, in index order: an array has a task for each (one cancelled while the
+        # sweep waited finds its cancel request and ends at once; news of it is ignored)
+        children = [manager.active.get(c) or manager.get(c) for c in sweep.children]
+        try:
+            await _hand_over(manager, spawner, sweep, children)
+        except JobsError as e:
+            fresh = all(c.status == PENDING for c in children)
+            if fresh and isinstance(e, (BadRequest, EngineUnavailable)):
+                _forget_sweep(manager, sweep, children)
+                raise
+            _fail(manager, children, f"could not start: {e.message}")
+        except Exception as e:
+            manager.log.exception("jupyter-jobs: starting sweep %s failed", sweep.id)
+            _fail(manager, children, f"could not start: {e}")
+        manager._persist(sweep)
+
+
+def _fail(manager: Any, children: list[Any], reason: str) -> None:
+    from .models import FAILED, JobUpdate
+
+    for child in children:
+        manager.apply_update(child.id, JobUpdate(status=FAILED, reason=reason))
 
 
 def _int_or_none(value: Any) -> int | None:
@@ -436,9 +538,11 @@ def child_changed(manager: Any, child: Any, before: str) -> None:
         if not n[before]:
             del n[before]
     n[child.status] = n.get(child.status, 0) + 1
+    if sweep.started_at is None and child.started_at is not None:
+        sweep.started_at = child.started_at  # its first child's start
     settle(manager, sweep)
-    if sweep.status == RUNNING and sweep.started_at is None:
-        sweep.started_at = child.started_at or utcnow()
+    if sweep.status == RUNNING and sweep.started_at is None and not sweep.after:
+        sweep.started_at = utcnow()
     if sweep.status in FINAL_STATUSES:
         manager.active.pop(sweep.id, None)
     manager._persist(sweep)
@@ -446,12 +550,26 @@ def child_changed(manager: Any, child: Any, before: str) -> None:
 
 
 def settle(manager: Any, sweep: Any) -> None:
-    """The sweep's status and reason from its counts."""
-    from .models import FINAL_STATUSES, utcnow
+    """The sweep's status and reason from its counts. A sweep that waits for other jobs and
+    none of whose children started says what it waits for (``queued``); one cancelled for a
+    parent that ended the wrong way says which."""
+    from . import dependencies
+    from .models import CANCELLED, FINAL_STATUSES, QUEUED, utcnow
 
     total = len(sweep.children) or sum(sweep.child_counts.values())
     status = aggregate(sweep.child_counts, total)
+    waiting = sweep.state.get(dependencies.WAITING_FOR) if sweep.after else None
+    if waiting and status not in FINAL_STATUSES and sweep.started_at is None:
+        sweep.status = QUEUED
+        sweep.reason = str(waiting)
+        return
     sweep.status = status
+    if status == CANCELLED and sweep.after and sweep.started_at is None:
+        why = dependencies.cancelled_for(manager, sweep)
+        if why:
+            sweep.finished_at = sweep.finished_at or utcnow()
+            sweep.reason = why
+            return
     if status in FINAL_STATUSES:
         sweep.finished_at = sweep.finished_at or utcnow()
         done = sweep.child_counts.get("completed", 0)

@@ -685,12 +685,7 @@ def parse_request(
     output_formats = _check_output_formats(body.get("output_formats"), kind)
     report = _check_report(body.get("report"))
     notify = _check_notify(body.get("notify"))
-    after, when = check_after(
-        body.get("after"),
-        body.get("when"),
-        kind,
-        sweep=body.get("grid") is not None or body.get("parameter_sets") is not None,
-    )
+    after, when = check_after(body.get("after"), body.get("when"), kind)
     extra_files = _check_extra_files(
         body.get("extra_files"), root_dir, abs_path, pinned=pinned_from is not None
     )
@@ -761,8 +756,11 @@ WHEN = ("ok", "any", "failed")
 MAX_AFTER = 100
 
 
-def check_after(after: Any, when: Any, kind: str, *, sweep: bool = False) -> tuple[list[str], str]:
-    """``after`` (a list of job ids, no repeats, at most :data:`MAX_AFTER`) and ``when``."""
+def check_after(after: Any, when: Any, kind: str) -> tuple[list[str], str]:
+    """``after`` (a list of job ids, no repeats, at most :data:`MAX_AFTER`) and ``when``. Any
+    job may wait, a sweep too (then every child waits); a remote kernel may not (it starts
+    now). Whether the jobs exist, and have not already ended the wrong way, the manager checks
+    (:func:`jupyter_jobs.dependencies.check_parents`)."""
     if when is None:
         when = "ok"
     if not isinstance(when, str) or when not in WHEN:
@@ -792,11 +790,6 @@ def check_after(after: Any, when: Any, kind: str, *, sweep: bool = False) -> tup
     if ids and kind == "kernel":
         raise BadRequest(
             f"{label('after')}: a remote kernel starts now; it cannot wait for other jobs",
-            field="after",
-        )
-    if ids and sweep:
-        raise BadRequest(
-            f"{label('after')}: a sweep cannot wait for other jobs yet; a job can wait for a sweep",
             field="after",
         )
     return ids, when

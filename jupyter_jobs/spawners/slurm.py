@@ -571,9 +571,12 @@ class SlurmSpawner(Spawner):
     #: a sweep is one ``sbatch --array`` (:mod:`jupyter_jobs.sweeps`)
     supports_arrays = True
 
-    def array_argv(self, sweep: Job, n: int, throttle: int | None) -> tuple[list[str], str]:
+    def array_argv(
+        self, sweep: Job, n: int, throttle: int | None, dependency: str | None = None
+    ) -> tuple[list[str], str]:
         """The batch script (text) and the ``sbatch`` argv of a sweep of ``n`` children: one
-        array, each task runs the runner on its child (``--array SWEEP_DIR``)."""
+        array, each task runs the runner on its child (``--array SWEEP_DIR``); held by
+        ``dependency`` (``afterok:<id>``: the sweep waits for those SLURM jobs) if given."""
         resources = normalize_resources(sweep.resources)
         cmd = [self.runner_python, "-m", "jupyter_jobs.runner", "--array", sweep.job_dir]
         text = self.script_for(
@@ -581,7 +584,12 @@ class SlurmSpawner(Spawner):
         )
         path = os.path.join(sweep.job_dir, script.SCRIPT)
         job_name = script.sanitize_job_name(sweep.name or sweep.id, self.job_name_prefix)
-        argv = script.sbatch_argv(path, job_name=job_name, job_dir=sweep.job_dir)
+        argv = script.sbatch_argv(
+            path,
+            job_name=job_name,
+            job_dir=sweep.job_dir,
+            options=script.dependency_options(dependency),
+        )
         out = f"{sweep.job_dir}/slurm-%a.out"
         argv = [
             f"--output={out}"
@@ -595,11 +603,17 @@ class SlurmSpawner(Spawner):
         return argv, text
 
     async def submit_array(
-        self, sweep: Job, children: list[Job], throttle: int | None
+        self,
+        sweep: Job,
+        children: list[Job],
+        throttle: int | None,
+        *,
+        dependency: str | None = None,
     ) -> dict[str, JobUpdate]:
-        """One ``sbatch --array=0-(N-1)%M`` for the whole sweep: updates by child id (each
-        child's ``backend_ref`` is ``<array>_<i>``), and under ``""`` the array job's id."""
-        argv, text = self.array_argv(sweep, len(children), throttle)
+        """One ``sbatch --array=0-(N-1)%M`` for the whole sweep (with ``--dependency`` when it
+        waits for SLURM jobs: SLURM holds every task): updates by child id (each child's
+        ``backend_ref`` is ``<array>_<i>``), and under ``""`` the array job's id."""
+        argv, text = self.array_argv(sweep, len(children), throttle, dependency)
         with open(argv[-1], "w", encoding="utf-8") as f:
             f.write(text)
         array_id = await self._sbatch(argv, sweep.job_dir, "sweep")

@@ -247,10 +247,15 @@ async def test_a_sweep_as_parent_waits_for_every_child(
     else:
         assert sweep["status"] == "failed"
         assert after["reason"] == f"{short(sweep)} failed"
-    # a sweep cannot wait (yet): refused in the user's words
-    r = await jobs_api.request(
-        "POST", "jobs", {"path": "child.py", "grid": {"code": [0]}, "after": [sweep["id"]]}
+    # a sweep may wait too (tests/integration/test_sweep_after.py): here, for the ended sweep
+    again = await jobs_api.submit(
+        {
+            "path": "child.py",
+            "grid": {"code": [0]},
+            "env": {"GATE": str(gate)},
+            "after": [sweep["id"]],
+            "when": "any",
+        }
     )
-    assert (
-        r.code == 400 and "a sweep cannot wait for other jobs yet" in json.loads(r.body)["message"]
-    )
+    assert again["after"] == [sweep["id"]]
+    assert (await jobs_api.wait(again["id"]))["status"] == "completed"

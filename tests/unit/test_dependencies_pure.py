@@ -145,5 +145,5 @@ def test_check_after_kernels_and_sweeps():
     assert check_after("abc", "any", "notebook") == (["abc"], "any")
     with pytest.raises(BadRequest, match="remote kernel"):
         check_after(["abc"], None, "kernel")
-    with pytest.raises(BadRequest, match="a sweep cannot wait"):
-        check_after(["abc"], None, "script", sweep=True)
+    # a sweep may wait (every child waits): its request is checked as any job's
+    assert check_after(["abc"], "failed", "script") == (["abc"], "failed")
