@@ -122,3 +122,38 @@ async def test_a_failing_parent_ends_the_array_cancelled_with_the_reason(
         assert kid["status"] == "cancelled" and kid["reason"] == why, kid
         assert kid["started_at"] is None
     assert left_in_slurm() == ""
+
+
+async def test_a_sweep_after_a_local_job_is_held_by_the_server_then_one_array(
+    jobs_api,
+    gate,
+    calls_log,  # noqa: F811
+):
+    """The parent is no SLURM job: the server holds the sweep (no sbatch yet), then submits its
+    one array, without a dependency, once the parent completed."""
+    _, log = calls_log
+    parent = await jobs_api.submit(
+        {"path": "gated.py", "args": [str(gate), "0"], "name": "local-prep", "backend": "local"}
+    )
+    sweep = await submit(
+        jobs_api,
+        {"path": "child.py", "name": "grid", "grid": {"a": [1, 2, 3]}, "after": [parent["id"]]},
+    )
+    waiting = f"waiting for {short(parent)}"
+    assert sweep["status"] == "queued" and sweep["reason"] == waiting, sweep
+    assert calls(log, "sbatch") == []  # nothing in SLURM yet
+    for kid in [await jobs_api.get(c) for c in sweep["children"]]:
+        assert kid["status"] == "queued" and kid["reason"] == waiting and not kid["backend_ref"]
+    gate.write_text("")
+    sweep = await jobs_api.wait(sweep["id"], timeout=180)
+    parent = await jobs_api.get(parent["id"])
+    kids = [await jobs_api.get(c) for c in sweep["children"]]
+    assert sweep["status"] == "completed", [(k["status"], k["reason"]) for k in kids]
+    sbatch = calls(log, "sbatch")
+    assert len(sbatch) == 1 and "--array=0-2" in sbatch[0], sbatch
+    assert "--dependency" not in sbatch[0]
+    array_id = kids[0]["backend_ref"].split("_")[0]
+    assert [k["backend_ref"] for k in kids] == [f"{array_id}_{i}" for i in range(3)]
+    for kid in kids:
+        assert kid["started_at"] >= parent["finished_at"]
+    assert left_in_slurm() == ""
