@@ -105,6 +105,7 @@ setup(
             "pytest>=8",
             "pytest-jupyter[server]>=0.10",
             "pytest-timeout",
+            "pytest-xdist>=3.6",  # scripts/test-all.sh: -n 3 --dist loadgroup (tests/conftest.py)
             "jsonschema>=4",
             "openapi-spec-validator>=0.7",
             "schemathesis>=4.32,<5; python_version >= '3.11'",  # it needs 3.11

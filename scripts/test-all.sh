@@ -85,8 +85,10 @@ fi
 lint_python() { ruff check jupyter_jobs tests benchmarks && ruff format --check jupyter_jobs tests benchmarks && mypy; }
 stage "python linters (ruff, mypy)" lint_python
 stage "typescript linters (prettier, eslint)" npm run -s lint
+# three workers (pytest-xdist): the tests mostly wait on servers and jobs; the SLURM ones run one
+# after the other on one worker (the "slurm" group of tests/conftest.py: they share the one node)
 stage "pytest" python -m pytest -q -p no:cacheprovider --timeout 600 -o junit_family=xunit2 \
-  --junitxml=test-artifacts/pytest.xml
+  -n 3 --dist loadgroup --durations=25 --junitxml=test-artifacts/pytest.xml
 stage "jest" npm test --silent
 stage "browser tests (JupyterLab in chromium)" bash scripts/ui-tests.sh
 

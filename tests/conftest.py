@@ -11,6 +11,54 @@ from traitlets.config import Config
 
 pytest_plugins = ["pytest_jupyter.jupyter_server"]
 
+#: fixtures that mean "this test uses the one shared SLURM node" (they count and cancel its jobs)
+SLURM_FIXTURES = {"slurm_cluster", "slurm_base", "node_cpus"}
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config, items):
+    """Under pytest-xdist (``-n N --dist loadgroup``), every test of the one-node SLURM cluster runs
+    in one group, one after the other on one worker: they count, fill and cancel the node's jobs.
+    The rule is by marker and fixture, so new SLURM tests are grouped without being listed.
+
+    tryfirst: it must run before xdist's own hook, which turns the ``xdist_group`` marker into the
+    ``@slurm`` suffix of the node id it schedules by; the folders' conftests that add the ``slurm``
+    marker (tests/slurm, tests/kernels) are tryfirst too, and registered later, so they run first."""
+    for item in items:
+        if item.get_closest_marker("slurm") or SLURM_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.xdist_group("slurm"))
+
+
+class _GroupSuffix:
+    """xdist 3.8 groups by the node id's ``@group`` suffix, which it sets as ``item._nodeid``;
+    pytest 9.2 keeps the node id in ``item._id`` instead, so that suffix is lost and a group's
+    tests are spread over the workers. This sets it where this pytest reads it, after xdist's hook
+    (trylast): where xdist's own setting works, the suffix is there already and nothing changes."""
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_collection_modifyitems(self, config, items):
+        # set in xdist's workers by --dist loadgroup
+        if not getattr(config.option, "loadgroup", False):
+            return
+        for item in items:
+            marks = item.iter_markers("xdist_group")
+            names = sorted(
+                {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in marks}
+            )
+            if not names:
+                continue
+            suffix = "@" + "_".join(names)
+            if not item.nodeid.endswith(suffix) and hasattr(item, "_id"):
+                from _pytest.nodeid import NodeId
+
+                item._id = NodeId.parse(item.nodeid + suffix)
+            if not item.nodeid.endswith(suffix):
+                raise pytest.UsageError(f"pytest-xdist cannot group {item.nodeid} ({suffix})")
+
+
+def pytest_configure(config):
+    config.pluginmanager.register(_GroupSuffix(), "jupyter-jobs-xdist-group-suffix")
+
 
 @pytest.fixture
 def jobs_config() -> dict:

@@ -26,6 +26,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 CLUSTER_MODULES = ("test_slurm_",)
 
 
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py groups the slurm tests
 def pytest_collection_modifyitems(config, items):
     for item in items:
         path = str(item.fspath)

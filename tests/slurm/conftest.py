@@ -21,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 
 
+@pytest.hookimpl(tryfirst=True)  # before tests/conftest.py groups the slurm tests
 def pytest_collection_modifyitems(config, items):
     for item in items:
         if str(item.fspath).startswith(HERE):
