@@ -403,6 +403,7 @@ class Runner:
             return 0
         self.started = time.monotonic()
         generation = 0
+        outcome: tuple[str, str | None] | None
         while True:
             code, outcome = self.supervise()
             self.stop_leftovers()

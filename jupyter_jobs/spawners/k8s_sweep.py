@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import os
 import time
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from .. import jobfiles
 from ..exceptions import BadRequest
@@ -41,8 +41,8 @@ from ..models import CANCELLED, FAILED, FINAL_STATUSES, LOST, QUEUED, Job, JobUp
 from ..sweeps import SWEEP_FILE
 from . import k8s_objects as objects
 
-if TYPE_CHECKING:
-    from .kubernetes import KubernetesSpawner
+#: the :class:`~.kubernetes.KubernetesSpawner` (not imported: it imports this module)
+KubernetesSpawner = Any
 
 #: a child's ``state``: the Indexed Job it runs in, and its index there
 STATE_JOB = "sweep_job"
