@@ -578,11 +578,22 @@ class KubernetesSpawner(KubernetesConfig, Spawner):  # type: ignore[metaclass]
             pod["metadata"].get("deletionTimestamp") or update.status in FINAL_STATUSES
         ):
             update.status, update.reason = CANCELLED, "cancelled"
-        if not runner and job_dir and phase != "Pending":
+        if not runner and job_dir and phase != "Pending" and self._owns(job_id):
             self._ensure_log(job_id, pod, job_dir)
             if update.status in FINAL_STATUSES and job_id not in self._log_done:
                 return None
         return update
+
+    def _owns(self, job_id: str) -> bool:
+        """Whether this server owns the job (only the owner copies a direct pod's log: every
+        server of a job root watches the same pods, and two copies would append twice). True
+        with no manager (a spawner driven on its own)."""
+        manager: Any = self.parent
+        active = getattr(manager, "active", None)
+        if not isinstance(active, dict):
+            return True
+        job = active.get(job_id)
+        return job is not None and bool(manager.mine(job))
 
     def _on_pod_event(self, kind: str, pod: dict[str, Any]) -> None:
         job_id = self.sweeps.job_of(pod) if k8s_sweep.is_sweep_pod(pod) else objects.pod_job_id(pod)

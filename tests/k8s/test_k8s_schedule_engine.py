@@ -233,6 +233,30 @@ async def test_a_fired_cronjob_is_one_run_on_two_servers_followed_to_its_end(
         await other.stop()
 
 
+async def test_a_direct_jobs_pod_log_is_copied_once_with_two_servers_watching(
+    kube, jobs_api, started, manager, tmp_path
+):
+    """Every server of a job root watches the same pods; only the job's owner copies a direct
+    pod's log into ``output.log`` (two copies appended it twice)."""
+    await started()
+    other = second_manager(tmp_path, manager.job_root, manager.root_dir)
+    await other.start()
+    try:
+        await eventually(lambda: other.spawners["kubernetes"].reflector.healthy)
+        job = await jobs_api.submit({"command": ["echo", "hi"], "backend": "kubernetes"})
+        await eventually(lambda: job["id"] in other.active)  # the other server sees it too
+        pod = kube.pod_of(objects.job_object_name(job["id"]), "jobs")
+        kube.run(pod)
+        kube.append_log(pod, b"one line\n")
+        kube.finish(pod, 0)
+        done = await jobs_api.wait(job["id"], timeout=10)
+        assert done["status"] == "completed"
+        await asyncio.sleep(0.5)  # a second copy, if any, would be written by now
+        assert await jobs_api.log(job["id"]) == "one line\n"
+    finally:
+        await other.stop()
+
+
 async def test_a_failed_run_is_retried_by_the_server_as_a_one_off_job(kube, jobs_api, started):
     await started()
     d = await create(jobs_api, retries=1, retry_delay=0)
