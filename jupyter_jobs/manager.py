@@ -675,16 +675,10 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 attempt=attempt,
             )
         spawner = await self.checked_spawner(req.backend)
-        profile = spawner.resolve_profile(req.profile)
-        resources = spawner.validate_resources(profile, req.resources)
         dependencies.check_parents(self, req.after, req.when)  # 400/409 before anything is made
-        job = _request_job(
+        job, profile = self.job_of_request(
             req,
             spawner,
-            profile,
-            resources,
-            name=req.name,
-            parameters=req.parameters,
             definition_id=definition_id,
             scheduled_for=scheduled_for,
             attempt=attempt,
@@ -692,6 +686,18 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             when=req.when,
         )
         return await self._create(job, req, spawner, profile)
+
+    def job_of_request(
+        self, req: JobRequest, spawner: Spawner, **fields: Any
+    ) -> tuple[Job, dict[str, Any]]:
+        """The job a request makes on ``spawner`` (its profile resolved and resources checked:
+        400 otherwise), not created yet, and the profile; ``fields`` are more of the job's."""
+        profile = spawner.resolve_profile(req.profile)
+        resources = spawner.validate_resources(profile, req.resources)
+        job = _request_job(
+            req, spawner, profile, resources, name=req.name, parameters=req.parameters, **fields
+        )
+        return job, profile
 
     async def checked_spawner(self, backend: str | None) -> Spawner:
         """The request's backend, available (503 otherwise)."""

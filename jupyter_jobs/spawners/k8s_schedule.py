@@ -139,7 +139,6 @@ class Schedules:
         ``prepared-run-<revision>`` of its directory under a placeholder id; made once per revision
         (created whole: renamed into place). The job, its ``job_dir`` the prepared run."""
         from ..definitions import job_keys
-        from ..manager import _request_job
 
         spawner = self.spawner
         body = {k: definition[k] for k in job_keys() if k in definition}
@@ -148,17 +147,8 @@ class Schedules:
         ):
             body.pop("name", None)  # named after its file, as the runs of a submit are
         req = parse_request(body, manager.root_dir)
-        profile = spawner.resolve_profile(req.profile)
-        resources = spawner.validate_resources(profile, req.resources)
-        job = _request_job(
-            req,
-            spawner,
-            profile,
-            resources,
-            name=req.name,
-            parameters=req.parameters,
-            definition_id=definition["id"],
-            attempt=1,
+        job, profile = manager.job_of_request(
+            req, spawner, definition_id=definition["id"], attempt=1
         )
         def_dir = self.def_dir(definition["id"])
         dest = template_dir(def_dir, definition["revision"])
