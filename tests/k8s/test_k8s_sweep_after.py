@@ -10,8 +10,9 @@ import sys
 
 from jupyter_jobs.spawners import k8s_objects as objects
 
+from .conftest import eventually
 from .test_k8s_results import jobs_config  # noqa: F401 - the same setup: the server's own image
-from .test_k8s_sweep_flow import Kubelet, code, start
+from .test_k8s_sweep_flow import NS, Kubelet, code, start
 
 GATED = """\
 import os, sys, time
@@ -63,6 +64,8 @@ async def test_a_sweep_after_a_job_that_completes_is_one_indexed_job_then(
     parent, sweep = await held(kube, jobs_api, tmp_path, 0)
     assert (await jobs_api.wait(parent["id"], timeout=30))["status"] == "completed"
     name = objects.sweep_object_name(sweep["id"])
+    # the parent's end releases the sweep: its Indexed Job is created, the controller makes pods
+    await eventually(lambda: kube.calls["POST jobs"] == 1 and kube.pods_of(name, NS))
     kubelet = Kubelet(kube)
     await kubelet.run_all(name, manager, sweep["children"], throttle=2)
     final = await jobs_api.wait(sweep["id"], timeout=20)
