@@ -153,7 +153,7 @@ class JobStore:
         if path != ":memory:":
             os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         try:
-            self._open(network)
+            self._open_retrying(network)
         except sqlite3.OperationalError:
             raise  # locked, busy, no permission…: not damage (another server may be using it)
         except sqlite3.DatabaseError as e:  # "malformed", "not a database", a failed quick_check
@@ -161,6 +161,28 @@ class JobStore:
                 raise
             self._set_aside(str(e))
             self._open(network)
+
+    def _open_retrying(self, network: bool, patience: float = 60.0) -> None:
+        """:meth:`_open`, again while another connection holds the file: servers starting at once
+        on a new index each switch it to WAL and migrate it, and SQLite answers one of two
+        connections that would wait for each other "locked" at once, without waiting (its
+        deadlock rule); closing ours lets the other go on, and ours tries again."""
+        import random
+
+        deadline = time.monotonic() + patience
+        while True:
+            try:
+                self._open(network)
+                return
+            except sqlite3.OperationalError as e:
+                text = str(e).lower()
+                if ("locked" not in text and "busy" not in text) or time.monotonic() > deadline:
+                    raise
+                try:
+                    self.db.close()
+                except Exception:
+                    pass
+                time.sleep(random.uniform(0.02, 0.2))
 
     def _open(self, network: bool) -> None:
         self.db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
