@@ -169,7 +169,9 @@ async def test_every_minute_on_slurm_fires_with_no_server_and_a_pause_and_delete
         status = jobfiles.read_status(os.path.join(job_root, first["id"]))
         return jobfiles.runner_final(status) and status
 
-    status = await wait_for(fired, 100, "the run fired by SLURM with no server")
+    # up to a minute to its occurrence, then SLURM's own scheduling passes (the backfill one every
+    # 30 s, the main one every 60 s by default) before a job whose --begin has come starts
+    status = await wait_for(fired, 180, "the run fired by SLURM with no server")
     assert status["state"] == "completed" and status["exit_code"] == 0
     log = open(os.path.join(job_root, first["id"], jobfiles.LOG)).read()
     assert "ran at" in log
