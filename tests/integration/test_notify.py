@@ -109,17 +109,20 @@ def smtp(jp_asyncio_loop):
     server.server.close()
 
 
+def notifier_config(smtp_port: int) -> dict:
+    """The Notifier settings of these tests: the loopback SMTP server, a public address."""
+    return {
+        "smtp_host": "127.0.0.1",
+        "smtp_port": smtp_port,
+        "sender": "jobs@example.org",
+        "base_url": "https://hub.example.org/user/alice/",
+        "timeout": 5.0,
+    }
+
+
 @pytest.fixture
 def jobs_config(smtp):
-    return {
-        "Notifier": {
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp.port,
-            "sender": "jobs@example.org",
-            "base_url": "https://hub.example.org/user/alice/",
-            "timeout": 5.0,
-        }
-    }
+    return {"Notifier": notifier_config(smtp.port)}
 
 
 async def eventually(check, timeout: float = 30.0):

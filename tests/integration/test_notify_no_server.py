@@ -18,7 +18,7 @@ import time
 import pytest
 
 from benchmarks._server import ServerProcess, request
-from tests.integration.test_notify import Receiver, SMTPServer
+from tests.integration.test_notify import Receiver, SMTPServer, notifier_config
 
 SCRIPT = "import time, sys\ntime.sleep(float(sys.argv[1]))\nprint('giving up')\nsys.exit(3)\n"
 
@@ -39,13 +39,7 @@ async def test_a_job_ending_with_no_server_sends_its_webhook_and_email_itself(tm
     await smtp.start()
     config = {
         "LocalSpawner": {"poll_interval": 0.5},
-        "Notifier": {
-            "smtp_host": "127.0.0.1",
-            "smtp_port": smtp.port,
-            "sender": "jobs@example.org",
-            "base_url": "https://hub.example.org/user/alice/",
-            "timeout": 5.0,
-        },
+        "Notifier": notifier_config(smtp.port),
     }
     workdir = str(tmp_path)
     os.makedirs(tmp_path / "root")
