@@ -83,8 +83,14 @@ def set_child_subreaper() -> None:
         pass
 
 
-def now_iso() -> str:
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime()) + f".{int(time.time() % 1 * 1e6):06d}Z"
+def now_iso(now: float | None = None) -> str:
+    """UTC ``2026-12-02T08:01:59.303487Z`` of one clock reading: the seconds and the fraction
+    come from the same instant (two readings put a time taken across a second boundary almost a
+    second early, before things that happened before it)."""
+    now = time.time() if now is None else now
+    whole = int(now)
+    micros = int((now - whole) * 1e6)  # truncated: below 1e6
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{micros:06d}Z"
 
 
 def signal_name(signum: int) -> str:

@@ -114,3 +114,23 @@ def test_no_process_outlives_the_job_even_one_that_hid(tmp_path):
     time.sleep(0.2)
     out = subprocess.run(["pgrep", "-f", "sleep 333"], capture_output=True, text=True)
     assert out.stdout.strip() == ""
+
+
+def test_a_time_stamp_is_one_clock_reading_even_across_a_second_boundary(monkeypatch):
+    """The seconds and the fraction come from one reading: with two readings a time taken at
+    08:01:59.9999 with the clock ticking over to 08:02:00.0001 was written 08:01:59.000100,
+    almost a second early (a SLURM array task seemed to start before the job it waited for
+    had finished)."""
+    from datetime import datetime
+
+    from jupyter_jobs import runner
+
+    readings = iter([1_700_000_000.9999995, 1_700_000_001.0001, 1_700_000_001.0002])
+    monkeypatch.setattr(runner.time, "time", lambda: next(readings))
+    stamp = runner.now_iso()
+    parsed = datetime.fromisoformat(stamp.replace("Z", "+00:00")).timestamp()
+    assert abs(parsed - 1_700_000_000.9999995) < 1e-5, stamp
+    monkeypatch.undo()
+    for t in (0.0, 1.5, 1_700_000_000.25, 1_800_000_000.999999):
+        got = datetime.fromisoformat(runner.now_iso(t).replace("Z", "+00:00")).timestamp()
+        assert abs(got - t) < 1e-5, (t, runner.now_iso(t))
