@@ -199,6 +199,8 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Future] = set()
         self._started = False
+        #: the server is stopping: remote kernels still waiting to start give up at once
+        self.stopping = False
         self._engine_down: dict[str, str] = {}
         self._starting: set[str] = set()
         self._cancel_after_start: set[str] = set()
@@ -261,6 +263,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             await self.definitions.start()
 
     async def stop(self) -> None:
+        self.stopping = True
         await self.definitions.stop()
         try:
             await self.cancel_kernel_jobs("the Jupyter server stopped")
@@ -877,6 +880,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         held = dependencies.settle(self, backend)  # jobs waiting for others: held here, or not
         await sweeps.release(self, backend, held)  # sweeps that waited: their children go now
         running = self._running_children()
+        throttled: set[str] = set()
         for queued_id in list(queue):
             job = self.active.get(queued_id)
             if job is None or job.is_final or job.backend_ref or not self.mine(job):
@@ -887,6 +891,7 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             if job.sweep_id:  # a sweep's child: at most the sweep's throttle at once
                 sweep = self.active.get(job.sweep_id)
                 if sweep is not None and sweeps.throttled(job, sweep, running):
+                    throttled.add(job.id)
                     if job.status == PENDING:
                         self.apply_update(
                             job.id,
@@ -925,18 +930,18 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
                 self._cancel_after_start.discard(job.id)
                 if not job.is_final:
                     await self._cancel_own(job)
+        slot_reason = (
+            f"waiting for a free slot ({spawner.max_concurrent}"
+            f" {'job runs' if spawner.max_concurrent == 1 else 'jobs run'} at once on"
+            f" {self.leases.host})"
+        )
         for job_id in queue:
             job = self.active.get(job_id)
-            if job is not None and job.status == PENDING:
-                self.apply_update(
-                    job_id,
-                    JobUpdate(
-                        status=QUEUED,
-                        reason=f"waiting for a free slot ({spawner.max_concurrent}"
-                        f" {'job runs' if spawner.max_concurrent == 1 else 'jobs run'} at once on"
-                        f" {self.leases.host})",
-                    ),
-                )
+            if job is None or job_id in held or job_id in throttled:
+                continue  # waiting for other jobs, or for its sweep's throttle: said so
+            # new, or just released by the jobs it waited for: now it waits for a slot
+            if job.status == PENDING or (job.status == QUEUED and job.reason != slot_reason):
+                self.apply_update(job_id, JobUpdate(status=QUEUED, reason=slot_reason))
 
     def _running_children(self) -> dict[str, int]:
         """Started, active children of each sweep (the throttle's count)."""
