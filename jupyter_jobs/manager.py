@@ -199,8 +199,6 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
         self._tasks: list[asyncio.Task] = []
         self._background: set[asyncio.Future] = set()
         self._started = False
-        #: the server is stopping: remote kernels still waiting to start give up at once
-        self.stopping = False
         self._engine_down: dict[str, str] = {}
         self._starting: set[str] = set()
         self._cancel_after_start: set[str] = set()
@@ -263,7 +261,6 @@ class JobManager(KernelJobsMixin, LoggingConfigurable):
             await self.definitions.start()
 
     async def stop(self) -> None:
-        self.stopping = True
         await self.definitions.stop()
         try:
             await self.cancel_kernel_jobs("the Jupyter server stopped")
